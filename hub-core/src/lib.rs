@@ -1,0 +1,21 @@
+//! The heart of cophub: the domain model of a community of practice (people,
+//! consent, channels, announcements, calls, conferences, syncs, the audit
+//! chain), the ports through which the rest of the system reaches storage,
+//! channels, mail and time, and the logic that needs nothing but those ports.
+//!
+//! Invariant: nothing here names axum, reqwest or sqlx. Adapters, storage and
+//! the web layer depend on this crate, never the other way round.
+
+pub mod access;
+pub mod auth;
+pub mod email;
+pub mod ids;
+pub mod import;
+pub mod model;
+pub mod page;
+pub mod ports;
+pub mod roster;
+pub mod secrets;
+pub mod tls;
+
+pub use email::{Email, InvalidEmail};

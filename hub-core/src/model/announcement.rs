@@ -1,0 +1,98 @@
+//! Announcements and their deliveries: one message, written once, delivered to
+//! every target channel through the outbox.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::word_enum;
+use crate::ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId};
+
+/// One message to a community, written in Markdown.
+#[derive(Debug, Clone, Serialize)]
+pub struct Announcement {
+    /// Its id.
+    pub id: AnnouncementId,
+    /// The community.
+    pub community_id: CommunityId,
+    /// The title (a mail subject, a Slack header).
+    pub title: String,
+    /// The body, Markdown; sanitized per channel when rendered.
+    pub body_markdown: String,
+    /// Who wrote it.
+    pub author: UserId,
+    /// The channels it goes to.
+    pub targets: Vec<ChannelId>,
+    /// When to send it; `None` means at once.
+    pub send_at: Option<DateTime<Utc>>,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Where a delivery (or one recipient of it) stands.
+///
+/// `pending → sending → sent | retry_wait → sending … | failed | dead`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    /// Waiting to be claimed.
+    Pending,
+    /// Claimed by a worker whose lease has not run out.
+    Sending,
+    /// Delivered; the remote reference is kept.
+    Sent,
+    /// Failed for now; tried again at `next_attempt_at`.
+    RetryWait,
+    /// Refused for good (a permanent error); a lead may retry.
+    Failed,
+    /// Gave up after the maximum number of attempts.
+    Dead,
+}
+word_enum!(DeliveryState {
+    Pending => "pending",
+    Sending => "sending",
+    Sent => "sent",
+    RetryWait => "retry_wait",
+    Failed => "failed",
+    Dead => "dead",
+});
+
+/// One announcement's delivery to one channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    /// Its id.
+    pub id: DeliveryId,
+    /// The announcement.
+    pub announcement_id: AnnouncementId,
+    /// The channel.
+    pub channel_id: ChannelId,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// When it is due next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Until when the claiming worker holds it.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// The remote reference once sent (Slack ts, webhook id…).
+    pub remote_ref: Option<String>,
+    /// The last error, for the lead.
+    pub last_error: Option<String>,
+}
+
+/// One person's copy of a delivery on a many-recipient channel (the native
+/// list), so a retry resends only what failed.
+#[derive(Debug, Clone, Serialize)]
+pub struct Recipient {
+    /// The delivery.
+    pub delivery_id: DeliveryId,
+    /// The member.
+    pub member_id: MemberId,
+    /// Where it stands.
+    pub state: DeliveryState,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// When it is due next.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The Message-ID, stable across retries so a resend is recognisable.
+    pub message_id: String,
+}

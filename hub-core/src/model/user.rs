@@ -1,0 +1,44 @@
+//! Logins. A user is not a member: a user acts as lead of every community
+//! where a member with the same email has the lead role.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::{Email, ids::UserId};
+
+/// A login: an email and (stored elsewhere) an argon2id password hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Its email, also how it is matched to members.
+    pub email: Email,
+    /// Owners can do everything on the instance.
+    pub is_owner: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What is needed to create a user.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The login email.
+    pub email: Email,
+    /// The PHC-format argon2id hash, never the password.
+    pub password_hash: String,
+    /// Whether the user is an instance owner.
+    pub is_owner: bool,
+}
+
+/// A browser session, known to the store by the hash of its cookie value.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// SHA-256 of the cookie value, hex.
+    pub id_hash: String,
+    /// Who is logged in.
+    pub user_id: UserId,
+    /// When the session began (for the absolute timeout).
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (for the idle timeout).
+    pub last_seen_at: DateTime<Utc>,
+}

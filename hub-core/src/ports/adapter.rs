@@ -1,0 +1,121 @@
+//! The one trait every channel implements. An adapter declares what its tool
+//! can do and implements that; the engine acts on the class of an error alone.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::{Email, model::announcement::Announcement};
+
+/// What a channel's tool supports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // one flag per independent capability
+pub struct Capabilities {
+    /// Can list its members.
+    pub list_members: bool,
+    /// Can add and remove members.
+    pub manage_members: bool,
+    /// Can post announcements.
+    pub post: bool,
+    /// Can edit or retract a posted announcement.
+    pub edit: bool,
+    /// Can schedule calls.
+    pub calls: bool,
+}
+
+/// A person as a channel knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteMember {
+    /// The channel's id for them.
+    pub external_id: String,
+    /// Their email, when the channel shares it.
+    pub email: Option<Email>,
+    /// Their name.
+    pub name: String,
+}
+
+/// One page of a channel's members.
+#[derive(Debug, Clone, Default)]
+pub struct RemotePage {
+    /// The members on this page.
+    pub members: Vec<RemoteMember>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// What a channel answered when something was posted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The remote reference: Slack ts, Message-ID, webhook delivery id.
+    pub remote_ref: String,
+    /// A URL a person can open, if there is one (a join URL, a permalink).
+    pub url: Option<String>,
+}
+
+/// The class of a channel failure. The engine acts on the class alone.
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    /// Slow down: try again after the given time.
+    #[error("rate limited; retry after {retry_after:?}")]
+    RateLimited {
+        /// How long the tool asked us to wait.
+        retry_after: Duration,
+    },
+    /// 5xx, a timeout, a reset connection: try again later.
+    #[error("temporary failure: {0}")]
+    Transient(String),
+    /// The request went out but the answer was lost: look before retrying.
+    #[error("the request may or may not have been carried out: {0}")]
+    Ambiguous(String),
+    /// The token was revoked or expired: the channel needs reconnecting.
+    #[error("the channel's credentials no longer work: {0}")]
+    Auth(String),
+    /// The tool refused the request: show the lead, do not retry.
+    #[error("refused: {0}")]
+    Permanent(String),
+    /// The tool cannot do this at all.
+    #[error("this channel cannot do that: {0}")]
+    Unsupported(String),
+}
+
+/// A channel's tool, as the engine drives it.
+#[async_trait]
+pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
+    /// What this tool supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// One page of members, starting at `cursor` (`None`: the first page).
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class; a failed page fails the whole read.
+    async fn list_members(&self, cursor: Option<&str>) -> Result<RemotePage, AdapterError>;
+
+    /// Adds a person to the channel.
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class; `Unsupported` where members cannot be managed.
+    async fn add_member(&self, email: &Email, name: &str) -> Result<String, AdapterError>;
+
+    /// Removes a person from the channel.
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class; `Unsupported` where members cannot be managed.
+    async fn remove_member(&self, external_id: &str) -> Result<(), AdapterError>;
+
+    /// Posts an announcement. The same `idempotency_key` on a retry must not
+    /// post twice where the tool lets us look.
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class.
+    async fn post(
+        &self,
+        announcement: &Announcement,
+        idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError>;
+
+    /// Whether the channel works now.
+    ///
+    /// # Errors
+    /// The [`AdapterError`] class that describes why not.
+    async fn health(&self) -> Result<(), AdapterError>;
+}

@@ -1,0 +1,255 @@
+//! Storage, as the rest of cophub sees it. hub-store implements it for SQLite
+//! and for PostgreSQL; one contract suite holds both to the same behaviour.
+//!
+//! Every method that changes something and takes a [`NewAuditEvent`] writes
+//! the change and the audit entry in one transaction: both or neither.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::{
+    Email,
+    ids::{CommunityId, MemberId, UserId},
+    import::ImportPlan,
+    model::{
+        audit::{AuditEvent, NewAuditEvent},
+        community::{Community, NewCommunity},
+        member::{Member, MemberQuery, MemberUpdate, NewMember},
+        user::{NewUser, Session, User},
+    },
+    page::Page,
+};
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The thing does not exist.
+    #[error("{0} was not found")]
+    NotFound(String),
+    /// It would break a uniqueness rule (a taken slug or email).
+    #[error("{0}")]
+    Conflict(String),
+    /// The database could not be reached or is overloaded.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: a bug or a broken database. Logged, never shown.
+    #[error("storage error: {0}")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A user together with its password hash, for logging in.
+#[derive(Debug, Clone)]
+pub struct UserCredentials {
+    /// The user.
+    pub user: User,
+    /// Its PHC-format password hash.
+    pub password_hash: String,
+}
+
+/// Everything cophub keeps.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Checks that the database answers.
+    ///
+    /// # Errors
+    /// [`StoreError::Unavailable`] when it does not.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // --- users, sessions, tokens -------------------------------------------
+
+    /// How many users exist (zero means the instance is not set up yet).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn count_users(&self) -> Result<u64, StoreError>;
+
+    /// Creates a user.
+    ///
+    /// # Errors
+    /// `Conflict` when a user with that email exists.
+    async fn create_user(&self, user: NewUser, audit: NewAuditEvent) -> Result<User, StoreError>;
+
+    /// A user and its password hash, by email.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn user_credentials(&self, email: &Email) -> Result<Option<UserCredentials>, StoreError>;
+
+    /// Replaces any setup token by a new one (only its hash is kept).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn replace_setup_token(
+        &self,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Whether a setup token is valid now.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn setup_token_is_valid(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Spends a setup token and creates the first owner with it, atomically.
+    ///
+    /// # Errors
+    /// `NotFound` when the token is unknown, expired or spent, or a user
+    /// already exists.
+    async fn redeem_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        owner: NewUser,
+        audit: NewAuditEvent,
+    ) -> Result<User, StoreError>;
+
+    /// Starts a session.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError>;
+
+    /// A live session and its user: one that has been used within `idle` and
+    /// began after `absolute_cutoff`. Marks it used at `now`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        idle_cutoff: DateTime<Utc>,
+        absolute_cutoff: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError>;
+
+    /// Ends a session (logout). Ending an unknown session is not an error.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError>;
+
+    /// Creates an API token for a user (only its hash is kept).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn create_api_token(
+        &self,
+        user_id: UserId,
+        name: &str,
+        token_hash: &str,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The user an API token belongs to.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, StoreError>;
+
+    // --- communities ----------------------------------------------------------
+
+    /// Creates a community, and its first lead when one is given.
+    ///
+    /// # Errors
+    /// `Conflict` when the slug is taken.
+    async fn create_community(
+        &self,
+        community: NewCommunity,
+        first_lead: Option<NewMember>,
+        audit: NewAuditEvent,
+    ) -> Result<Community, StoreError>;
+
+    /// A community by slug.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn community_by_slug(&self, slug: &str) -> Result<Option<Community>, StoreError>;
+
+    /// The communities a user may see: all for an owner; for anyone else,
+    /// those where an active member with the user's email is a lead.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn communities_for(&self, user: &User) -> Result<Vec<Community>, StoreError>;
+
+    // --- members ----------------------------------------------------------------
+
+    /// One member of a community.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn member(
+        &self,
+        community: CommunityId,
+        id: MemberId,
+    ) -> Result<Option<Member>, StoreError>;
+
+    /// One page of a community's roster, ordered by normalized email.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn list_members(
+        &self,
+        community: CommunityId,
+        query: &MemberQuery,
+    ) -> Result<Page<Member>, StoreError>;
+
+    /// Every member of a community, ordered by normalized email.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn all_members(&self, community: CommunityId) -> Result<Vec<Member>, StoreError>;
+
+    /// Adds a member.
+    ///
+    /// # Errors
+    /// `Conflict` when the community has a member with that email.
+    async fn create_member(
+        &self,
+        community: CommunityId,
+        member: NewMember,
+        audit: NewAuditEvent,
+    ) -> Result<Member, StoreError>;
+
+    /// Changes a member.
+    ///
+    /// # Errors
+    /// `NotFound` when the community has no such member.
+    async fn update_member(
+        &self,
+        community: CommunityId,
+        id: MemberId,
+        update: MemberUpdate,
+        audit: NewAuditEvent,
+    ) -> Result<Member, StoreError>;
+
+    /// Applies an import plan in one transaction: all of it or none.
+    ///
+    /// # Errors
+    /// `Conflict` when a planned new member was added meanwhile (plan again).
+    async fn apply_import(
+        &self,
+        community: CommunityId,
+        plan: &ImportPlan,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    // --- audit -------------------------------------------------------------------
+
+    /// Appends an entry to the audit chain on its own.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn append_audit(&self, event: NewAuditEvent) -> Result<AuditEvent, StoreError>;
+
+    /// The audit chain in order, from entry `from_seq` on, at most `limit`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn audit_events(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+}

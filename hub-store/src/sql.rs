@@ -1,0 +1,178 @@
+//! SQL that both backends run as it is: sqlx binds `$1`-style parameters on
+//! SQLite too. Backend-specific statements stay in their own module.
+
+use hub_core::model::member::MemberQuery;
+
+pub(crate) const MEMBER_COLUMNS: &str = "m.id, m.community_id, m.email, m.email_display, m.name, m.role, m.state, m.created_at, m.updated_at";
+
+pub(crate) const INSERT_USER: &str = "INSERT INTO users (id, email, email_display, password_hash, is_owner, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) \
+     RETURNING id, email, email_display, password_hash, is_owner, created_at";
+pub(crate) const USER_BY_EMAIL: &str = "SELECT id, email, email_display, password_hash, is_owner, created_at FROM users WHERE email = $1";
+pub(crate) const COUNT_USERS: &str = "SELECT COUNT(*) FROM users";
+
+pub(crate) const DELETE_SETUP_TOKENS: &str = "DELETE FROM setup_tokens";
+pub(crate) const INSERT_SETUP_TOKEN: &str =
+    "INSERT INTO setup_tokens (token_hash, expires_at) VALUES ($1, $2)";
+pub(crate) const SPEND_SETUP_TOKEN: &str =
+    "DELETE FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2";
+pub(crate) const VALID_SETUP_TOKEN: &str =
+    "SELECT COUNT(*) FROM setup_tokens WHERE token_hash = $1 AND expires_at > $2";
+
+pub(crate) const INSERT_SESSION: &str =
+    "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4)";
+pub(crate) const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $2 \
+     WHERE id_hash = $1 AND last_seen_at > $3 AND created_at > $4 RETURNING user_id";
+pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
+pub(crate) const DELETE_DEAD_SESSIONS: &str =
+    "DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2";
+pub(crate) const USER_BY_ID: &str =
+    "SELECT id, email, email_display, password_hash, is_owner, created_at FROM users WHERE id = $1";
+
+pub(crate) const INSERT_API_TOKEN: &str = "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
+pub(crate) const USER_BY_API_TOKEN: &str = "SELECT u.id, u.email, u.email_display, u.password_hash, u.is_owner, u.created_at \
+     FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1";
+
+pub(crate) const INSERT_COMMUNITY: &str = "INSERT INTO communities (id, slug, name, timezone, created_at) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id, slug, name, timezone, created_at";
+pub(crate) const COMMUNITY_BY_SLUG: &str =
+    "SELECT id, slug, name, timezone, created_at FROM communities WHERE slug = $1";
+pub(crate) const ALL_COMMUNITIES: &str =
+    "SELECT id, slug, name, timezone, created_at FROM communities ORDER BY name, slug";
+pub(crate) const COMMUNITIES_LED_BY: &str = "SELECT c.id, c.slug, c.name, c.timezone, c.created_at \
+     FROM communities c JOIN members m ON m.community_id = c.id \
+     WHERE m.email = $1 AND m.role = 'lead' AND m.state = 'active' ORDER BY c.name, c.slug";
+
+pub(crate) const INSERT_MEMBER: &str = "INSERT INTO members \
+     (id, community_id, email, email_display, name, name_lower, role, state, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8)";
+pub(crate) const MEMBER_BY_ID: &str = "SELECT m.id, m.community_id, m.email, m.email_display, m.name, m.role, m.state, \
+     m.created_at, m.updated_at FROM members m WHERE m.community_id = $1 AND m.id = $2";
+pub(crate) const CONSENTS_OF_MEMBER: &str = "SELECT member_id, channel, status, changed_at, source FROM member_consents WHERE member_id = $1";
+pub(crate) const ALL_MEMBERS: &str = "SELECT m.id, m.community_id, m.email, m.email_display, m.name, m.role, m.state, \
+     m.created_at, m.updated_at FROM members m WHERE m.community_id = $1 ORDER BY m.email";
+pub(crate) const ALL_CONSENTS: &str = "SELECT c.member_id, c.channel, c.status, c.changed_at, c.source \
+     FROM member_consents c JOIN members m ON m.id = c.member_id WHERE m.community_id = $1";
+/// The consents of the members whose emails lie in a page's range.
+pub(crate) const CONSENTS_IN_RANGE: &str = "SELECT c.member_id, c.channel, c.status, c.changed_at, c.source \
+     FROM member_consents c JOIN members m ON m.id = c.member_id \
+     WHERE m.community_id = $1 AND m.email >= $2 AND m.email <= $3";
+pub(crate) const UPDATE_MEMBER: &str = "UPDATE members SET \
+     name = COALESCE($3, name), name_lower = COALESCE($4, name_lower), \
+     role = COALESCE($5, role), state = COALESCE($6, state), updated_at = $7 \
+     WHERE community_id = $1 AND id = $2";
+pub(crate) const UPSERT_CONSENT: &str = "INSERT INTO member_consents (member_id, channel, status, changed_at, source) \
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (member_id, channel) DO UPDATE \
+     SET status = excluded.status, changed_at = excluded.changed_at, source = excluded.source";
+
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
+     (seq, at, actor, action, community_id, subject, details, prev_hash, hash) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+pub(crate) const AUDIT_FROM: &str = "SELECT seq, at, actor, action, community_id, subject, details, prev_hash, hash \
+     FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2";
+
+/// Rows per multi-row INSERT in a bulk import: well under both databases'
+/// limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
+pub(crate) const BULK_CHUNK: usize = 1000;
+
+/// One page of a roster: SQL whose `$1` is the community id and whose
+/// further parameters are the texts, in order.
+#[derive(Debug)]
+pub(crate) struct RosterQuery {
+    pub(crate) sql: String,
+    pub(crate) texts: Vec<String>,
+}
+
+/// Builds the roster query for the filters that are set, so each shape of
+/// query gets its own plan and uses the `(community_id, email)` index for
+/// order and cursor. The limit is one more than asked, to see if a next page exists.
+pub(crate) fn roster(query: &MemberQuery) -> RosterQuery {
+    let mut texts = Vec::new();
+    // Binds a value and returns its placeholder; `$1` is the community id.
+    let mut param = |value: String| {
+        texts.push(value);
+        format!("${}", texts.len() + 1)
+    };
+    let mut sql = format!("SELECT {MEMBER_COLUMNS} FROM members m WHERE m.community_id = $1");
+    if let Some(after) = &query.after {
+        sql.push_str(&format!(" AND m.email > {}", param(after.clone())));
+    }
+    if let Some(role) = query.role {
+        sql.push_str(&format!(
+            " AND m.role = {}",
+            param(role.as_str().to_owned())
+        ));
+    }
+    if let Some(state) = query.state {
+        sql.push_str(&format!(
+            " AND m.state = {}",
+            param(state.as_str().to_owned())
+        ));
+    }
+    if let Some(search) = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        let p = param(format!("%{}%", escape_like(&search.to_lowercase())));
+        sql.push_str(&format!(
+            " AND (m.email LIKE {p} ESCAPE '\\' OR m.name_lower LIKE {p} ESCAPE '\\')"
+        ));
+    }
+    if let Some((channel, status)) = query.consent {
+        let channel = param(channel.as_str().to_owned());
+        let status = param(status.as_str().to_owned());
+        sql.push_str(&format!(
+            " AND COALESCE((SELECT c.status FROM member_consents c \
+             WHERE c.member_id = m.id AND c.channel = {channel}), 'none') = {status}"
+        ));
+    }
+    sql.push_str(&format!(
+        " ORDER BY m.email LIMIT {}",
+        query.limit.clamp(1, 500) + 1
+    ));
+    RosterQuery { sql, texts }
+}
+
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use hub_core::model::member::{CommunityRole, ConsentChannel, ConsentStatus};
+
+    use super::*;
+
+    #[test]
+    fn the_roster_query_numbers_its_parameters_in_order() {
+        let query = MemberQuery {
+            search: Some("Ada_".into()),
+            role: Some(CommunityRole::Lead),
+            consent: Some((ConsentChannel::Email, ConsentStatus::OptedOut)),
+            after: Some("a@b.c".into()),
+            limit: 50,
+            ..MemberQuery::default()
+        };
+        let built = roster(&query);
+        assert_eq!(
+            built.texts,
+            ["a@b.c", "lead", "%ada\\_%", "email", "opted_out"]
+        );
+        assert!(built.sql.contains("m.email > $2"));
+        assert!(built.sql.contains("m.role = $3"));
+        assert!(built.sql.contains("m.email LIKE $4"));
+        assert!(built.sql.contains("m.name_lower LIKE $4"));
+        assert!(built.sql.contains("c.channel = $5"));
+        assert!(built.sql.contains("= $6"));
+        assert!(built.sql.ends_with("LIMIT 51"));
+    }
+}

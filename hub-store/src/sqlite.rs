@@ -1,0 +1,636 @@
+//! The Store on SQLite: one file, WAL mode, so `serve` and `worker` on one
+//! machine may share it. Writes that read before they write take the write
+//! lock first (`BEGIN IMMEDIATE`), so two writers never deadlock upgrading
+//! their locks.
+
+use std::{str::FromStr, time::Duration};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use hub_core::{
+    Email,
+    ids::{CommunityId, MemberId, UserId},
+    import::ImportPlan,
+    model::{
+        audit::{AuditEvent, GENESIS_HASH, NewAuditEvent},
+        community::{Community, NewCommunity},
+        member::{ConsentChannel, ConsentSource, Member, MemberQuery, MemberUpdate, NewMember},
+        user::{NewUser, Session, User},
+    },
+    page::{Page, encode_cursor},
+    ports::store::{Store, StoreError, UserCredentials},
+};
+use sqlx::{
+    AssertSqlSafe, QueryBuilder, Sqlite, SqliteConnection, SqlitePool,
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous},
+};
+use uuid::Uuid;
+
+use crate::{
+    OpenError,
+    error::{internal, store_error},
+    rows::{AuditRow, CommunityRow, ConsentRow, MemberRow, UserRow, members_with_consents},
+    sql,
+};
+
+/// The Store on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file and migrates it.
+    ///
+    /// # Errors
+    /// [`OpenError`] when the file cannot be opened or migrated.
+    pub async fn open(url: &str) -> Result<Self, OpenError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(OpenError::Connect)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(OpenError::Connect)?;
+        MIGRATIONS.run(&pool).await.map_err(OpenError::Migrate)?;
+        Ok(Self { pool })
+    }
+
+    async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(internal)
+    }
+
+    async fn member_in(
+        conn: &mut SqliteConnection,
+        community: CommunityId,
+        id: MemberId,
+    ) -> Result<Option<Member>, StoreError> {
+        let Some(row) = sqlx::query_as::<_, MemberRow>(sql::MEMBER_BY_ID)
+            .bind(community.0)
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(internal)?
+        else {
+            return Ok(None);
+        };
+        let consents = sqlx::query_as::<_, ConsentRow>(sql::CONSENTS_OF_MEMBER)
+            .bind(id.0)
+            .fetch_all(&mut *conn)
+            .await
+            .map_err(internal)?;
+        Ok(members_with_consents(vec![row], consents)?.pop())
+    }
+}
+
+/// Appends to the audit chain inside the caller's write transaction, which
+/// holds SQLite's write lock, so no other writer can chain in between.
+async fn append_audit_in(
+    conn: &mut SqliteConnection,
+    event: NewAuditEvent,
+) -> Result<AuditEvent, StoreError> {
+    let last: Option<(i64, String)> =
+        sqlx::query_as("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(internal)?;
+    let (prev_seq, prev_hash) = last.unwrap_or((0, GENESIS_HASH.to_owned()));
+    let event = AuditEvent::chain(event, prev_seq, &prev_hash, Utc::now());
+    sqlx::query(sql::INSERT_AUDIT)
+        .bind(event.seq)
+        .bind(event.at)
+        .bind(&event.actor)
+        .bind(&event.action)
+        .bind(event.community_id.map(|c| c.0))
+        .bind(&event.subject)
+        .bind(&event.details)
+        .bind(&event.prev_hash)
+        .bind(&event.hash)
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    Ok(event)
+}
+
+async fn insert_user(conn: &mut SqliteConnection, user: NewUser) -> Result<User, StoreError> {
+    sqlx::query_as::<_, UserRow>(sql::INSERT_USER)
+        .bind(UserId::new().0)
+        .bind(user.email.normalized())
+        .bind(user.email.display())
+        .bind(&user.password_hash)
+        .bind(user.is_owner)
+        .bind(Utc::now())
+        .fetch_one(&mut *conn)
+        .await
+        .map(UserRow::into_user)
+        .map_err(|e| {
+            store_error(
+                e,
+                &format!("a user with the email {} exists already", user.email),
+            )
+        })
+}
+
+async fn insert_member(
+    conn: &mut SqliteConnection,
+    community: CommunityId,
+    member: &NewMember,
+    now: DateTime<Utc>,
+) -> Result<MemberId, StoreError> {
+    let id = MemberId::new();
+    sqlx::query(sql::INSERT_MEMBER)
+        .bind(id.0)
+        .bind(community.0)
+        .bind(member.email.normalized())
+        .bind(member.email.display())
+        .bind(&member.name)
+        .bind(member.name.to_lowercase())
+        .bind(member.role.as_str())
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| {
+            store_error(
+                e,
+                &format!("{} is already a member of this community", member.email),
+            )
+        })?;
+    if let Some(status) = member.email_consent {
+        upsert_consent(
+            conn,
+            id,
+            ConsentChannel::Email,
+            status.as_str(),
+            ConsentSource::Lead,
+            now,
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
+async fn upsert_consent(
+    conn: &mut SqliteConnection,
+    member: MemberId,
+    channel: ConsentChannel,
+    status: &str,
+    source: ConsentSource,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(sql::UPSERT_CONSENT)
+        .bind(member.0)
+        .bind(channel.as_str())
+        .bind(status)
+        .bind(now)
+        .bind(source.as_str())
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    Ok(())
+}
+
+async fn apply_update(
+    conn: &mut SqliteConnection,
+    community: CommunityId,
+    id: MemberId,
+    update: &MemberUpdate,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let done = sqlx::query(sql::UPDATE_MEMBER)
+        .bind(community.0)
+        .bind(id.0)
+        .bind(update.name.as_deref())
+        .bind(update.name.as_deref().map(str::to_lowercase))
+        .bind(update.role.map(|r| r.as_str()))
+        .bind(update.state.map(|s| s.as_str()))
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map_err(internal)?;
+    if done.rows_affected() == 0 {
+        return Ok(false);
+    }
+    for (channel, status, source) in &update.consents {
+        upsert_consent(conn, id, *channel, status.as_str(), *source, now).await?;
+    }
+    Ok(true)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn count_users(&self) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::COUNT_USERS)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(count.unsigned_abs())
+    }
+
+    async fn create_user(&self, user: NewUser, audit: NewAuditEvent) -> Result<User, StoreError> {
+        let mut tx = self.write().await?;
+        let user = insert_user(&mut tx, user).await?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(user)
+    }
+
+    async fn user_credentials(&self, email: &Email) -> Result<Option<UserCredentials>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(sql::USER_BY_EMAIL)
+            .bind(email.normalized())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(UserRow::into_credentials))
+    }
+
+    async fn replace_setup_token(
+        &self,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(sql::DELETE_SETUP_TOKENS)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        sqlx::query(sql::INSERT_SETUP_TOKEN)
+            .bind(token_hash)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn setup_token_is_valid(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::VALID_SETUP_TOKEN)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(count > 0)
+    }
+
+    async fn redeem_setup_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+        owner: NewUser,
+        audit: NewAuditEvent,
+    ) -> Result<User, StoreError> {
+        let mut tx = self.write().await?;
+        // Deleting the token is the claim: of two concurrent redeemers, the
+        // second finds nothing left to delete.
+        let spent = sqlx::query(sql::SPEND_SETUP_TOKEN)
+            .bind(token_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?
+            .rows_affected();
+        let users: i64 = sqlx::query_scalar(sql::COUNT_USERS)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?;
+        if spent == 0 || users > 0 {
+            return Err(StoreError::NotFound("this setup link".into()));
+        }
+        sqlx::query(sql::DELETE_SETUP_TOKENS)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let user = insert_user(&mut tx, owner).await?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(user)
+    }
+
+    async fn create_session(&self, session: &Session) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT_SESSION)
+            .bind(&session.id_hash)
+            .bind(session.user_id.0)
+            .bind(session.created_at)
+            .bind(session.last_seen_at)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(internal)
+    }
+
+    async fn touch_session(
+        &self,
+        id_hash: &str,
+        now: DateTime<Utc>,
+        idle_cutoff: DateTime<Utc>,
+        absolute_cutoff: DateTime<Utc>,
+    ) -> Result<Option<User>, StoreError> {
+        let user_id: Option<Uuid> = sqlx::query_scalar(sql::TOUCH_SESSION)
+            .bind(id_hash)
+            .bind(now)
+            .bind(idle_cutoff)
+            .bind(absolute_cutoff)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        let Some(user_id) = user_id else {
+            // Dead sessions are swept whenever one is found dead.
+            sqlx::query(sql::DELETE_DEAD_SESSIONS)
+                .bind(idle_cutoff)
+                .bind(absolute_cutoff)
+                .execute(&self.pool)
+                .await
+                .map_err(internal)?;
+            return Ok(None);
+        };
+        Ok(sqlx::query_as::<_, UserRow>(sql::USER_BY_ID)
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(UserRow::into_user))
+    }
+
+    async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        sqlx::query(sql::DELETE_SESSION)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(internal)
+    }
+
+    async fn create_api_token(
+        &self,
+        user_id: UserId,
+        name: &str,
+        token_hash: &str,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(sql::INSERT_API_TOKEN)
+            .bind(Uuid::now_v7())
+            .bind(user_id.0)
+            .bind(name)
+            .bind(token_hash)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(sql::USER_BY_API_TOKEN)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(UserRow::into_user))
+    }
+
+    async fn create_community(
+        &self,
+        community: NewCommunity,
+        first_lead: Option<NewMember>,
+        audit: NewAuditEvent,
+    ) -> Result<Community, StoreError> {
+        let mut tx = self.write().await?;
+        let created = sqlx::query_as::<_, CommunityRow>(sql::INSERT_COMMUNITY)
+            .bind(CommunityId::new().0)
+            .bind(community.slug.as_str())
+            .bind(&community.name)
+            .bind(&community.timezone)
+            .bind(Utc::now())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| store_error(e, &format!("the slug {} is taken", community.slug)))?
+            .into_community()?;
+        if let Some(lead) = first_lead {
+            insert_member(&mut tx, created.id, &lead, Utc::now()).await?;
+        }
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(created.id),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(created)
+    }
+
+    async fn community_by_slug(&self, slug: &str) -> Result<Option<Community>, StoreError> {
+        sqlx::query_as::<_, CommunityRow>(sql::COMMUNITY_BY_SLUG)
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(CommunityRow::into_community)
+            .transpose()
+    }
+
+    async fn communities_for(&self, user: &User) -> Result<Vec<Community>, StoreError> {
+        let rows = if user.is_owner {
+            sqlx::query_as::<_, CommunityRow>(sql::ALL_COMMUNITIES)
+                .fetch_all(&self.pool)
+                .await
+        } else {
+            sqlx::query_as::<_, CommunityRow>(sql::COMMUNITIES_LED_BY)
+                .bind(user.email.normalized())
+                .fetch_all(&self.pool)
+                .await
+        }
+        .map_err(internal)?;
+        rows.into_iter().map(CommunityRow::into_community).collect()
+    }
+
+    async fn member(
+        &self,
+        community: CommunityId,
+        id: MemberId,
+    ) -> Result<Option<Member>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        Self::member_in(&mut conn, community, id).await
+    }
+
+    async fn list_members(
+        &self,
+        community: CommunityId,
+        query: &MemberQuery,
+    ) -> Result<Page<Member>, StoreError> {
+        let built = sql::roster(query);
+        let mut select = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(built.sql)).bind(community.0);
+        for text in built.texts {
+            select = select.bind(text);
+        }
+        let mut rows = select.fetch_all(&self.pool).await.map_err(internal)?;
+        let limit = query.limit.clamp(1, 500) as usize;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        let consents = match (rows.first(), rows.last()) {
+            (Some(first), Some(last)) => sqlx::query_as::<_, ConsentRow>(sql::CONSENTS_IN_RANGE)
+                .bind(community.0)
+                .bind(first.email())
+                .bind(last.email())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?,
+            _ => Vec::new(),
+        };
+        let members = members_with_consents(rows, consents)?;
+        let next_cursor = has_more
+            .then(|| members.last().map(|m| encode_cursor(m.email.normalized())))
+            .flatten();
+        Ok(Page {
+            items: members,
+            next_cursor,
+        })
+    }
+
+    async fn all_members(&self, community: CommunityId) -> Result<Vec<Member>, StoreError> {
+        let rows = sqlx::query_as::<_, MemberRow>(sql::ALL_MEMBERS)
+            .bind(community.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        let consents = sqlx::query_as::<_, ConsentRow>(sql::ALL_CONSENTS)
+            .bind(community.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        members_with_consents(rows, consents)
+    }
+
+    async fn create_member(
+        &self,
+        community: CommunityId,
+        member: NewMember,
+        audit: NewAuditEvent,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self.write().await?;
+        let id = insert_member(&mut tx, community, &member, Utc::now()).await?;
+        append_audit_in(&mut tx, audit).await?;
+        let created = Self::member_in(&mut tx, community, id).await?;
+        tx.commit().await.map_err(internal)?;
+        created.ok_or_else(|| StoreError::NotFound("the new member".into()))
+    }
+
+    async fn update_member(
+        &self,
+        community: CommunityId,
+        id: MemberId,
+        update: MemberUpdate,
+        audit: NewAuditEvent,
+    ) -> Result<Member, StoreError> {
+        let mut tx = self.write().await?;
+        if !apply_update(&mut tx, community, id, &update, Utc::now()).await? {
+            return Err(StoreError::NotFound("this member".into()));
+        }
+        append_audit_in(&mut tx, audit).await?;
+        let updated = Self::member_in(&mut tx, community, id).await?;
+        tx.commit().await.map_err(internal)?;
+        updated.ok_or_else(|| StoreError::NotFound("this member".into()))
+    }
+
+    async fn apply_import(
+        &self,
+        community: CommunityId,
+        plan: &ImportPlan,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut tx = self.write().await?;
+        for chunk in plan.creates.chunks(sql::BULK_CHUNK) {
+            let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
+            let mut insert = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO members (id, community_id, email, email_display, name, name_lower, role, state, created_at, updated_at) ",
+            );
+            insert.push_values(chunk.iter().zip(&ids), |mut row, (member, id)| {
+                row.push_bind(*id)
+                    .push_bind(community.0)
+                    .push_bind(member.email.normalized())
+                    .push_bind(member.email.display())
+                    .push_bind(&member.name)
+                    .push_bind(member.name.to_lowercase())
+                    .push_bind(member.role.as_str())
+                    .push_bind("active")
+                    .push_bind(now)
+                    .push_bind(now);
+            });
+            insert.build().execute(&mut *tx).await.map_err(|e| {
+                store_error(
+                    e,
+                    "a member in this import was added meanwhile; import again",
+                )
+            })?;
+            let consents: Vec<(Uuid, &str)> = chunk
+                .iter()
+                .zip(&ids)
+                .filter_map(|(member, id)| member.email_consent.map(|s| (*id, s.as_str())))
+                .collect();
+            if !consents.is_empty() {
+                let mut insert = QueryBuilder::<Sqlite>::new(
+                    "INSERT INTO member_consents (member_id, channel, status, changed_at, source) ",
+                );
+                insert.push_values(consents, |mut row, (id, status)| {
+                    row.push_bind(id)
+                        .push_bind(ConsentChannel::Email.as_str())
+                        .push_bind(status)
+                        .push_bind(now)
+                        .push_bind(ConsentSource::Import.as_str());
+                });
+                insert.build().execute(&mut *tx).await.map_err(internal)?;
+            }
+        }
+        for (id, update) in &plan.updates {
+            apply_update(&mut tx, community, *id, update, now).await?;
+        }
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn append_audit(&self, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {
+        let mut tx = self.write().await?;
+        let event = append_audit_in(&mut tx, event).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(event)
+    }
+
+    async fn audit_events(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(sqlx::query_as::<_, AuditRow>(sql::AUDIT_FROM)
+            .bind(from_seq)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(AuditRow::into_event)
+            .collect())
+    }
+}

@@ -1,0 +1,139 @@
+//! `/api/v1/communities`.
+
+use axum::{
+    Json,
+    extract::{Path, State},
+    http::StatusCode,
+};
+use chrono::{DateTime, Utc};
+use hub_core::{
+    Email,
+    access::actor,
+    model::{
+        audit::NewAuditEvent,
+        community::{Community, NewCommunity},
+        member::{CommunityRole, NewMember},
+    },
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{ApiJson, ApiUser};
+use crate::{
+    AppState,
+    error::{ApiError, AppError},
+};
+
+/// A community.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CommunityDto {
+    id: Uuid,
+    /// The short name used in URLs.
+    #[schema(example = "research-software")]
+    slug: String,
+    name: String,
+    /// An IANA timezone name.
+    #[schema(example = "Europe/Berlin")]
+    timezone: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<Community> for CommunityDto {
+    fn from(c: Community) -> Self {
+        Self {
+            id: c.id.0,
+            slug: c.slug.to_string(),
+            name: c.name,
+            timezone: c.timezone,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// The communities the token's user may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CommunityList {
+    items: Vec<CommunityDto>,
+}
+
+/// A community to create.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewCommunityDto {
+    slug: String,
+    name: String,
+    #[serde(default = "default_timezone")]
+    #[schema(example = "Europe/Berlin")]
+    timezone: String,
+    /// Makes this person the community's first lead.
+    lead_email: Option<String>,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+#[utoipa::path(get, path = "/api/v1/communities", tag = "communities",
+    responses((status = 200, body = CommunityList), (status = 401, description = "No valid token")))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    user: ApiUser,
+) -> Result<Json<CommunityList>, ApiError> {
+    let items = state.store.communities_for(&user.0).await?;
+    Ok(Json(CommunityList {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/communities", tag = "communities", request_body = NewCommunityDto,
+    responses((status = 201, body = CommunityDto), (status = 403, description = "Not an owner"),
+        (status = 409, description = "The slug is taken"), (status = 422, description = "A field is invalid")))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    user: ApiUser,
+    ApiJson(body): ApiJson<NewCommunityDto>,
+) -> Result<(StatusCode, Json<CommunityDto>), ApiError> {
+    if !user.0.is_owner {
+        return Err(
+            AppError::Forbidden("only an instance owner can create communities".into()).into(),
+        );
+    }
+    let community = NewCommunity::new(&body.slug, &body.name, &body.timezone)
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let lead = body
+        .lead_email
+        .as_deref()
+        .map(Email::parse)
+        .transpose()
+        .map_err(|e| AppError::Invalid(e.to_string()))?;
+    let audit = NewAuditEvent {
+        actor: actor(&user.0),
+        action: "community.create".into(),
+        community_id: None,
+        subject: community.slug.to_string(),
+        details: serde_json::json!({"name": community.name, "lead": lead.as_ref().map(Email::normalized)}),
+    };
+    let first_lead = lead.map(|email| NewMember {
+        email,
+        name: String::new(),
+        role: CommunityRole::Lead,
+        email_consent: None,
+    });
+    let created = state
+        .store
+        .create_community(community, first_lead, audit)
+        .await?;
+    Ok((StatusCode::CREATED, Json(created.into())))
+}
+
+#[utoipa::path(get, path = "/api/v1/communities/{slug}", tag = "communities",
+    params(("slug" = String, Path)),
+    responses((status = 200, body = CommunityDto), (status = 404, description = "Not there, or not visible to you")))]
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path(slug): Path<String>,
+) -> Result<Json<CommunityDto>, ApiError> {
+    Ok(Json(user.community(&state, &slug).await?.into()))
+}

@@ -1,0 +1,158 @@
+//! The JSON API under `/api/v1`: bearer tokens (stored hashed), errors as
+//! `{"error": {"code", "message"}}`, cursor pagination, and the OpenAPI
+//! document at `/api/openapi.json`, generated from these handlers.
+
+mod communities;
+mod members;
+
+use axum::{
+    Json, Router,
+    extract::{DefaultBodyLimit, FromRequest, FromRequestParts, rejection::JsonRejection},
+    http::{header, request::Parts},
+    routing::get,
+};
+use hub_core::{
+    access::visible_community, auth::hash_secret, model::community::Community, model::user::User,
+};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use crate::{
+    AppState,
+    error::{ApiError, AppError},
+    routes::MAX_IMPORT_BYTES,
+};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route(
+            "/v1/communities",
+            get(communities::list).post(communities::create),
+        )
+        .route("/v1/communities/{slug}", get(communities::show))
+        .route(
+            "/v1/communities/{slug}/members",
+            get(members::list).post(members::create),
+        )
+        .route(
+            "/v1/communities/{slug}/members/import",
+            axum::routing::post(members::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+        .route(
+            "/v1/communities/{slug}/members/{id}",
+            get(members::show).patch(members::update),
+        )
+        .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "cophub API", description = "Run a community of practice's channels from one place."),
+    paths(
+        communities::list, communities::create, communities::show,
+        members::list, members::create, members::show, members::update, members::import,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "communities"), (name = "members"))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        openapi.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+            "bearer",
+            Vec::<String>::new(),
+        )]);
+    }
+}
+
+/// The OpenAPI document, built once.
+pub(crate) fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOC: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    DOC.get_or_init(ApiDoc::openapi)
+}
+
+async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(document())
+}
+
+/// The user a bearer token belongs to.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiUser(pub(crate) User);
+
+impl FromRequestParts<AppState> for ApiUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(ApiError(AppError::BadToken))?;
+        let user = state
+            .store
+            .user_by_api_token(&hash_secret(token))
+            .await?
+            .ok_or(ApiError(AppError::BadToken))?;
+        Ok(Self(user))
+    }
+}
+
+impl ApiUser {
+    async fn community(&self, state: &AppState, slug: &str) -> Result<Community, ApiError> {
+        visible_community(state.store.as_ref(), &self.0, slug)
+            .await?
+            .ok_or_else(|| ApiError(AppError::NotFound(format!("The community {slug:?}"))))
+    }
+}
+
+/// A JSON body whose rejection is the API's error shape.
+#[derive(Debug, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl From<JsonRejection> for AppError {
+    fn from(rejection: JsonRejection) -> Self {
+        Self::BadRequest(rejection.body_text())
+    }
+}
+
+impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        Json(self.0).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_lists_every_route_with_bearer_security() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        for path in [
+            "/api/v1/communities",
+            "/api/v1/communities/{slug}",
+            "/api/v1/communities/{slug}/members",
+            "/api/v1/communities/{slug}/members/{id}",
+            "/api/v1/communities/{slug}/members/import",
+        ] {
+            assert!(doc["paths"].get(path).is_some(), "{path} is missing");
+        }
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+}

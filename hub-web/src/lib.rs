@@ -1,0 +1,100 @@
+//! cophub's web interface: the dashboard for owners and leads (server-rendered
+//! with askama, plain forms, no JavaScript build), the JSON API under
+//! `/api/v1` with its OpenAPI document, and the health endpoints.
+//!
+//! Handlers stay thin: they check who is asking, call hub-core, and render.
+//! Queries live in hub-store, rules in hub-core.
+
+mod api;
+mod csrf;
+mod error;
+mod login_limit;
+mod routes;
+mod session;
+mod templates;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{Router, http::HeaderName, middleware};
+use hub_core::ports::{clock::Clock, store::Store};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    sensitive_headers::SetSensitiveHeadersLayer,
+    timeout::TimeoutLayer,
+    trace::TraceLayer,
+};
+
+pub use login_limit::LoginLimits;
+
+/// What the web layer needs to know from the configuration.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    /// The base of every link the hub writes, e.g. `https://hub.example.org`.
+    pub public_url: String,
+    /// A session unused this long has ended.
+    pub session_idle: Duration,
+    /// A session this old has ended, however busy.
+    pub session_absolute: Duration,
+    /// How failed logins are limited.
+    pub login_limits: LoginLimits,
+}
+
+impl WebSettings {
+    /// Whether cookies must be `Secure` and `__Host-` prefixed.
+    #[must_use]
+    pub fn https(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
+}
+
+/// The shared state of every handler.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Arc<dyn Store>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The settings.
+    pub settings: Arc<WebSettings>,
+    login_limiter: Arc<login_limit::LoginLimiter>,
+}
+
+impl AppState {
+    /// State over a store, a clock and settings.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: WebSettings) -> Self {
+        Self {
+            login_limiter: Arc::new(login_limit::LoginLimiter::new(settings.login_limits)),
+            store,
+            clock,
+            settings: Arc::new(settings),
+        }
+    }
+}
+
+/// The whole web application.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(routes::router())
+        .nest("/api", api::router())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::check_origin,
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(60),
+        ))
+        .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(SetSensitiveHeadersLayer::new([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::COOKIE,
+            axum::http::header::SET_COOKIE,
+        ]))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(error::request_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,13 @@
+//! The few static files, compiled into the binary so it needs nothing beside it.
+
+use axum::{http::header, response::IntoResponse};
+
+pub(crate) async fn stylesheet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../static/app.css"),
+    )
+}

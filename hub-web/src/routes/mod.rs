@@ -1,0 +1,57 @@
+//! The dashboard's routes and the health endpoints. Modules are nouns,
+//! handlers are verbs.
+
+mod assets;
+mod auth;
+mod communities;
+mod health;
+mod members;
+pub(crate) use members::member_query;
+mod setup;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    routing::{get, post},
+};
+
+use crate::{AppState, csrf::CsrfToken, session::CurrentUser, templates::Nav};
+
+/// The largest members CSV the dashboard accepts (about 500,000 rows).
+pub(crate) const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/static/app.css", get(assets::stylesheet))
+        .route("/setup/{token}", get(setup::show).post(setup::create_owner))
+        .route("/login", get(auth::show).post(auth::login))
+        .route("/logout", post(auth::logout))
+        .route("/", get(communities::list))
+        .route("/communities", post(communities::create))
+        .route(
+            "/communities/{slug}/members",
+            get(members::list).post(members::create),
+        )
+        .route("/communities/{slug}/members/new", get(members::new))
+        .route("/communities/{slug}/members.csv", get(members::export))
+        .route(
+            "/communities/{slug}/members/{id}",
+            get(members::show).post(members::update),
+        )
+        .route(
+            "/communities/{slug}/import",
+            get(members::import_form)
+                .post(members::import)
+                .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        )
+}
+
+/// The page header for a logged-in user.
+pub(crate) fn nav(user: &CurrentUser, csrf: &CsrfToken) -> Nav {
+    Nav {
+        user_email: Some(user.0.email.to_string()),
+        csrf: csrf.0.clone(),
+    }
+}

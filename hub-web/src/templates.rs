@@ -1,0 +1,131 @@
+//! The dashboard's pages as typed askama templates (under `templates/`,
+//! mirroring the handlers). askama escapes every value for HTML.
+
+use askama::Template;
+use hub_core::{
+    import::ImportPlan,
+    model::{community::Community, member::Member},
+};
+
+/// What every page's header shows.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Nav {
+    /// The logged-in user's email, if any.
+    pub(crate) user_email: Option<String>,
+    /// The CSRF token for the logout form.
+    pub(crate) csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "errors/page.html")]
+pub(crate) struct ErrorPage {
+    pub(crate) status: u16,
+    pub(crate) title: &'static str,
+    pub(crate) message: String,
+}
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+pub(crate) struct LoginPage {
+    pub(crate) nav: Nav,
+    pub(crate) email: String,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "setup/form.html")]
+pub(crate) struct SetupPage {
+    pub(crate) nav: Nav,
+    pub(crate) token: String,
+    pub(crate) email: String,
+    pub(crate) error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "communities/list.html")]
+pub(crate) struct CommunitiesPage {
+    pub(crate) nav: Nav,
+    pub(crate) is_owner: bool,
+    pub(crate) communities: Vec<Community>,
+    pub(crate) error: Option<String>,
+    pub(crate) form: NewCommunityForm,
+}
+
+/// The values of the new-community form, kept when it is shown again with an error.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub(crate) struct NewCommunityForm {
+    pub(crate) slug: String,
+    pub(crate) name: String,
+    pub(crate) timezone: String,
+    #[serde(default)]
+    pub(crate) lead_email: String,
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
+/// One roster row, with each channel's consent as a word.
+pub(crate) struct RosterRow {
+    pub(crate) member: Member,
+    pub(crate) email_consent: &'static str,
+    pub(crate) slack_consent: &'static str,
+    pub(crate) zoom_consent: &'static str,
+    pub(crate) conference_consent: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "members/list.html")]
+pub(crate) struct RosterPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) rows: Vec<RosterRow>,
+    pub(crate) q: String,
+    pub(crate) role: String,
+    pub(crate) state: String,
+    pub(crate) consent: String,
+    pub(crate) next_url: Option<String>,
+    pub(crate) first_url: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "members/form.html")]
+pub(crate) struct MemberFormPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    /// The member being edited; `None` when adding.
+    pub(crate) member: Option<Member>,
+    pub(crate) values: MemberFormValues,
+    pub(crate) error: Option<String>,
+}
+
+/// The member form's fields, as submitted.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub(crate) struct MemberFormValues {
+    #[serde(default)]
+    pub(crate) email: String,
+    #[serde(default)]
+    pub(crate) name: String,
+    #[serde(default)]
+    pub(crate) role: String,
+    #[serde(default)]
+    pub(crate) state: String,
+    #[serde(default)]
+    pub(crate) email_consent: String,
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "members/import.html")]
+pub(crate) struct ImportPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) result: Option<ImportResult>,
+    pub(crate) error: Option<String>,
+}
+
+/// What an import did or would do.
+pub(crate) struct ImportResult {
+    pub(crate) dry_run: bool,
+    pub(crate) rejected: bool,
+    pub(crate) plan: ImportPlan,
+}

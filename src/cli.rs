@@ -1,0 +1,206 @@
+//! The command line. Every command has `--help` with an example; the global
+//! options work before or after the subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// One dashboard for a community of practice: email list, Slack, Zoom and
+/// peer conferences.
+#[derive(Debug, Parser)]
+#[command(name = "cophub", version, about, long_about = None, after_help = "Example:\n  cophub serve --listen 127.0.0.1:8080")]
+pub struct Cli {
+    /// Global options.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command takes, before or after its name.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GlobalArgs {
+    /// A TOML config file (see `cophub config example`).
+    #[arg(long, global = true, value_name = "FILE", env = "COPHUB_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The data folder (SQLite database, generated key). Default ./cophub-data.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The database URL (sqlite:… or postgres:…); wins over COPHUB_DATABASE_URL and DATABASE_URL.
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the dashboard, the API and the background work.
+    #[command(after_help = "Example:\n  cophub serve --listen 0.0.0.0:8080")]
+    Serve {
+        /// The address to listen on (default from the config: 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Create or upgrade the database schema, then exit.
+    #[command(
+        after_help = "Example:\n  COPHUB_DATABASE_URL=postgres://cophub@db/cophub cophub migrate"
+    )]
+    Migrate,
+    /// Manage logins.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage communities.
+    #[command(subcommand)]
+    Community(CommunityCommand),
+    /// Import and export a community's members.
+    #[command(subcommand)]
+    Members(MembersCommand),
+    /// Print or check the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `cophub user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a login. Without --password-stdin a strong password is made and printed once.
+    #[command(
+        after_help = "Example:\n  printf '%s\\n' 'a long passphrase' | cophub user create --email ada@example.org --owner --password-stdin"
+    )]
+    Create {
+        /// The login email.
+        #[arg(long)]
+        email: String,
+        /// Make the user an instance owner (can do everything).
+        #[arg(long)]
+        owner: bool,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// `cophub token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API bearer token for a user; it is printed once and stored hashed.
+    #[command(after_help = "Example:\n  cophub token create --user ada@example.org --name ci")]
+    Create {
+        /// The user's email.
+        #[arg(long)]
+        user: String,
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+/// `cophub community …`
+#[derive(Debug, Subcommand)]
+pub enum CommunityCommand {
+    /// Create a community.
+    #[command(
+        after_help = "Example:\n  cophub community create --slug rse --name 'Research Software Engineers' --lead ada@example.org --timezone Europe/Berlin"
+    )]
+    Create {
+        /// The short name in links: lower-case letters, digits and hyphens.
+        #[arg(long)]
+        slug: String,
+        /// The name people read.
+        #[arg(long)]
+        name: String,
+        /// The first lead's email.
+        #[arg(long)]
+        lead: Option<String>,
+        /// The community's IANA timezone.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+}
+
+/// `cophub members …`
+#[derive(Debug, Subcommand)]
+pub enum MembersCommand {
+    /// Import members from a CSV file (email, name, role, email_list). All or nothing unless --skip-invalid.
+    #[command(
+        after_help = "Example:\n  cophub members import --community rse members.csv --dry-run"
+    )]
+    Import {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Show what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the good rows and report the bad ones.
+        #[arg(long)]
+        skip_invalid: bool,
+    },
+    /// Export members to standard output.
+    #[command(
+        after_help = "Example:\n  cophub members export --community rse --format csv > rse.csv"
+    )]
+    Export {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// csv (imports back unchanged) or json.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+    },
+}
+
+/// Export formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// A JSON array of members.
+    Json,
+}
+
+/// `cophub config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the annotated example configuration.
+    #[command(after_help = "Example:\n  cophub config example > cophub.toml")]
+    Example,
+    /// Check the configuration (file, environment, flags) and say what is wrong.
+    #[command(after_help = "Example:\n  cophub --config cophub.toml config check")]
+    Check,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_options_work_after_the_subcommand() {
+        let cli = Cli::parse_from([
+            "cophub",
+            "migrate",
+            "--data-dir",
+            "/tmp/x",
+            "--database-url",
+            "sqlite://y",
+        ]);
+        assert_eq!(
+            cli.global.data_dir.as_deref(),
+            Some(std::path::Path::new("/tmp/x"))
+        );
+        assert_eq!(cli.global.database_url.as_deref(), Some("sqlite://y"));
+    }
+}

@@ -1,0 +1,346 @@
+//! What each command does. Each returns a [`Failure`] whose kind decides the
+//! exit code (2 for bad usage or input, 1 at run time) and whose text is the
+//! one sentence printed.
+
+use std::{io::IsTerminal, sync::Arc, time::Duration};
+
+use hub_core::{
+    Email,
+    auth::{hash_password, new_secret},
+    model::{
+        audit::NewAuditEvent,
+        community::NewCommunity,
+        member::{CommunityRole, NewMember},
+        user::NewUser,
+    },
+    ports::store::Store,
+    roster::{ImportError, ImportOptions, export_csv, import_csv},
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{
+    Failure,
+    cli::{
+        Cli, Command, CommunityCommand, ConfigCommand, ExportFormat, MembersCommand, TokenCommand,
+        UserCommand,
+    },
+    config::{Config, EXAMPLE_TOML, LogFormat, Overrides},
+    server,
+};
+
+/// The audit actor for changes made from the command line.
+const CLI_ACTOR: &str = "cli";
+
+/// Runs a parsed command line.
+///
+/// # Errors
+/// [`Failure`] with the sentence to print.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    if let Command::Config(ConfigCommand::Example) = cli.command {
+        print!("{EXAMPLE_TOML}");
+        return Ok(());
+    }
+    let overrides = Overrides {
+        config_file: cli.global.config.clone(),
+        data_dir: cli.global.data_dir.clone(),
+        database_url: cli.global.database_url.clone(),
+    };
+    let config = Config::load(&overrides)?;
+    init_logging(&config);
+    match cli.command {
+        Command::Config(ConfigCommand::Example) => Ok(()),
+        Command::Config(ConfigCommand::Check) => {
+            config.backend()?;
+            if config.secret_key.is_some() || config.backend()? == hub_store::Backend::Postgres {
+                config.secret_keys()?;
+            }
+            println!("The configuration is valid.");
+            Ok(())
+        }
+        Command::Serve { listen } => serve(&config, listen.unwrap_or(config.server.listen)).await,
+        Command::Migrate => {
+            server::open_store(&config).await?;
+            println!("The database schema is up to date.");
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            email,
+            owner,
+            password_stdin,
+        }) => create_user(&config, &email, owner, password_stdin).await,
+        Command::Token(TokenCommand::Create { user, name }) => {
+            create_token(&config, &user, &name).await
+        }
+        Command::Community(CommunityCommand::Create {
+            slug,
+            name,
+            lead,
+            timezone,
+        }) => create_community(&config, &slug, &name, lead.as_deref(), &timezone).await,
+        Command::Members(MembersCommand::Import {
+            community,
+            file,
+            dry_run,
+            skip_invalid,
+        }) => {
+            let options = ImportOptions {
+                dry_run,
+                skip_invalid,
+            };
+            import_members(&config, &community, &file, options).await
+        }
+        Command::Members(MembersCommand::Export { community, format }) => {
+            export_members(&config, &community, format).await
+        }
+    }
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.log_filter))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    // A second initialisation (tests run many commands in one process) is harmless.
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+}
+
+async fn serve(config: &Config, listen: std::net::SocketAddr) -> Result<(), Failure> {
+    let server = server::start(config, listen).await?;
+    tracing::info!(address = %server.address, "cophub is listening");
+    println!("cophub is listening on http://{}", server.address);
+    if let Some(link) = &server.setup_link {
+        println!(
+            "No owner account exists yet. Open this link to create it (it works once, for 24 hours):\n  {link}"
+        );
+    }
+    server::shutdown_signal().await;
+    tracing::info!("shutting down");
+    server.stop().await;
+    Ok(())
+}
+
+async fn community(
+    store: &Arc<dyn Store>,
+    slug: &str,
+) -> Result<hub_core::model::community::Community, Failure> {
+    store
+        .community_by_slug(slug)
+        .await?
+        .ok_or_else(|| Failure::Usage(format!("there is no community with the slug {slug:?}")))
+}
+
+fn parse_email(text: &str) -> Result<Email, Failure> {
+    Email::parse(text).map_err(|e| Failure::Usage(e.to_string()))
+}
+
+async fn create_user(
+    config: &Config,
+    email: &str,
+    owner: bool,
+    password_stdin: bool,
+) -> Result<(), Failure> {
+    let email = parse_email(email)?;
+    let (password, generated) = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map_err(|e| {
+            Failure::Usage(format!(
+                "could not read the password from standard input: {e}"
+            ))
+        })?;
+        (line.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (new_secret().0, true)
+    };
+    let password_hash =
+        tokio::task::spawn_blocking(move || hash_password(&password).map(|h| (h, password)))
+            .await
+            .map_err(|e| Failure::Runtime(e.to_string()))?
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+    let store = server::open_store(config).await?;
+    let audit = NewAuditEvent {
+        actor: CLI_ACTOR.into(),
+        action: "user.create".into(),
+        community_id: None,
+        subject: email.normalized().to_owned(),
+        details: serde_json::json!({"owner": owner}),
+    };
+    let user = store
+        .create_user(
+            NewUser {
+                email,
+                password_hash: password_hash.0,
+                is_owner: owner,
+            },
+            audit,
+        )
+        .await?;
+    println!(
+        "Created {} {}.",
+        if owner { "owner" } else { "user" },
+        user.email
+    );
+    if generated {
+        println!("Password (shown once): {}", password_hash.1);
+    }
+    Ok(())
+}
+
+async fn create_token(config: &Config, user: &str, name: &str) -> Result<(), Failure> {
+    let email = parse_email(user)?;
+    let store = server::open_store(config).await?;
+    let user = store
+        .user_credentials(&email)
+        .await?
+        .ok_or_else(|| Failure::Usage(format!("there is no user {email}")))?
+        .user;
+    let (token, hash) = new_secret();
+    let audit = NewAuditEvent {
+        actor: CLI_ACTOR.into(),
+        action: "token.create".into(),
+        community_id: None,
+        subject: user.email.normalized().to_owned(),
+        details: serde_json::json!({"name": name}),
+    };
+    store.create_api_token(user.id, name, &hash, audit).await?;
+    eprintln!(
+        "API token for {} (shown once; send it as `Authorization: Bearer <token>`):",
+        user.email
+    );
+    println!("{token}");
+    Ok(())
+}
+
+async fn create_community(
+    config: &Config,
+    slug: &str,
+    name: &str,
+    lead: Option<&str>,
+    timezone: &str,
+) -> Result<(), Failure> {
+    let community =
+        NewCommunity::new(slug, name, timezone).map_err(|e| Failure::Usage(e.to_string()))?;
+    let lead = lead.map(parse_email).transpose()?;
+    let store = server::open_store(config).await?;
+    let audit = NewAuditEvent {
+        actor: CLI_ACTOR.into(),
+        action: "community.create".into(),
+        community_id: None,
+        subject: community.slug.to_string(),
+        details: serde_json::json!({"name": community.name, "lead": lead.as_ref().map(Email::normalized)}),
+    };
+    let first_lead = lead.map(|email| NewMember {
+        email,
+        name: String::new(),
+        role: CommunityRole::Lead,
+        email_consent: None,
+    });
+    let created = store.create_community(community, first_lead, audit).await?;
+    println!("Created the community {} ({}).", created.name, created.slug);
+    Ok(())
+}
+
+/// A spinner on a terminal, plain lines otherwise.
+struct Progress(Option<ProgressBar>);
+
+impl Progress {
+    fn new() -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = ProgressBar::new_spinner();
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} ({elapsed})") {
+            bar.set_style(style);
+        }
+        bar.enable_steady_tick(Duration::from_millis(120));
+        Self(Some(bar))
+    }
+
+    fn step(&self, message: &str) {
+        match &self.0 {
+            Some(bar) => bar.set_message(message.to_owned()),
+            None => eprintln!("{message}"),
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+async fn import_members(
+    config: &Config,
+    slug: &str,
+    file: &std::path::Path,
+    options: ImportOptions,
+) -> Result<(), Failure> {
+    let data = std::fs::read(file)
+        .map_err(|e| Failure::Usage(format!("could not read {}: {e}", file.display())))?;
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let progress = Progress::new();
+    progress.step(&format!(
+        "importing {} into {}",
+        file.display(),
+        community.slug
+    ));
+    let outcome = import_csv(store.as_ref(), &community, &data, options, CLI_ACTOR).await;
+    progress.finish();
+    let plan = match outcome {
+        Ok(plan) => plan,
+        Err(ImportError::Rejected(plan)) => {
+            for error in &plan.errors {
+                eprintln!("{}: {error}", file.display());
+            }
+            return Err(Failure::Usage(format!(
+                "{} row(s) are invalid, so nothing was imported (fix them, or pass --skip-invalid)",
+                plan.errors.len()
+            )));
+        }
+        Err(ImportError::Unreadable(e)) => {
+            return Err(Failure::Usage(format!("{}: {e}", file.display())));
+        }
+        Err(ImportError::Store(e)) => return Err(e.into()),
+    };
+    for warning in &plan.warnings {
+        eprintln!("warning: {warning}");
+    }
+    for error in &plan.errors {
+        eprintln!("skipped: {error}");
+    }
+    let verb = if options.dry_run {
+        "Dry run, nothing changed: would add"
+    } else {
+        "Imported: added"
+    };
+    println!(
+        "{verb} {}, updated {}, unchanged {}, skipped {}.",
+        plan.created,
+        plan.updated,
+        plan.unchanged,
+        plan.errors.len()
+    );
+    Ok(())
+}
+
+async fn export_members(config: &Config, slug: &str, format: ExportFormat) -> Result<(), Failure> {
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let members = store.all_members(community.id).await?;
+    match format {
+        ExportFormat::Csv => print!("{}", export_csv(&members)),
+        ExportFormat::Json => {
+            let text = serde_json::to_string_pretty(&members)
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!("{text}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,387 @@
+//! The configuration: built-in defaults < `--config FILE` < `COPHUB_*`
+//! environment variables (sections joined by `__`) < command-line flags.
+//! Strict: an unknown key or a bad value is an error naming the key.
+
+use std::{
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Toml},
+};
+use hub_core::secrets::SecretKeys;
+use hub_store::Backend;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// The built-in defaults, compiled in.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// The annotated example printed by `cophub config example`.
+pub const EXAMPLE_TOML: &str = include_str!("../config/example.toml");
+
+/// cophub's configuration. `Debug` never shows secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where cophub keeps its files (the SQLite database, a generated key).
+    pub data_dir: PathBuf,
+    /// The database URL; unset means SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// The base of every link cophub writes.
+    pub public_url: String,
+    /// Hex keys for secrets at rest, comma-separated; the first encrypts.
+    pub secret_key: Option<SecretString>,
+    /// `human` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing `EnvFilter` directive.
+    pub log_filter: String,
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// Login sessions.
+    pub sessions: SessionConfig,
+    /// Failed-login limits.
+    pub login: LoginConfig,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// For people at a terminal.
+    Human,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// The listen address.
+    pub listen: SocketAddr,
+    /// Seconds to let requests finish on shutdown.
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Login sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionConfig {
+    /// Minutes of disuse after which a session ends.
+    pub idle_minutes: u64,
+    /// Hours after which a session ends regardless.
+    pub absolute_hours: u64,
+}
+
+/// Failed-login limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Failures per account within the window.
+    pub failures_per_account: u32,
+    /// Failures per client address within the window.
+    pub failures_per_address: u32,
+    /// The window in minutes.
+    pub window_minutes: u64,
+}
+
+/// Values given on the command line, which win over everything else.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--config FILE`.
+    pub config_file: Option<PathBuf>,
+    /// `--data-dir DIR`.
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url URL`.
+    pub database_url: Option<String>,
+}
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Loads the configuration from every source, in order.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the file or key that is wrong.
+    pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(file) = &overrides.config_file {
+            if !file.is_file() {
+                return Err(ConfigError(format!(
+                    "the config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        // Variables that configure tests or the CLI itself are not config keys.
+        let env = Env::prefixed("COPHUB_")
+            .filter(|key| !key.as_str().starts_with("test_") && key.as_str() != "config")
+            .split("__");
+        figment = figment.merge(env);
+        if std::env::var_os("COPHUB_DATABASE_URL").is_none()
+            && let Ok(url) = std::env::var("DATABASE_URL")
+        {
+            figment = figment.merge(("database_url", url));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(("data_dir", dir));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(("database_url", url));
+        }
+        let config: Self = figment.extract().map_err(|e| ConfigError(describe(&e)))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let url = self.public_url.trim_end_matches('/');
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| {
+                ConfigError(format!(
+                    "public_url must start with http:// or https:// (got {url:?})"
+                ))
+            })?;
+        if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+            return Err(ConfigError(format!(
+                "public_url {url:?} is not a base URL such as https://hub.example.org"
+            )));
+        }
+        if self.sessions.idle_minutes == 0 || self.sessions.absolute_hours == 0 {
+            return Err(ConfigError(
+                "sessions.idle_minutes and sessions.absolute_hours must be above zero".into(),
+            ));
+        }
+        if self.login.failures_per_account == 0
+            || self.login.failures_per_address == 0
+            || self.login.window_minutes == 0
+        {
+            return Err(ConfigError("the login limits must be above zero".into()));
+        }
+        if let Some(url) = &self.database_url {
+            Backend::of_url(url.expose_secret())
+                .map_err(|e| ConfigError(format!("database_url: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// `public_url` without a trailing slash.
+    #[must_use]
+    pub fn public_base(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+
+    /// The database URL: the configured one, or SQLite in the data folder.
+    #[must_use]
+    pub fn database_url(&self) -> String {
+        self.database_url.as_ref().map_or_else(
+            || format!("sqlite://{}", self.data_dir.join("cophub.db").display()),
+            |url| url.expose_secret().to_owned(),
+        )
+    }
+
+    /// Which database the configuration names.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an unsupported URL.
+    pub fn backend(&self) -> Result<Backend, ConfigError> {
+        Backend::of_url(&self.database_url()).map_err(|e| ConfigError(format!("database_url: {e}")))
+    }
+
+    /// The keys for secrets at rest: the configured ones; or, on SQLite only,
+    /// the key file in the data folder, made on first use.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for a malformed key, a PostgreSQL database without a
+    /// key, or a key file that cannot be read or written.
+    pub fn secret_keys(&self) -> Result<SecretKeys, ConfigError> {
+        if let Some(keys) = &self.secret_key {
+            return SecretKeys::from_hex_list(keys.expose_secret())
+                .map_err(|e| ConfigError(format!("COPHUB_SECRET_KEY (secret_key): {e}")));
+        }
+        if self.backend()? == Backend::Postgres {
+            return Err(ConfigError(
+                "PostgreSQL needs COPHUB_SECRET_KEY (64 hex characters, e.g. from `openssl rand -hex 32`), the same for every instance".into(),
+            ));
+        }
+        key_file(&self.data_dir.join("secret.key"))
+    }
+
+    /// The web layer's part of the configuration.
+    #[must_use]
+    pub fn web_settings(&self) -> hub_web::WebSettings {
+        hub_web::WebSettings {
+            public_url: self.public_base().to_owned(),
+            session_idle: Duration::from_secs(self.sessions.idle_minutes * 60),
+            session_absolute: Duration::from_secs(self.sessions.absolute_hours * 3600),
+            login_limits: hub_web::LoginLimits {
+                per_account: self.login.failures_per_account,
+                per_address: self.login.failures_per_address,
+                window: Duration::from_secs(self.login.window_minutes * 60),
+            },
+        }
+    }
+}
+
+/// Reads the generated key file, or makes it (mode 0600) if missing.
+fn key_file(path: &Path) -> Result<SecretKeys, ConfigError> {
+    let fail = |what: &str, e: std::io::Error| {
+        ConfigError(format!(
+            "could not {what} the key file {}: {e}",
+            path.display()
+        ))
+    };
+    match std::fs::read_to_string(path) {
+        Ok(text) => SecretKeys::from_hex_list(text.trim())
+            .map_err(|e| ConfigError(format!("the key file {} is damaged: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = SecretKeys::generate_hex();
+            write_private(path, &key).map_err(|e| fail("write", e))?;
+            SecretKeys::from_hex_list(&key).map_err(|e| ConfigError(e.to_string()))
+        }
+        Err(e) => Err(fail("read", e)),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.sync_all()
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+/// One sentence from figment's error, naming the key and where it came from.
+fn describe(error: &figment::Error) -> String {
+    let mut text = error.to_string();
+    if let Some(first) = error.clone().into_iter().next() {
+        text = first.to_string();
+        let key = first.path.join(".");
+        if !key.is_empty() && !text.contains(&key) {
+            text = format!("{key}: {text}");
+        }
+    }
+    format!("configuration error: {text}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Loads with exactly these variables set (and no other COPHUB_ ones).
+    fn load(env: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
+        let mut result = None;
+        figment::Jail::expect_with(|jail| {
+            jail.clear_env();
+            let mut overrides = Overrides::default();
+            if let Some(text) = file {
+                jail.create_file("c.toml", text)?;
+                overrides.config_file = Some(jail.directory().join("c.toml"));
+            }
+            for (key, value) in env {
+                jail.set_env(key, value);
+            }
+            result = Some(Config::load(&overrides));
+            Ok(())
+        });
+        result.unwrap()
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file_which_wins_over_defaults() {
+        let config = load(
+            &[("COPHUB_SERVER__LISTEN", "127.0.0.1:9999")],
+            Some("public_url = \"https://hub.example.org/\"\n[server]\nlisten = \"127.0.0.1:7000\"\n"),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.port(), 9999);
+        assert_eq!(config.public_base(), "https://hub.example.org");
+        assert_eq!(config.sessions.idle_minutes, 120);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let error = load(&[], Some("[server]\nlisten = \"127.0.0.1:1\"\nlisen = 1\n")).unwrap_err();
+        assert!(error.0.contains("lisen"), "{}", error.0);
+        let error = load(&[("COPHUB_SMTP_HOST", "x")], None).unwrap_err();
+        assert!(error.0.contains("smtp_host"), "{}", error.0);
+    }
+
+    #[test]
+    fn a_bad_value_is_named() {
+        let error = load(&[("COPHUB_SERVER__LISTEN", "not an address")], None).unwrap_err();
+        assert!(error.0.contains("listen"), "{}", error.0);
+        let error = load(&[("COPHUB_LOG_FORMAT", "xml")], None).unwrap_err();
+        assert!(error.0.contains("log_format"), "{}", error.0);
+        let error = load(&[("COPHUB_PUBLIC_URL", "ftp://x")], None).unwrap_err();
+        assert!(error.0.contains("public_url"), "{}", error.0);
+    }
+
+    #[test]
+    fn test_variables_are_not_config_keys() {
+        assert!(load(&[("COPHUB_TEST_DATABASE_URL", "postgres://x")], None).is_ok());
+    }
+
+    #[test]
+    fn the_database_url_follows_its_precedence() {
+        let url = |env: &[(&str, &str)]| load(env, None).unwrap().database_url();
+        assert!(url(&[]).starts_with("sqlite://"));
+        assert_eq!(url(&[("DATABASE_URL", "postgres://a/b")]), "postgres://a/b");
+        assert_eq!(
+            url(&[
+                ("DATABASE_URL", "postgres://a/b"),
+                ("COPHUB_DATABASE_URL", "postgres://c/d")
+            ]),
+            "postgres://c/d"
+        );
+    }
+
+    #[test]
+    fn postgres_without_a_secret_key_is_refused() {
+        let config = load(&[("COPHUB_DATABASE_URL", "postgres://a/b")], None).unwrap();
+        assert!(
+            config
+                .secret_keys()
+                .unwrap_err()
+                .0
+                .contains("COPHUB_SECRET_KEY")
+        );
+    }
+
+    #[test]
+    fn the_generated_key_file_is_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = load(&[("COPHUB_DATA_DIR", dir.path().to_str().unwrap())], None).unwrap();
+        let first = config.secret_keys().unwrap();
+        let sealed = first.encrypt("x");
+        let again = config.secret_keys().unwrap();
+        assert_eq!(again.decrypt(&sealed).unwrap(), "x");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

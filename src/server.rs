@@ -1,0 +1,144 @@
+//! Starting and stopping the web server: open the database (migrating it),
+//! offer the one-time setup link while no user exists, serve until told to
+//! stop, then let requests in flight finish.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use chrono::Duration as ChronoDuration;
+use hub_core::{
+    auth::new_secret,
+    ports::{
+        clock::{Clock, SystemClock},
+        store::Store,
+    },
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+use crate::{Failure, config::Config};
+
+/// How long a setup link works.
+const SETUP_LINK_HOURS: i64 = 24;
+
+/// Opens the configured database: creates the data folder for SQLite, checks
+/// the secret key, applies migrations.
+///
+/// # Errors
+/// [`Failure::Usage`] for a bad configuration (no key on PostgreSQL, an
+/// unsupported URL); [`Failure::Runtime`] when the database cannot be reached.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
+    if config.backend()? == hub_store::Backend::Sqlite {
+        // The database (by default) and the generated key file live there.
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            Failure::Runtime(format!(
+                "could not create the data folder {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    config.secret_keys()?;
+    Ok(hub_store::open(&config.database_url()).await?)
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    /// Where it listens.
+    pub address: SocketAddr,
+    /// The one-time setup link, while the instance has no user.
+    pub setup_link: Option<String>,
+    /// The store it serves (tests look into it).
+    pub store: Arc<dyn Store>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+    grace: Duration,
+}
+
+/// Starts serving on `listen` (port 0 picks a free port).
+///
+/// # Errors
+/// [`Failure`] when the database cannot be opened or the address cannot be bound.
+pub async fn start(config: &Config, listen: SocketAddr) -> Result<Server, Failure> {
+    let store = open_store(config).await?;
+    start_with_store(config, listen, store).await
+}
+
+/// Starts serving an already opened store.
+///
+/// # Errors
+/// [`Failure`] when the address cannot be bound or the store fails.
+pub async fn start_with_store(
+    config: &Config,
+    listen: SocketAddr,
+    store: Arc<dyn Store>,
+) -> Result<Server, Failure> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let setup_link = if store.count_users().await? == 0 {
+        let (token, hash) = new_secret();
+        store
+            .replace_setup_token(&hash, clock.now() + ChronoDuration::hours(SETUP_LINK_HOURS))
+            .await?;
+        Some(format!("{}/setup/{token}", config.public_base()))
+    } else {
+        None
+    };
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::Runtime(format!("could not listen on {listen}: {e}")))?;
+    let address = listener
+        .local_addr()
+        .map_err(|e| Failure::Runtime(format!("could not read the listen address: {e}")))?;
+    let state = hub_web::AppState::new(store.clone(), clock, config.web_settings());
+    let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Ok(Server {
+        address,
+        setup_link,
+        store,
+        shutdown,
+        task,
+        grace: Duration::from_secs(config.server.shutdown_grace_seconds),
+    })
+}
+
+impl Server {
+    /// Stops accepting connections and waits (up to the grace period) for
+    /// requests in flight.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        match tokio::time::timeout(self.grace, self.task).await {
+            Ok(Ok(Ok(()))) => tracing::info!("stopped"),
+            Ok(Ok(Err(error))) => tracing::error!(%error, "the server failed while stopping"),
+            Ok(Err(error)) => tracing::error!(%error, "the server task failed"),
+            Err(_) => tracing::warn!("requests were still running when the grace period ended"),
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}
