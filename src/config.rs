@@ -30,8 +30,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// The database URL; unset means SQLite in `data_dir`.
     pub database_url: Option<SecretString>,
-    /// The base of every link cophub writes.
-    pub public_url: String,
+    /// The base of every link cophub writes; unset, the listen address.
+    pub public_url: Option<String>,
     /// Hex keys for secrets at rest, comma-separated; the first encrypts.
     pub secret_key: Option<SecretString>,
     /// `human` or `json`.
@@ -122,7 +122,10 @@ impl Config {
         }
         // Variables that configure tests or the CLI itself are not config keys.
         let env = Env::prefixed("COPHUB_")
-            .filter(|key| !key.as_str().starts_with("test_") && key.as_str() != "config")
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                !key.starts_with("test_") && key != "config"
+            })
             .split("__");
         figment = figment.merge(env);
         if std::env::var_os("COPHUB_DATABASE_URL").is_none()
@@ -142,7 +145,7 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = self.public_url.trim_end_matches('/');
+        let url = self.public_url.as_deref().unwrap_or("http://localhost").trim_end_matches('/');
         let rest = url
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
@@ -174,10 +177,13 @@ impl Config {
         Ok(())
     }
 
-    /// `public_url` without a trailing slash.
+    /// `public_url` without a trailing slash; unset, `http://<listening address>`.
     #[must_use]
-    pub fn public_base(&self) -> &str {
-        self.public_url.trim_end_matches('/')
+    pub fn public_base(&self, listening: std::net::SocketAddr) -> String {
+        self.public_url.as_deref().map_or_else(
+            || format!("http://{listening}"),
+            |url| url.trim_end_matches('/').to_owned(),
+        )
     }
 
     /// The database URL: the configured one, or SQLite in the data folder.
@@ -218,9 +224,9 @@ impl Config {
 
     /// The web layer's part of the configuration.
     #[must_use]
-    pub fn web_settings(&self) -> hub_web::WebSettings {
+    pub fn web_settings(&self, public_url: String) -> hub_web::WebSettings {
         hub_web::WebSettings {
-            public_url: self.public_base().to_owned(),
+            public_url,
             session_idle: Duration::from_secs(self.sessions.idle_minutes * 60),
             session_absolute: Duration::from_secs(self.sessions.absolute_hours * 3600),
             login_limits: hub_web::LoginLimits {
@@ -313,7 +319,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.server.listen.port(), 9999);
-        assert_eq!(config.public_base(), "https://hub.example.org");
+        assert_eq!(config.public_base(config.server.listen), "https://hub.example.org");
         assert_eq!(config.sessions.idle_minutes, 120);
     }
 

@@ -72,22 +72,23 @@ pub async fn start_with_store(
     store: Arc<dyn Store>,
 ) -> Result<Server, Failure> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let setup_link = if store.count_users().await? == 0 {
-        let (token, hash) = new_secret();
-        store
-            .replace_setup_token(&hash, clock.now() + ChronoDuration::hours(SETUP_LINK_HOURS))
-            .await?;
-        Some(format!("{}/setup/{token}", config.public_base()))
-    } else {
-        None
-    };
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| Failure::Runtime(format!("could not listen on {listen}: {e}")))?;
     let address = listener
         .local_addr()
         .map_err(|e| Failure::Runtime(format!("could not read the listen address: {e}")))?;
-    let state = hub_web::AppState::new(store.clone(), clock, config.web_settings());
+    let public_url = config.public_base(address);
+    let setup_link = if store.count_users().await? == 0 {
+        let (token, hash) = new_secret();
+        store
+            .replace_setup_token(&hash, clock.now() + ChronoDuration::hours(SETUP_LINK_HOURS))
+            .await?;
+        Some(format!("{public_url}/setup/{token}"))
+    } else {
+        None
+    };
+    let state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url));
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -35,7 +35,10 @@ pub(crate) async fn check_origin(
     next: Next,
 ) -> Response {
     let path = request.uri().path();
-    let exempt = path.starts_with("/api/") || path.starts_with("/hooks/");
+    let exempt = path.starts_with("/api/")
+        || path.starts_with("/hooks/")
+        || path.starts_with("/static/")
+        || matches!(path, "/healthz" | "/readyz");
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
