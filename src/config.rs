@@ -145,7 +145,11 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let url = self.public_url.as_deref().unwrap_or("http://localhost").trim_end_matches('/');
+        let url = self
+            .public_url
+            .as_deref()
+            .unwrap_or("http://localhost")
+            .trim_end_matches('/');
         let rest = url
             .strip_prefix("https://")
             .or_else(|| url.strip_prefix("http://"))
@@ -293,6 +297,7 @@ mod tests {
     use super::*;
 
     /// Loads with exactly these variables set (and no other COPHUB_ ones).
+    #[allow(clippy::result_large_err)] // figment's own Jail signature
     fn load(env: &[(&str, &str)], file: Option<&str>) -> Result<Config, ConfigError> {
         let mut result = None;
         figment::Jail::expect_with(|jail| {
@@ -319,7 +324,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.server.listen.port(), 9999);
-        assert_eq!(config.public_base(config.server.listen), "https://hub.example.org");
+        assert_eq!(
+            config.public_base(config.server.listen),
+            "https://hub.example.org"
+        );
         assert_eq!(config.sessions.idle_minutes, 120);
     }
 

@@ -14,8 +14,8 @@ use hub_core::{
         audit::{NewAuditEvent, verify_chain},
         community::NewCommunity,
         member::{
-            CommunityRole, ConsentChannel, ConsentSource, ConsentStatus, MemberQuery, MemberState, MemberUpdate,
-            NewMember,
+            CommunityRole, ConsentChannel, ConsentSource, ConsentStatus, MemberQuery, MemberState,
+            MemberUpdate, NewMember,
         },
         user::{NewUser, Session},
     },
@@ -96,18 +96,31 @@ fn new_member(address: &str, role: CommunityRole) -> NewMember {
 
 async fn community(store: &dyn Store, slug: &str) -> hub_core::model::community::Community {
     store
-        .create_community(NewCommunity::new(slug, "A community", "Europe/Berlin").unwrap(), None, audit("c"))
+        .create_community(
+            NewCommunity::new(slug, "A community", "Europe/Berlin").unwrap(),
+            None,
+            audit("c"),
+        )
         .await
         .unwrap()
 }
 
 async fn users_are_unique_by_normalized_email(store: Arc<dyn Store>, _url: &str) {
     assert_eq!(store.count_users().await.unwrap(), 0);
-    let user = store.create_user(new_user("Ada@Example.org", true), audit("u")).await.unwrap();
+    let user = store
+        .create_user(new_user("Ada@Example.org", true), audit("u"))
+        .await
+        .unwrap();
     assert_eq!(user.email.display(), "Ada@Example.org");
-    let again = store.create_user(new_user("ada@example.ORG", false), audit("u")).await;
+    let again = store
+        .create_user(new_user("ada@example.ORG", false), audit("u"))
+        .await;
     assert!(matches!(again, Err(StoreError::Conflict(_))), "{again:?}");
-    let found = store.user_credentials(&email("ADA@example.org")).await.unwrap().unwrap();
+    let found = store
+        .user_credentials(&email("ADA@example.org"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.user.id, user.id);
     assert!(found.user.is_owner);
     assert_eq!(store.count_users().await.unwrap(), 1);
@@ -115,28 +128,47 @@ async fn users_are_unique_by_normalized_email(store: Arc<dyn Store>, _url: &str)
 
 async fn a_setup_link_makes_exactly_one_owner_even_when_raced(store: Arc<dyn Store>, _url: &str) {
     let now = Utc::now();
-    store.replace_setup_token("hash-1", now + Duration::hours(1)).await.unwrap();
+    store
+        .replace_setup_token("hash-1", now + Duration::hours(1))
+        .await
+        .unwrap();
     assert!(store.setup_token_is_valid("hash-1", now).await.unwrap());
-    assert!(!store.setup_token_is_valid("hash-1", now + Duration::hours(2)).await.unwrap());
+    assert!(
+        !store
+            .setup_token_is_valid("hash-1", now + Duration::hours(2))
+            .await
+            .unwrap()
+    );
     assert!(!store.setup_token_is_valid("other", now).await.unwrap());
 
     let attempts = (0..8).map(|i| {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .redeem_setup_token("hash-1", now, new_user(&format!("owner{i}@example.org"), true), audit("setup"))
+                .redeem_setup_token(
+                    "hash-1",
+                    now,
+                    new_user(&format!("owner{i}@example.org"), true),
+                    audit("setup"),
+                )
                 .await
         })
     });
     let results = futures::future::join_all(attempts).await;
-    let winners = results.into_iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let winners = results
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Ok(_))))
+        .count();
     assert_eq!(winners, 1);
     assert_eq!(store.count_users().await.unwrap(), 1);
     assert!(!store.setup_token_is_valid("hash-1", now).await.unwrap());
 }
 
 async fn sessions_end_when_idle_too_old_or_logged_out(store: Arc<dyn Store>, _url: &str) {
-    let user = store.create_user(new_user("ada@example.org", false), audit("u")).await.unwrap();
+    let user = store
+        .create_user(new_user("ada@example.org", false), audit("u"))
+        .await
+        .unwrap();
     let start = Utc::now();
     let session = |id: &str| Session {
         id_hash: id.into(),
@@ -149,7 +181,12 @@ async fn sessions_end_when_idle_too_old_or_logged_out(store: Arc<dyn Store>, _ur
     store.create_session(&session("old")).await.unwrap();
     let later = start + Duration::minutes(30);
     let found = store
-        .touch_session("live", later, later - Duration::hours(1), later - Duration::days(7))
+        .touch_session(
+            "live",
+            later,
+            later - Duration::hours(1),
+            later - Duration::days(7),
+        )
         .await
         .unwrap();
     assert_eq!(found.map(|u| u.id), Some(user.id));
@@ -157,21 +194,36 @@ async fn sessions_end_when_idle_too_old_or_logged_out(store: Arc<dyn Store>, _ur
     let much_later = start + Duration::minutes(80);
     assert!(
         store
-            .touch_session("live", much_later, much_later - Duration::hours(1), much_later - Duration::days(7))
+            .touch_session(
+                "live",
+                much_later,
+                much_later - Duration::hours(1),
+                much_later - Duration::days(7)
+            )
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .touch_session("idle", much_later, much_later - Duration::hours(1), much_later - Duration::days(7))
+            .touch_session(
+                "idle",
+                much_later,
+                much_later - Duration::hours(1),
+                much_later - Duration::days(7)
+            )
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .touch_session("old", later, later - Duration::hours(1), start + Duration::minutes(1))
+            .touch_session(
+                "old",
+                later,
+                later - Duration::hours(1),
+                start + Duration::minutes(1)
+            )
             .await
             .unwrap()
             .is_none()
@@ -179,7 +231,12 @@ async fn sessions_end_when_idle_too_old_or_logged_out(store: Arc<dyn Store>, _ur
     store.delete_session("live").await.unwrap();
     assert!(
         store
-            .touch_session("live", later, later - Duration::hours(1), later - Duration::days(7))
+            .touch_session(
+                "live",
+                later,
+                later - Duration::hours(1),
+                later - Duration::days(7)
+            )
             .await
             .unwrap()
             .is_none()
@@ -187,15 +244,37 @@ async fn sessions_end_when_idle_too_old_or_logged_out(store: Arc<dyn Store>, _ur
 }
 
 async fn api_tokens_lead_to_their_user(store: Arc<dyn Store>, _url: &str) {
-    let user = store.create_user(new_user("ada@example.org", false), audit("u")).await.unwrap();
-    store.create_api_token(user.id, "ci", "token-hash", audit("t")).await.unwrap();
-    assert_eq!(store.user_by_api_token("token-hash").await.unwrap().map(|u| u.id), Some(user.id));
+    let user = store
+        .create_user(new_user("ada@example.org", false), audit("u"))
+        .await
+        .unwrap();
+    store
+        .create_api_token(user.id, "ci", "token-hash", audit("t"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .user_by_api_token("token-hash")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(user.id)
+    );
     assert!(store.user_by_api_token("nope").await.unwrap().is_none());
 }
 
-async fn community_slugs_are_unique_and_leads_see_only_their_own(store: Arc<dyn Store>, _url: &str) {
-    let owner = store.create_user(new_user("owner@example.org", true), audit("u")).await.unwrap();
-    let lead = store.create_user(new_user("Lead@Example.org", false), audit("u")).await.unwrap();
+async fn community_slugs_are_unique_and_leads_see_only_their_own(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let owner = store
+        .create_user(new_user("owner@example.org", true), audit("u"))
+        .await
+        .unwrap();
+    let lead = store
+        .create_user(new_user("Lead@Example.org", false), audit("u"))
+        .await
+        .unwrap();
     let first = store
         .create_community(
             NewCommunity::new("first", "First", "UTC").unwrap(),
@@ -206,13 +285,30 @@ async fn community_slugs_are_unique_and_leads_see_only_their_own(store: Arc<dyn 
         .unwrap();
     let second = community(store.as_ref(), "second").await;
     let taken = store
-        .create_community(NewCommunity::new("first", "Again", "UTC").unwrap(), None, audit("c"))
+        .create_community(
+            NewCommunity::new("first", "Again", "UTC").unwrap(),
+            None,
+            audit("c"),
+        )
         .await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))));
     assert_eq!(store.communities_for(&owner).await.unwrap().len(), 2);
-    let visible: Vec<_> = store.communities_for(&lead).await.unwrap().into_iter().map(|c| c.id).collect();
+    let visible: Vec<_> = store
+        .communities_for(&lead)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
     assert_eq!(visible, vec![first.id]);
-    assert_eq!(store.community_by_slug("second").await.unwrap().map(|c| c.id), Some(second.id));
+    assert_eq!(
+        store
+            .community_by_slug("second")
+            .await
+            .unwrap()
+            .map(|c| c.id),
+        Some(second.id)
+    );
 
     // A lead who left, or is only a member, sees nothing.
     let member = store.all_members(first.id).await.unwrap().pop().unwrap();
@@ -231,7 +327,10 @@ async fn community_slugs_are_unique_and_leads_see_only_their_own(store: Arc<dyn 
     assert!(store.communities_for(&lead).await.unwrap().is_empty());
 }
 
-async fn the_roster_pages_by_cursor_and_filters_on_both_backends_alike(store: Arc<dyn Store>, _url: &str) {
+async fn the_roster_pages_by_cursor_and_filters_on_both_backends_alike(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
     let c = community(store.as_ref(), "roster").await;
     let other = community(store.as_ref(), "other").await;
     let csv = "email,name,role,email_list\n\
@@ -242,10 +341,20 @@ async fn the_roster_pages_by_cursor_and_filters_on_both_backends_alike(store: Ar
         dora@example.org,Dora,member,yes\n";
     let plan = plan_import(parse_csv(csv.as_bytes()).unwrap(), &[], false).unwrap();
     store.apply_import(c.id, &plan, audit("i")).await.unwrap();
-    store.create_member(other.id, new_member("ada@example.org", CommunityRole::Member), audit("m")).await.unwrap();
+    store
+        .create_member(
+            other.id,
+            new_member("ada@example.org", CommunityRole::Member),
+            audit("m"),
+        )
+        .await
+        .unwrap();
 
     let emails = |page: &hub_core::page::Page<hub_core::model::member::Member>| {
-        page.items.iter().map(|m| m.email.normalized().to_owned()).collect::<Vec<_>>()
+        page.items
+            .iter()
+            .map(|m| m.email.normalized().to_owned())
+            .collect::<Vec<_>>()
     };
     let query = |f: fn(&mut MemberQuery)| {
         let mut q = MemberQuery {
@@ -275,35 +384,78 @@ async fn the_roster_pages_by_cursor_and_filters_on_both_backends_alike(store: Ar
         f(&mut q);
         q
     };
-    let found = store.list_members(c.id, &all(|q| q.search = Some("ZOË".into()))).await.unwrap();
-    assert_eq!(emails(&found), ["zoe@example.org"]);
-    let found = store.list_members(c.id, &all(|q| q.search = Some("_x".into()))).await.unwrap();
-    assert_eq!(emails(&found), ["bob_x@example.org"], "an underscore is a character, not a wildcard");
-    let found = store.list_members(c.id, &all(|q| q.search = Some("100%".into()))).await.unwrap();
-    assert_eq!(emails(&found), ["carl@example.org"]);
-    let found = store.list_members(c.id, &all(|q| q.role = Some(CommunityRole::Lead))).await.unwrap();
-    assert_eq!(emails(&found), ["ada@example.org"]);
     let found = store
-        .list_members(c.id, &all(|q| q.consent = Some((ConsentChannel::Email, ConsentStatus::Subscribed))))
+        .list_members(c.id, &all(|q| q.search = Some("ZOË".into())))
         .await
         .unwrap();
-    assert_eq!(emails(&found), ["bob_x@example.org", "dora@example.org", "zoe@example.org"]);
-    assert!(found.items.iter().all(|m| m.consent(ConsentChannel::Email) == ConsentStatus::Subscribed));
+    assert_eq!(emails(&found), ["zoe@example.org"]);
     let found = store
-        .list_members(c.id, &all(|q| q.consent = Some((ConsentChannel::Email, ConsentStatus::None))))
+        .list_members(c.id, &all(|q| q.search = Some("_x".into())))
+        .await
+        .unwrap();
+    assert_eq!(
+        emails(&found),
+        ["bob_x@example.org"],
+        "an underscore is a character, not a wildcard"
+    );
+    let found = store
+        .list_members(c.id, &all(|q| q.search = Some("100%".into())))
+        .await
+        .unwrap();
+    assert_eq!(emails(&found), ["carl@example.org"]);
+    let found = store
+        .list_members(c.id, &all(|q| q.role = Some(CommunityRole::Lead)))
+        .await
+        .unwrap();
+    assert_eq!(emails(&found), ["ada@example.org"]);
+    let found = store
+        .list_members(
+            c.id,
+            &all(|q| q.consent = Some((ConsentChannel::Email, ConsentStatus::Subscribed))),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        emails(&found),
+        ["bob_x@example.org", "dora@example.org", "zoe@example.org"]
+    );
+    assert!(
+        found
+            .items
+            .iter()
+            .all(|m| m.consent(ConsentChannel::Email) == ConsentStatus::Subscribed)
+    );
+    let found = store
+        .list_members(
+            c.id,
+            &all(|q| q.consent = Some((ConsentChannel::Email, ConsentStatus::None))),
+        )
         .await
         .unwrap();
     assert_eq!(emails(&found), ["ada@example.org", "carl@example.org"]);
-    let found = store.list_members(c.id, &all(|q| q.state = Some(MemberState::Left))).await.unwrap();
+    let found = store
+        .list_members(c.id, &all(|q| q.state = Some(MemberState::Left)))
+        .await
+        .unwrap();
     assert!(found.items.is_empty());
 }
 
-async fn an_import_is_applied_whole_and_a_conflict_writes_nothing(store: Arc<dyn Store>, _url: &str) {
+async fn an_import_is_applied_whole_and_a_conflict_writes_nothing(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
     let c = community(store.as_ref(), "imports").await;
     let csv = "email,name\na@example.org,A\nb@example.org,B\nc@example.org,C\n";
     let plan = plan_import(parse_csv(csv.as_bytes()).unwrap(), &[], false).unwrap();
     // Someone adds b meanwhile: the plan's insert of b conflicts, so a and c must not appear either.
-    store.create_member(c.id, new_member("b@example.org", CommunityRole::Member), audit("m")).await.unwrap();
+    store
+        .create_member(
+            c.id,
+            new_member("b@example.org", CommunityRole::Member),
+            audit("m"),
+        )
+        .await
+        .unwrap();
     let result = store.apply_import(c.id, &plan, audit("i")).await;
     assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
     assert_eq!(store.all_members(c.id).await.unwrap().len(), 1);
@@ -326,7 +478,10 @@ async fn member_updates_record_consent_with_its_source(store: Arc<dyn Store>, _u
     let mut member = new_member("ada@example.org", CommunityRole::Member);
     member.email_consent = Some(ConsentStatus::Subscribed);
     let created = store.create_member(c.id, member, audit("m")).await.unwrap();
-    assert_eq!(created.consent(ConsentChannel::Email), ConsentStatus::Subscribed);
+    assert_eq!(
+        created.consent(ConsentChannel::Email),
+        ConsentStatus::Subscribed
+    );
     assert_eq!(created.consent(ConsentChannel::Slack), ConsentStatus::None);
     let updated = store
         .update_member(
@@ -335,7 +490,11 @@ async fn member_updates_record_consent_with_its_source(store: Arc<dyn Store>, _u
             MemberUpdate {
                 name: Some("Ada L.".into()),
                 role: Some(CommunityRole::Lead),
-                consents: vec![(ConsentChannel::Email, ConsentStatus::OptedOut, ConsentSource::Member)],
+                consents: vec![(
+                    ConsentChannel::Email,
+                    ConsentStatus::OptedOut,
+                    ConsentSource::Member,
+                )],
                 ..MemberUpdate::default()
             },
             audit("m"),
@@ -344,12 +503,24 @@ async fn member_updates_record_consent_with_its_source(store: Arc<dyn Store>, _u
         .unwrap();
     assert_eq!(updated.name, "Ada L.");
     assert_eq!(updated.role, CommunityRole::Lead);
-    let consent = updated.consents.iter().find(|c| c.channel == ConsentChannel::Email).unwrap();
-    assert_eq!((consent.status, consent.source), (ConsentStatus::OptedOut, ConsentSource::Member));
+    let consent = updated
+        .consents
+        .iter()
+        .find(|c| c.channel == ConsentChannel::Email)
+        .unwrap();
+    assert_eq!(
+        (consent.status, consent.source),
+        (ConsentStatus::OptedOut, ConsentSource::Member)
+    );
 
     let other = community(store.as_ref(), "elsewhere").await;
-    let missing = store.update_member(other.id, created.id, MemberUpdate::default(), audit("m")).await;
-    assert!(matches!(missing, Err(StoreError::NotFound(_))), "a member is only found in its own community");
+    let missing = store
+        .update_member(other.id, created.id, MemberUpdate::default(), audit("m"))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "a member is only found in its own community"
+    );
     assert!(store.member(other.id, created.id).await.unwrap().is_none());
 }
 
@@ -358,7 +529,10 @@ async fn the_audit_chain_stays_whole_under_concurrent_writers(store: Arc<dyn Sto
         let store = store.clone();
         tokio::spawn(async move {
             for i in 0..5 {
-                store.append_audit(audit(&format!("w{w}.{i}"))).await.unwrap();
+                store
+                    .append_audit(audit(&format!("w{w}.{i}")))
+                    .await
+                    .unwrap();
             }
         })
     });
@@ -376,13 +550,17 @@ async fn the_audit_log_refuses_changes_at_the_database(store: Arc<dyn Store>, ur
     let (update, delete) = if url.starts_with("sqlite:") {
         let mut raw = sqlx::SqliteConnection::connect(url).await.unwrap();
         (
-            raw.execute("UPDATE audit_events SET subject = 'mallory'").await.map(drop),
+            raw.execute("UPDATE audit_events SET subject = 'mallory'")
+                .await
+                .map(drop),
             raw.execute("DELETE FROM audit_events").await.map(drop),
         )
     } else {
         let mut raw = sqlx::PgConnection::connect(url).await.unwrap();
         (
-            raw.execute("UPDATE audit_events SET subject = 'mallory'").await.map(drop),
+            raw.execute("UPDATE audit_events SET subject = 'mallory'")
+                .await
+                .map(drop),
             raw.execute("DELETE FROM audit_events").await.map(drop),
         )
     };
@@ -395,11 +573,25 @@ async fn the_audit_log_refuses_changes_at_the_database(store: Arc<dyn Store>, ur
 
 async fn what_is_written_survives_reopening(store: Arc<dyn Store>, url: &str) {
     let c = community(store.as_ref(), "durable").await;
-    store.create_member(c.id, new_member("ada@example.org", CommunityRole::Lead), audit("m")).await.unwrap();
+    store
+        .create_member(
+            c.id,
+            new_member("ada@example.org", CommunityRole::Lead),
+            audit("m"),
+        )
+        .await
+        .unwrap();
     drop(store);
     // Opening again runs the migrations again, which must be a no-op.
     let reopened = hub_store::open(url).await.unwrap();
-    let c = reopened.community_by_slug("durable").await.unwrap().unwrap();
+    let c = reopened
+        .community_by_slug("durable")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reopened.all_members(c.id).await.unwrap().len(), 1);
-    assert_eq!(verify_chain(&reopened.audit_events(1, 100).await.unwrap()), Ok(2));
+    assert_eq!(
+        verify_chain(&reopened.audit_events(1, 100).await.unwrap()),
+        Ok(2)
+    );
 }
