@@ -7,12 +7,7 @@ use std::{io::IsTerminal, sync::Arc, time::Duration};
 use hub_core::{
     Email,
     auth::{hash_password, new_secret},
-    model::{
-        audit::NewAuditEvent,
-        community::NewCommunity,
-        member::{CommunityRole, NewMember},
-        user::NewUser,
-    },
+    model::{audit::NewAuditEvent, community::NewCommunity, user::NewUser},
     ports::store::Store,
     roster::{ImportError, ImportOptions, export_csv, import_csv},
 };
@@ -227,20 +222,7 @@ async fn create_community(
         NewCommunity::new(slug, name, timezone).map_err(|e| Failure::Usage(e.to_string()))?;
     let lead = lead.map(parse_email).transpose()?;
     let store = server::open_store(config).await?;
-    let audit = NewAuditEvent {
-        actor: CLI_ACTOR.into(),
-        action: "community.create".into(),
-        community_id: None,
-        subject: community.slug.to_string(),
-        details: serde_json::json!({"name": community.name, "lead": lead.as_ref().map(Email::normalized)}),
-    };
-    let first_lead = lead.map(|email| NewMember {
-        email,
-        name: String::new(),
-        role: CommunityRole::Lead,
-        email_consent: None,
-    });
-    let created = store.create_community(community, first_lead, audit).await?;
+    let created = hub_core::communities::create(store.as_ref(), community, lead, CLI_ACTOR).await?;
     println!("Created the community {} ({}).", created.name, created.slug);
     Ok(())
 }

@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod communities;
 pub mod email;
 pub mod ids;
 pub mod import;

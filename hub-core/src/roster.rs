@@ -5,14 +5,80 @@
 use serde_json::json;
 
 use crate::{
+    ids::CommunityId,
     import::{ImportPlan, UnreadableCsv, parse_csv, plan_import},
     model::{
         audit::NewAuditEvent,
         community::Community,
-        member::{ConsentChannel, ConsentStatus, Member},
+        member::{ConsentChannel, ConsentStatus, Member, MemberUpdate, NewMember},
     },
     ports::store::{Store, StoreError},
 };
+
+/// Adds a member to a community.
+///
+/// # Errors
+/// `Conflict` when the community has a member with that email.
+pub async fn add_member(
+    store: &dyn Store,
+    community: CommunityId,
+    member: NewMember,
+    actor: &str,
+) -> Result<Member, StoreError> {
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "member.create".into(),
+        community_id: Some(community),
+        subject: member.email.normalized().to_owned(),
+        details: json!({"name": member.name, "role": member.role, "email_consent": member.email_consent}),
+    };
+    store.create_member(community, member, audit).await
+}
+
+/// Changes a member; a change that changes nothing writes nothing. The audit
+/// entry records each changed field as `[before, after]`.
+///
+/// # Errors
+/// `NotFound` when the member is gone; other [`StoreError`]s when storage fails.
+pub async fn change_member(
+    store: &dyn Store,
+    member: Member,
+    update: MemberUpdate,
+    actor: &str,
+) -> Result<Member, StoreError> {
+    if update.changes_nothing_for(&member) {
+        return Ok(member);
+    }
+    let mut details = serde_json::Map::new();
+    if let Some(name) = update.name.as_ref().filter(|n| **n != member.name) {
+        details.insert("name".into(), json!([member.name, name]));
+    }
+    if let Some(role) = update.role.filter(|r| *r != member.role) {
+        details.insert("role".into(), json!([member.role, role]));
+    }
+    if let Some(state) = update.state.filter(|s| *s != member.state) {
+        details.insert("state".into(), json!([member.state, state]));
+    }
+    for (channel, status, source) in &update.consents {
+        let before = member.consent(*channel);
+        if before != *status {
+            details.insert(
+                format!("{channel}_consent"),
+                json!([before, status, source]),
+            );
+        }
+    }
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "member.update".into(),
+        community_id: Some(member.community_id),
+        subject: member.email.normalized().to_owned(),
+        details: serde_json::Value::Object(details),
+    };
+    store
+        .update_member(member.community_id, member.id, update, audit)
+        .await
+}
 
 /// How an import runs.
 #[derive(Debug, Clone, Copy, Default)]

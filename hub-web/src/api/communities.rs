@@ -9,11 +9,7 @@ use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
     access::actor,
-    model::{
-        audit::NewAuditEvent,
-        community::{Community, NewCommunity},
-        member::{CommunityRole, NewMember},
-    },
+    model::community::{Community, NewCommunity},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -107,23 +103,9 @@ pub(crate) async fn create(
         .map(Email::parse)
         .transpose()
         .map_err(|e| AppError::Invalid(e.to_string()))?;
-    let audit = NewAuditEvent {
-        actor: actor(&user.0),
-        action: "community.create".into(),
-        community_id: None,
-        subject: community.slug.to_string(),
-        details: serde_json::json!({"name": community.name, "lead": lead.as_ref().map(Email::normalized)}),
-    };
-    let first_lead = lead.map(|email| NewMember {
-        email,
-        name: String::new(),
-        role: CommunityRole::Lead,
-        email_consent: None,
-    });
-    let created = state
-        .store
-        .create_community(community, first_lead, audit)
-        .await?;
+    let created =
+        hub_core::communities::create(state.store.as_ref(), community, lead, &actor(&user.0))
+            .await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 

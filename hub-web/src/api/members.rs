@@ -15,14 +15,11 @@ use hub_core::{
     access::actor,
     ids::MemberId,
     import::{ImportPlan, RowError},
-    model::{
-        audit::NewAuditEvent,
-        member::{
-            CommunityRole, ConsentChannel, ConsentSource, ConsentStatus, Member, MemberState,
-            MemberUpdate, NewMember, clean_name,
-        },
+    model::member::{
+        CommunityRole, ConsentChannel, ConsentSource, ConsentStatus, Member, MemberState,
+        MemberUpdate, NewMember, clean_name,
     },
-    roster::{ImportError, ImportOptions, import_csv},
+    roster::{ImportError, ImportOptions, add_member, change_member, import_csv},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -180,23 +177,13 @@ pub(crate) async fn create(
     let email = Email::parse(&body.email).map_err(|e| AppError::Invalid(e.to_string()))?;
     let name = clean_name(&body.name).map_err(|e| AppError::Invalid(e.to_string()))?;
     let role = body.role.unwrap_or(CommunityRole::Member);
-    let audit = NewAuditEvent {
-        actor: actor(&user.0),
-        action: "member.create".into(),
-        community_id: Some(community.id),
-        subject: email.normalized().to_owned(),
-        details: serde_json::json!({"role": role, "email_consent": body.email_consent}),
-    };
     let member = NewMember {
         email,
         name,
         role,
         email_consent: body.email_consent.filter(|c| *c != ConsentStatus::None),
     };
-    let created = state
-        .store
-        .create_member(community.id, member, audit)
-        .await?;
+    let created = add_member(state.store.as_ref(), community.id, member, &actor(&user.0)).await?;
     Ok((StatusCode::CREATED, Json(created.into())))
 }
 
@@ -265,22 +252,7 @@ pub(crate) async fn update(
             .map(|(channel, status)| (*channel, *status, ConsentSource::Lead))
             .collect(),
     };
-    if update.changes_nothing_for(&member) {
-        return Ok(Json(member.into()));
-    }
-    let audit = NewAuditEvent {
-        actor: actor(&user.0),
-        action: "member.update".into(),
-        community_id: Some(member.community_id),
-        subject: member.email.normalized().to_owned(),
-        details: serde_json::json!({
-            "name": update.name, "role": update.role, "state": update.state, "consents": body.consents,
-        }),
-    };
-    let updated = state
-        .store
-        .update_member(member.community_id, member.id, update, audit)
-        .await?;
+    let updated = change_member(state.store.as_ref(), member, update, &actor(&user.0)).await?;
     Ok(Json(updated.into()))
 }
 

@@ -7,15 +7,7 @@ use axum::{
     http::StatusCode,
     response::{Html, IntoResponse, Redirect, Response},
 };
-use hub_core::{
-    Email,
-    access::actor,
-    model::{
-        audit::NewAuditEvent,
-        community::NewCommunity,
-        member::{CommunityRole, NewMember},
-    },
-};
+use hub_core::{Email, access::actor, model::community::NewCommunity};
 
 use super::nav;
 use crate::{
@@ -75,22 +67,7 @@ pub(crate) async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
         }
     };
-    let audit = NewAuditEvent {
-        actor: actor(&user.0),
-        action: "community.create".into(),
-        community_id: None,
-        subject: community.slug.to_string(),
-        details: serde_json::json!({"name": community.name, "lead": lead.as_ref().map(Email::normalized)}),
-    };
-    let first_lead = lead.map(|email| NewMember {
-        email,
-        name: String::new(),
-        role: CommunityRole::Lead,
-        email_consent: None,
-    });
-    match state
-        .store
-        .create_community(community, first_lead, audit)
+    match hub_core::communities::create(state.store.as_ref(), community, lead, &actor(&user.0))
         .await
     {
         Ok(created) => {

@@ -13,7 +13,6 @@ use hub_core::{
     access::{actor, visible_community},
     ids::MemberId,
     model::{
-        audit::NewAuditEvent,
         community::Community,
         member::{
             CommunityRole, ConsentChannel, ConsentSource, ConsentStatus, Member, MemberQuery,
@@ -22,7 +21,7 @@ use hub_core::{
     },
     page::decode_cursor,
     ports::store::StoreError,
-    roster::{ImportError, ImportOptions, export_csv, import_csv},
+    roster::{ImportError, ImportOptions, add_member, change_member, export_csv, import_csv},
 };
 use serde::Deserialize;
 
@@ -272,20 +271,13 @@ pub(crate) async fn create(
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
         }
     };
-    let audit = NewAuditEvent {
-        actor: actor(&user.0),
-        action: "member.create".into(),
-        community_id: Some(community.id),
-        subject: email.normalized().to_owned(),
-        details: serde_json::json!({"role": checked.role, "email_consent": checked.email_consent}),
-    };
     let member = NewMember {
         email,
         name: checked.name,
         role: checked.role,
         email_consent: Some(checked.email_consent).filter(|c| *c != ConsentStatus::None),
     };
-    match state.store.create_member(community.id, member, audit).await {
+    match add_member(state.store.as_ref(), community.id, member, &actor(&user.0)).await {
         Ok(created) => Ok(Redirect::to(&format!(
             "/communities/{}/members/{}",
             community.slug, created.id
@@ -373,29 +365,9 @@ pub(crate) async fn update(
             ConsentSource::Lead,
         ));
     }
-    if !update.changes_nothing_for(&member) {
-        let audit = NewAuditEvent {
-            actor: actor(&user.0),
-            action: "member.update".into(),
-            community_id: Some(community.id),
-            subject: member.email.normalized().to_owned(),
-            details: serde_json::json!({
-                "name": [&member.name, update.name.as_deref()],
-                "role": [member.role, checked.role],
-                "state": [member.state, checked.state],
-                "email_consent": [before, checked.email_consent],
-            }),
-        };
-        state
-            .store
-            .update_member(community.id, member.id, update, audit)
-            .await?;
-    }
-    Ok(Redirect::to(&format!(
-        "/communities/{}/members/{}",
-        community.slug, member.id
-    ))
-    .into_response())
+    let id = member.id;
+    change_member(state.store.as_ref(), member, update, &actor(&user.0)).await?;
+    Ok(Redirect::to(&format!("/communities/{}/members/{id}", community.slug)).into_response())
 }
 
 pub(crate) async fn export(
