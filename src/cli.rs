@@ -42,6 +42,11 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Deliver announcements (the outbox) without the web server; run as many as you like on PostgreSQL.
+    #[command(
+        after_help = "Example:\n  COPHUB_DATABASE_URL=postgres://cophub@db/cophub COPHUB_SECRET_KEY=... cophub worker"
+    )]
+    Worker,
     /// Create or upgrade the database schema, then exit.
     #[command(
         after_help = "Example:\n  COPHUB_DATABASE_URL=postgres://cophub@db/cophub cophub migrate"
@@ -59,6 +64,30 @@ pub enum Command {
     /// Import and export a community's members.
     #[command(subcommand)]
     Members(MembersCommand),
+    /// Connect channels.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+    /// Post an announcement to a community's channels.
+    #[command(
+        after_help = "Example:\n  cophub announce --community rse --title 'Call on Friday' --body-file call.md --channels 'Team webhook' --at 2026-12-01T09:00:00Z"
+    )]
+    Announce {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// The title.
+        #[arg(long)]
+        title: String,
+        /// A Markdown file with the body (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        body_file: PathBuf,
+        /// Channel names or ids, comma-separated; default: every channel that can post.
+        #[arg(long, value_delimiter = ',')]
+        channels: Vec<String>,
+        /// When to send (RFC 3339, e.g. 2026-12-01T09:00:00+01:00); default now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+    },
     /// Print or check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -153,6 +182,42 @@ pub enum MembersCommand {
         /// csv (imports back unchanged) or json.
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
+    },
+}
+
+/// `cophub channel …`
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Connect a channel to a community, with its settings from a TOML file.
+    #[command(
+        after_help = "Example (an outgoing webhook, signing secret on stdin):\n  printf '%s\\n' \"$SECRET\" | cophub channel add --community rse --kind webhook --name 'Team webhook' --settings hook.toml --secret-stdin\n\nhook.toml:\n  url = \"https://hooks.example.org/cophub\"\n  format = \"signed_json\"   # or \"slack\""
+    )]
+    Add {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// email_list, mailman, slack, zoom, conference or webhook.
+        #[arg(long)]
+        kind: String,
+        /// A name for the channel (default: the kind).
+        #[arg(long)]
+        name: Option<String>,
+        /// The channel's settings, a TOML file.
+        #[arg(long, value_name = "FILE")]
+        settings: PathBuf,
+        /// Read the channel's secret (token, signing secret) from the first line of standard input.
+        #[arg(long)]
+        secret_stdin: bool,
+        /// Start sends to this channel at least this many milliseconds apart.
+        #[arg(long, default_value_t = 0)]
+        min_interval_ms: u32,
+    },
+    /// List a community's channels.
+    #[command(after_help = "Example:\n  cophub channel list --community rse")]
+    List {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
     },
 }
 

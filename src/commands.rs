@@ -16,8 +16,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::{
     Failure,
     cli::{
-        Cli, Command, CommunityCommand, ConfigCommand, ExportFormat, MembersCommand, TokenCommand,
-        UserCommand,
+        ChannelCommand, Cli, Command, CommunityCommand, ConfigCommand, ExportFormat,
+        MembersCommand, TokenCommand, UserCommand,
     },
     config::{Config, EXAMPLE_TOML, LogFormat, Overrides},
     server,
@@ -53,6 +53,46 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Serve { listen } => serve(&config, listen.unwrap_or(config.server.listen)).await,
+        Command::Worker => run_worker(&config).await,
+        Command::Channel(ChannelCommand::Add {
+            community,
+            kind,
+            name,
+            settings,
+            secret_stdin,
+            min_interval_ms,
+        }) => {
+            add_channel(
+                &config,
+                &community,
+                &kind,
+                name,
+                &settings,
+                secret_stdin,
+                min_interval_ms,
+            )
+            .await
+        }
+        Command::Channel(ChannelCommand::List { community }) => {
+            list_channels(&config, &community).await
+        }
+        Command::Announce {
+            community,
+            title,
+            body_file,
+            channels,
+            at,
+        } => {
+            announce(
+                &config,
+                &community,
+                &title,
+                &body_file,
+                &channels,
+                at.as_deref(),
+            )
+            .await
+        }
         Command::Migrate => {
             server::open_store(&config).await?;
             println!("The database schema is up to date.");
@@ -324,5 +364,183 @@ async fn export_members(config: &Config, slug: &str, format: ExportFormat) -> Re
             println!("{text}");
         }
     }
+    Ok(())
+}
+
+async fn run_worker(config: &Config) -> Result<(), Failure> {
+    let store = server::open_store(config).await?;
+    let worker = server::Worker::start(config, store)?;
+    tracing::info!("the outbox worker is running");
+    println!("cophub worker is delivering announcements; stop it with Ctrl-C or SIGTERM.");
+    server::shutdown_signal().await;
+    tracing::info!("shutting down");
+    worker.stop().await;
+    Ok(())
+}
+
+fn read_first_line_of_stdin(what: &str) -> Result<String, Failure> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line).map_err(|e| {
+        Failure::Usage(format!(
+            "could not read the {what} from standard input: {e}"
+        ))
+    })?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+async fn add_channel(
+    config: &Config,
+    slug: &str,
+    kind: &str,
+    name: Option<String>,
+    settings_file: &std::path::Path,
+    secret_stdin: bool,
+    min_interval_ms: u32,
+) -> Result<(), Failure> {
+    use figment::providers::Format;
+    use hub_core::{
+        channels::{ChannelRequest, add},
+        model::channel::{Channel, ChannelHealth, ChannelKind},
+        ports::adapter::AdapterFactory,
+    };
+    let kind: ChannelKind = kind
+        .parse()
+        .map_err(|e: hub_core::model::UnknownWord| Failure::Usage(e.to_string()))?;
+    if !settings_file.is_file() {
+        return Err(Failure::Usage(format!(
+            "the settings file {} does not exist",
+            settings_file.display()
+        )));
+    }
+    let settings: serde_json::Value =
+        figment::Figment::from(figment::providers::Toml::file_exact(settings_file))
+            .extract()
+            .map_err(|e| Failure::Usage(format!("{}: {e}", settings_file.display())))?;
+    let secret = if secret_stdin {
+        Some(read_first_line_of_stdin("secret")?)
+    } else {
+        None
+    };
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    // Build the adapter once, so settings it cannot use are refused now, not at the first send.
+    let preview = Channel {
+        id: hub_core::ids::ChannelId::new(),
+        community_id: community.id,
+        kind,
+        name: String::new(),
+        settings: settings.clone(),
+        health: ChannelHealth::Ok,
+        min_interval_ms,
+        created_at: chrono::Utc::now(),
+    };
+    crate::adapters::Adapters
+        .adapter(&preview, secret.as_deref())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let keys = config.secret_keys()?;
+    let request = ChannelRequest {
+        kind,
+        name: name.unwrap_or_else(|| kind.to_string()),
+        settings,
+        secret,
+        min_interval_ms,
+    };
+    let channel = add(store.as_ref(), &keys, community.id, request, CLI_ACTOR).await?;
+    println!(
+        "Connected the {} channel {:?} ({}).",
+        channel.kind, channel.name, channel.id
+    );
+    Ok(())
+}
+
+async fn list_channels(config: &Config, slug: &str) -> Result<(), Failure> {
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    for channel in store.channels(community.id).await? {
+        let health = match &channel.health {
+            hub_core::model::channel::ChannelHealth::Ok => "ok".to_owned(),
+            hub_core::model::channel::ChannelHealth::NeedsReconnect { last_error } => {
+                format!("needs reconnecting: {last_error}")
+            }
+            hub_core::model::channel::ChannelHealth::Failing { last_error } => {
+                format!("failing: {last_error}")
+            }
+        };
+        println!(
+            "{}\t{}\t{}\t{health}",
+            channel.id, channel.kind, channel.name
+        );
+    }
+    Ok(())
+}
+
+async fn announce(
+    config: &Config,
+    slug: &str,
+    title: &str,
+    body_file: &std::path::Path,
+    wanted: &[String],
+    at: Option<&str>,
+) -> Result<(), Failure> {
+    use hub_core::announcements::{PublishError, publish};
+    let body = if body_file.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+            Failure::Usage(format!("could not read the body from standard input: {e}"))
+        })?;
+        text
+    } else {
+        std::fs::read_to_string(body_file)
+            .map_err(|e| Failure::Usage(format!("could not read {}: {e}", body_file.display())))?
+    };
+    let send_at = at
+        .map(|text| {
+            chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|e| {
+                    Failure::Usage(format!(
+                        "--at {text:?} is not a time such as 2026-12-01T09:00:00Z: {e}"
+                    ))
+                })
+        })
+        .transpose()?;
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let channels = store.channels(community.id).await?;
+    let targets = if wanted.is_empty() {
+        channels.iter().map(|c| c.id).collect()
+    } else {
+        wanted
+            .iter()
+            .map(|w| {
+                channels
+                    .iter()
+                    .find(|c| c.name == *w || c.id.to_string() == *w)
+                    .map(|c| c.id)
+                    .ok_or_else(|| {
+                        Failure::Usage(format!("the community {slug} has no channel {w:?}"))
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let (announcement, deliveries) = publish(
+        store.as_ref(),
+        community.id,
+        title,
+        &body,
+        targets,
+        send_at,
+        CLI_ACTOR,
+    )
+    .await
+    .map_err(|e| match e {
+        PublishError::Store(e) => Failure::from(e),
+        other => Failure::Usage(other.to_string()),
+    })?;
+    println!(
+        "Queued the announcement {} for {} channel(s); a running `cophub serve` or `cophub worker` delivers it.",
+        announcement.id,
+        deliveries.len()
+    );
     Ok(())
 }

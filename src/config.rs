@@ -44,6 +44,28 @@ pub struct Config {
     pub sessions: SessionConfig,
     /// Failed-login limits.
     pub login: LoginConfig,
+    /// The delivery outbox.
+    pub outbox: OutboxConfig,
+}
+
+/// The delivery outbox (see `[outbox]` in config/example.toml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Seconds a claim holds.
+    pub lease_seconds: u64,
+    /// Deliveries claimed at a time.
+    pub batch: u32,
+    /// Deliveries sent at once per worker.
+    pub concurrency: usize,
+    /// Attempts before a delivery is dead.
+    pub max_attempts: u32,
+    /// The first retry's ceiling, in seconds.
+    pub backoff_base_seconds: u64,
+    /// The largest retry wait, in seconds.
+    pub backoff_max_seconds: u64,
+    /// How often an idle worker polls, in milliseconds.
+    pub idle_poll_ms: u64,
 }
 
 /// How logs are written.
@@ -224,6 +246,21 @@ impl Config {
             ));
         }
         key_file(&self.data_dir.join("secret.key"))
+    }
+
+    /// The outbox's settings.
+    #[must_use]
+    pub fn outbox_settings(&self) -> hub_core::outbox::OutboxSettings {
+        let o = &self.outbox;
+        hub_core::outbox::OutboxSettings {
+            lease: Duration::from_secs(o.lease_seconds.max(1)),
+            batch: o.batch.max(1),
+            concurrency: o.concurrency.max(1),
+            max_attempts: o.max_attempts.max(1),
+            backoff_base: Duration::from_secs(o.backoff_base_seconds),
+            backoff_max: Duration::from_secs(o.backoff_max_seconds.max(o.backoff_base_seconds)),
+            idle_poll: Duration::from_millis(o.idle_poll_ms.max(10)),
+        }
     }
 
     /// The web layer's part of the configuration.

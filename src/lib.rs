@@ -1,6 +1,7 @@
 //! The `cophub` binary's library: the command line, the configuration, and
 //! the wiring that starts the server. `main.rs` only parses and exits.
 
+pub mod adapters;
 pub mod cli;
 pub mod commands;
 pub mod config;

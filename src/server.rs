@@ -5,6 +5,7 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use chrono::Duration as ChronoDuration;
+use hub_core::outbox::Outbox;
 use hub_core::{
     auth::new_secret,
     ports::{
@@ -12,7 +13,11 @@ use hub_core::{
         store::Store,
     },
 };
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tokio::{
+    net::TcpListener,
+    sync::{oneshot, watch},
+    task::JoinHandle,
+};
 
 use crate::{Failure, config::Config};
 
@@ -50,7 +55,56 @@ pub struct Server {
     pub store: Arc<dyn Store>,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
+    worker: Worker,
     grace: Duration,
+}
+
+/// The outbox worker running inside this process.
+#[derive(Debug)]
+pub struct Worker {
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts delivering announcements from `store`.
+    ///
+    /// # Errors
+    /// [`Failure::Usage`] when the secret keys cannot be loaded.
+    pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Self, Failure> {
+        hub_core::tls::init();
+        let keys = Arc::new(config.secret_keys()?);
+        let outbox = Outbox::new(
+            store,
+            Arc::new(crate::adapters::Adapters),
+            keys,
+            Arc::new(SystemClock),
+            config.outbox_settings(),
+            worker_id(),
+        );
+        let (stop, mut stopped) = watch::channel(false);
+        let task = tokio::spawn(async move {
+            outbox
+                .run(async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await;
+        });
+        Ok(Self { stop, task })
+    }
+
+    /// Stops claiming new work and lets the sends under way finish.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// A name for this process's leases: unique across processes and restarts.
+fn worker_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").unwrap_or_default();
+    let (random, _) = new_secret();
+    format!("{}-{}-{}", host.trim(), std::process::id(), &random[..8])
 }
 
 /// Starts serving on `listen` (port 0 picks a free port).
@@ -88,6 +142,7 @@ pub async fn start_with_store(
     } else {
         None
     };
+    let worker = Worker::start(config, store.clone())?;
     let state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url));
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
@@ -104,6 +159,7 @@ pub async fn start_with_store(
         store,
         shutdown,
         task,
+        worker,
         grace: Duration::from_secs(config.server.shutdown_grace_seconds),
     })
 }
@@ -113,6 +169,14 @@ impl Server {
     /// requests in flight.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
+        if tokio::time::timeout(self.grace, self.worker.stop())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "sends were still running when the grace period ended; their leases will run out"
+            );
+        }
         match tokio::time::timeout(self.grace, self.task).await {
             Ok(Ok(Ok(()))) => tracing::info!("stopped"),
             Ok(Ok(Err(error))) => tracing::error!(%error, "the server failed while stopping"),

@@ -7,12 +7,16 @@
 //! the web layer depend on this crate, never the other way round.
 
 pub mod access;
+pub mod announcements;
 pub mod auth;
+pub mod channels;
 pub mod communities;
+pub mod destination;
 pub mod email;
 pub mod ids;
 pub mod import;
 pub mod model;
+pub mod outbox;
 pub mod page;
 pub mod ports;
 pub mod roster;

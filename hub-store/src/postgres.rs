@@ -8,16 +8,19 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
-    ids::{CommunityId, MemberId, UserId},
+    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId},
     import::ImportPlan,
     model::{
+        announcement::{Announcement, Delivery, NewAnnouncement},
         audit::{AuditEvent, NewAuditEvent},
+        channel::{Channel, ChannelHealth, NewChannel},
         community::{Community, NewCommunity},
         member::{ConsentChannel, ConsentSource, Member, MemberQuery, MemberUpdate, NewMember},
         user::{NewUser, Session, User},
     },
+    outbox::{ClaimedDelivery, Finish},
     page::{Page, encode_cursor},
-    ports::store::{Store, StoreError, UserCredentials},
+    ports::store::{OutboxSummary, Store, StoreError, UserCredentials},
 };
 use sqlx::{
     AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder,
@@ -28,7 +31,10 @@ use uuid::Uuid;
 use crate::{
     OpenError,
     error::{internal, store_error},
-    rows::{AuditRow, CommunityRow, ConsentRow, MemberRow, UserRow, members_with_consents},
+    rows::{
+        AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
+        UserRow, claimed, health_columns, members_with_consents,
+    },
     sql,
 };
 
@@ -608,6 +614,277 @@ impl Store for PgStore {
         }
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await.map_err(internal)
+    }
+
+    async fn create_channel(
+        &self,
+        community: CommunityId,
+        channel: NewChannel,
+        audit: NewAuditEvent,
+    ) -> Result<Channel, StoreError> {
+        let mut tx = self.write().await?;
+        let created = sqlx::query_as::<_, ChannelRow>(sql::INSERT_CHANNEL)
+            .bind(ChannelId::new().0)
+            .bind(community.0)
+            .bind(channel.kind.as_str())
+            .bind(&channel.name)
+            .bind(channel.settings.to_string())
+            .bind(channel.encrypted_secret.as_deref())
+            .bind(i64::from(channel.min_interval_ms))
+            .bind(Utc::now())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?
+            .into_channel()?
+            .0;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(created)
+    }
+
+    async fn channels(&self, community: CommunityId) -> Result<Vec<Channel>, StoreError> {
+        sqlx::query_as::<_, ChannelRow>(sql::CHANNELS_OF)
+            .bind(community.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|row| row.into_channel().map(|(channel, _)| channel))
+            .collect()
+    }
+
+    async fn set_channel_health(
+        &self,
+        channel: ChannelId,
+        health: &ChannelHealth,
+    ) -> Result<(), StoreError> {
+        let (word, error) = health_columns(health);
+        let done = sqlx::query(sql::SET_CHANNEL_HEALTH)
+            .bind(channel.0)
+            .bind(word)
+            .bind(error)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("this channel".into()));
+        }
+        Ok(())
+    }
+
+    async fn reserve_send_slot(
+        &self,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+        interval: chrono::Duration,
+    ) -> Result<DateTime<Utc>, StoreError> {
+        let mut tx = self.write().await?;
+        let next: Option<DateTime<Utc>> =
+            sqlx::query_scalar("SELECT next_send_at FROM channels WHERE id = $1 FOR UPDATE")
+                .bind(channel.0)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(internal)?;
+        let slot = next
+            .ok_or_else(|| StoreError::NotFound("this channel".into()))?
+            .max(now);
+        sqlx::query(sql::SET_NEXT_SEND)
+            .bind(channel.0)
+            .bind(slot + interval)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        Ok(slot)
+    }
+
+    async fn hold_channel_until(
+        &self,
+        channel: ChannelId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::HOLD_CHANNEL)
+            .bind(channel.0)
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(internal)
+    }
+
+    async fn publish(
+        &self,
+        community: CommunityId,
+        announcement: NewAnnouncement,
+        audit: NewAuditEvent,
+    ) -> Result<(Announcement, Vec<Delivery>), StoreError> {
+        let now = Utc::now();
+        let mut tx = self.write().await?;
+        let created = sqlx::query_as::<_, AnnouncementRow>(sql::INSERT_ANNOUNCEMENT)
+            .bind(AnnouncementId::new().0)
+            .bind(community.0)
+            .bind(&announcement.title)
+            .bind(&announcement.body_markdown)
+            .bind(&announcement.author)
+            .bind(announcement.send_at)
+            .bind(now)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?
+            .into_announcement();
+        let mut deliveries = Vec::with_capacity(announcement.targets.len());
+        for target in &announcement.targets {
+            let ours: i64 = sqlx::query_scalar(sql::CHANNEL_OF_COMMUNITY)
+                .bind(target.0)
+                .bind(community.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?;
+            if ours == 0 {
+                return Err(StoreError::NotFound(format!(
+                    "the channel {target} in this community"
+                )));
+            }
+            let row = sqlx::query_as::<_, DeliveryRow>(sql::INSERT_DELIVERY)
+                .bind(DeliveryId::new().0)
+                .bind(created.id.0)
+                .bind(target.0)
+                .bind(announcement.send_at.unwrap_or(now))
+                .bind(now)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(|e| store_error(e, "the same channel is targeted twice"))?;
+            deliveries.push(row.into_delivery()?);
+        }
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(community),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)?;
+        Ok((created, deliveries))
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError> {
+        // SKIP LOCKED: concurrent workers each take rows no other is taking.
+        let mut tx = self.write().await?;
+        let due = format!("{} FOR UPDATE OF d SKIP LOCKED", sql::DUE_DELIVERIES);
+        let claim = sql::CLAIM_TEMPLATE.replace("{due}", &due);
+        let rows = sqlx::query_as::<_, DeliveryRow>(AssertSqlSafe(claim))
+            .bind(now)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?;
+        if rows.is_empty() {
+            tx.commit().await.map_err(internal)?;
+            return Ok(Vec::new());
+        }
+        let mut announcements = QueryBuilder::<Postgres>::new(
+            "SELECT id, community_id, title, body_markdown, author, send_at, created_at FROM announcements WHERE id IN (",
+        );
+        let mut ids = announcements.separated(", ");
+        for row in &rows {
+            ids.push_bind(row.announcement_id());
+        }
+        announcements.push(")");
+        let announcements = announcements
+            .build_query_as::<AnnouncementRow>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let mut channels = QueryBuilder::<Postgres>::new(format!(
+            "SELECT {} FROM channels WHERE id IN (",
+            sql::CHANNEL_COLUMNS
+        ));
+        let mut ids = channels.separated(", ");
+        for row in &rows {
+            ids.push_bind(row.channel_id());
+        }
+        channels.push(")");
+        let channels = channels
+            .build_query_as::<ChannelRow>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        claimed(rows, announcements, channels)
+    }
+
+    async fn renew_lease(
+        &self,
+        delivery: DeliveryId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(sql::RENEW_LEASE)
+            .bind(delivery.0)
+            .bind(owner)
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?
+            .rows_affected()
+            == 1)
+    }
+
+    async fn finish_delivery(
+        &self,
+        delivery: DeliveryId,
+        owner: &str,
+        finish: Finish,
+    ) -> Result<bool, StoreError> {
+        let columns = sql::FinishColumns::of(&finish);
+        Ok(sqlx::query(sql::FINISH_DELIVERY)
+            .bind(delivery.0)
+            .bind(owner)
+            .bind(columns.state)
+            .bind(columns.remote_ref)
+            .bind(columns.error)
+            .bind(columns.next_attempt_at)
+            .bind(columns.refund)
+            .bind(columns.duplicates)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?
+            .rows_affected()
+            == 1)
+    }
+
+    async fn deliveries(&self, announcement: AnnouncementId) -> Result<Vec<Delivery>, StoreError> {
+        sqlx::query_as::<_, DeliveryRow>(sql::DELIVERIES_OF)
+            .bind(announcement.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(DeliveryRow::into_delivery)
+            .collect()
+    }
+
+    async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(sql::OUTBOX_SUMMARY)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        let mut summary = OutboxSummary::default();
+        for (state, count, duplicates) in rows {
+            summary.by_state.insert(state, count.unsigned_abs());
+            summary.possible_duplicates += duplicates.unsigned_abs();
+        }
+        Ok(summary)
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {

@@ -7,13 +7,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
-    ids::{CommunityId, MemberId, UserId},
+    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId},
     model::{
+        announcement::{Announcement, Delivery},
         audit::AuditEvent,
+        channel::{Channel, ChannelHealth},
         community::{Community, Slug},
         member::{Consent, Member},
         user::User,
     },
+    outbox::ClaimedDelivery,
     ports::store::{StoreError, UserCredentials},
 };
 use uuid::Uuid;
@@ -159,4 +162,151 @@ impl AuditRow {
             hash: self.hash,
         }
     }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ChannelRow {
+    id: Uuid,
+    community_id: Uuid,
+    kind: String,
+    name: String,
+    settings: String,
+    secret: Option<String>,
+    health: String,
+    last_error: Option<String>,
+    min_interval_ms: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl ChannelRow {
+    /// The channel, and its encrypted secret.
+    pub(crate) fn into_channel(self) -> Result<(Channel, Option<String>), StoreError> {
+        let last_error = self.last_error.unwrap_or_default();
+        let health = match self.health.as_str() {
+            "ok" => ChannelHealth::Ok,
+            "needs_reconnect" => ChannelHealth::NeedsReconnect { last_error },
+            "failing" => ChannelHealth::Failing { last_error },
+            other => return Err(corrupt(format!("channel health {other:?}"))),
+        };
+        let channel = Channel {
+            id: ChannelId(self.id),
+            community_id: CommunityId(self.community_id),
+            kind: self.kind.parse().map_err(corrupt)?,
+            name: self.name,
+            settings: serde_json::from_str(&self.settings).map_err(corrupt)?,
+            health,
+            min_interval_ms: u32::try_from(self.min_interval_ms).map_err(corrupt)?,
+            created_at: self.created_at,
+        };
+        Ok((channel, self.secret))
+    }
+}
+
+/// The stored words for a health.
+pub(crate) fn health_columns(health: &ChannelHealth) -> (&'static str, Option<&str>) {
+    match health {
+        ChannelHealth::Ok => ("ok", None),
+        ChannelHealth::NeedsReconnect { last_error } => ("needs_reconnect", Some(last_error)),
+        ChannelHealth::Failing { last_error } => ("failing", Some(last_error)),
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AnnouncementRow {
+    id: Uuid,
+    community_id: Uuid,
+    title: String,
+    body_markdown: String,
+    author: String,
+    send_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+}
+
+impl AnnouncementRow {
+    pub(crate) fn into_announcement(self) -> Announcement {
+        Announcement {
+            id: AnnouncementId(self.id),
+            community_id: CommunityId(self.community_id),
+            title: self.title,
+            body_markdown: self.body_markdown,
+            author: self.author,
+            send_at: self.send_at,
+            created_at: self.created_at,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct DeliveryRow {
+    id: Uuid,
+    announcement_id: Uuid,
+    channel_id: Uuid,
+    state: String,
+    attempts: i32,
+    next_attempt_at: DateTime<Utc>,
+    lease_until: Option<DateTime<Utc>>,
+    remote_ref: Option<String>,
+    last_error: Option<String>,
+    possible_duplicates: i32,
+}
+
+impl DeliveryRow {
+    pub(crate) fn announcement_id(&self) -> Uuid {
+        self.announcement_id
+    }
+
+    pub(crate) fn channel_id(&self) -> Uuid {
+        self.channel_id
+    }
+
+    pub(crate) fn into_delivery(self) -> Result<Delivery, StoreError> {
+        Ok(Delivery {
+            id: DeliveryId(self.id),
+            announcement_id: AnnouncementId(self.announcement_id),
+            channel_id: ChannelId(self.channel_id),
+            state: self.state.parse().map_err(corrupt)?,
+            attempts: u32::try_from(self.attempts).map_err(corrupt)?,
+            next_attempt_at: Some(self.next_attempt_at),
+            lease_until: self.lease_until,
+            remote_ref: self.remote_ref,
+            last_error: self.last_error,
+            possible_duplicates: u32::try_from(self.possible_duplicates).map_err(corrupt)?,
+        })
+    }
+}
+
+/// Puts claimed deliveries together with their announcements and channels.
+pub(crate) fn claimed(
+    deliveries: Vec<DeliveryRow>,
+    announcements: Vec<AnnouncementRow>,
+    channels: Vec<ChannelRow>,
+) -> Result<Vec<ClaimedDelivery>, StoreError> {
+    let announcements: HashMap<Uuid, Announcement> = announcements
+        .into_iter()
+        .map(|row| (row.id, row.into_announcement()))
+        .collect();
+    let mut by_channel = HashMap::new();
+    for row in channels {
+        let id = row.id;
+        by_channel.insert(id, row.into_channel()?);
+    }
+    deliveries
+        .into_iter()
+        .map(|row| {
+            let announcement = announcements
+                .get(&row.announcement_id)
+                .cloned()
+                .ok_or_else(|| corrupt("a delivery without its announcement"))?;
+            let (channel, encrypted_secret) = by_channel
+                .get(&row.channel_id)
+                .cloned()
+                .ok_or_else(|| corrupt("a delivery without its channel"))?;
+            Ok(ClaimedDelivery {
+                delivery: row.into_delivery()?,
+                announcement,
+                channel,
+                encrypted_secret,
+            })
+        })
+        .collect()
 }

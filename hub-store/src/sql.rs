@@ -71,6 +71,109 @@ pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
 pub(crate) const AUDIT_FROM: &str = "SELECT seq, at, actor, action, community_id, subject, details, prev_hash, hash \
      FROM audit_events WHERE seq >= $1 ORDER BY seq LIMIT $2";
 
+pub(crate) const CHANNEL_COLUMNS: &str = "id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
+pub(crate) const INSERT_CHANNEL: &str = "INSERT INTO channels \
+     (id, community_id, kind, name, settings, secret, health, min_interval_ms, next_send_at, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'ok', $7, $8, $8) \
+     RETURNING id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
+pub(crate) const CHANNELS_OF: &str = "SELECT id, community_id, kind, name, settings, secret, health, last_error, \
+     min_interval_ms, created_at FROM channels WHERE community_id = $1 ORDER BY created_at";
+pub(crate) const SET_CHANNEL_HEALTH: &str =
+    "UPDATE channels SET health = $2, last_error = $3 WHERE id = $1";
+pub(crate) const HOLD_CHANNEL: &str =
+    "UPDATE channels SET next_send_at = $2 WHERE id = $1 AND next_send_at < $2";
+pub(crate) const SET_NEXT_SEND: &str = "UPDATE channels SET next_send_at = $2 WHERE id = $1";
+pub(crate) const CHANNEL_OF_COMMUNITY: &str =
+    "SELECT COUNT(*) FROM channels WHERE id = $1 AND community_id = $2";
+
+pub(crate) const INSERT_ANNOUNCEMENT: &str = "INSERT INTO announcements \
+     (id, community_id, title, body_markdown, author, send_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     RETURNING id, community_id, title, body_markdown, author, send_at, created_at";
+pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO deliveries \
+     (id, announcement_id, channel_id, state, attempts, next_attempt_at, updated_at) \
+     VALUES ($1, $2, $3, 'pending', 0, $4, $5) \
+     RETURNING id, announcement_id, channel_id, state, attempts, next_attempt_at, lease_until, remote_ref, \
+     last_error, possible_duplicates";
+pub(crate) const DELIVERIES_OF: &str = "SELECT id, announcement_id, channel_id, state, attempts, next_attempt_at, \
+     lease_until, remote_ref, last_error, possible_duplicates FROM deliveries WHERE announcement_id = $1 \
+     ORDER BY channel_id";
+pub(crate) const RENEW_LEASE: &str = "UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'sending'";
+/// `$3` state, `$4` remote ref, `$5` error, `$6` next attempt, `$7` attempts
+/// refunded, `$8` possible duplicates added, `$9` now.
+pub(crate) const FINISH_DELIVERY: &str = "UPDATE deliveries SET state = $3, remote_ref = COALESCE($4, remote_ref), \
+     last_error = $5, next_attempt_at = COALESCE($6, next_attempt_at), attempts = attempts - $7, \
+     possible_duplicates = possible_duplicates + $8, lease_owner = NULL, lease_until = NULL, updated_at = $9 \
+     WHERE id = $1 AND lease_owner = $2 AND state = 'sending'";
+pub(crate) const OUTBOX_SUMMARY: &str =
+    "SELECT state, COUNT(*), COALESCE(SUM(possible_duplicates), 0) FROM deliveries GROUP BY state";
+/// Which deliveries are due: `$1` now. Both backends wrap it in their own claim.
+pub(crate) const DUE_DELIVERIES: &str = "SELECT d.id FROM deliveries d JOIN channels c ON c.id = d.channel_id \
+     WHERE ((d.state IN ('pending', 'retry_wait') AND d.next_attempt_at <= $1) \
+        OR (d.state = 'sending' AND d.lease_until < $1)) \
+       AND c.health <> 'needs_reconnect' AND c.next_send_at <= $1 \
+     ORDER BY d.next_attempt_at LIMIT $4";
+/// Claims what [`DUE_DELIVERIES`] selects (spliced in as `{due}`): `$2`
+/// owner, `$3` lease end. A re-claimed `sending` delivery was in flight when
+/// its worker died, so it may have been sent: counted as a possible duplicate.
+pub(crate) const CLAIM_TEMPLATE: &str = "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, \
+     lease_owner = $2, lease_until = $3, updated_at = $1, \
+     possible_duplicates = possible_duplicates + CASE WHEN state = 'sending' THEN 1 ELSE 0 END \
+     WHERE id IN ({due}) \
+     RETURNING id, announcement_id, channel_id, state, attempts, next_attempt_at, lease_until, remote_ref, \
+     last_error, possible_duplicates";
+
+/// The columns [`FINISH_DELIVERY`] sets for an outcome.
+pub(crate) struct FinishColumns<'a> {
+    pub(crate) state: &'static str,
+    pub(crate) remote_ref: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub(crate) refund: i32,
+    pub(crate) duplicates: i32,
+}
+
+impl<'a> FinishColumns<'a> {
+    pub(crate) fn of(finish: &'a hub_core::outbox::Finish) -> Self {
+        use hub_core::outbox::Finish;
+        let failed = |state, error: &'a String| Self {
+            state,
+            remote_ref: None,
+            error: Some(error.as_str()),
+            next_attempt_at: None,
+            refund: 0,
+            duplicates: 0,
+        };
+        match finish {
+            Finish::Sent {
+                remote_ref,
+                possible_duplicate,
+            } => Self {
+                state: "sent",
+                remote_ref: Some(remote_ref.as_str()),
+                error: None,
+                next_attempt_at: None,
+                refund: 0,
+                duplicates: i32::from(*possible_duplicate),
+            },
+            Finish::Retry {
+                at,
+                error,
+                refund_attempt,
+                possible_duplicate,
+            } => Self {
+                state: "retry_wait",
+                remote_ref: None,
+                error: Some(error.as_str()),
+                next_attempt_at: Some(*at),
+                refund: i32::from(*refund_attempt),
+                duplicates: i32::from(*possible_duplicate),
+            },
+            Finish::Failed { error } => failed("failed", error),
+            Finish::Dead { error } => failed("dead", error),
+        }
+    }
+}
+
 /// Rows per multi-row INSERT in a bulk import: well under both databases'
 /// limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
 pub(crate) const BULK_CHUNK: usize = 1000;

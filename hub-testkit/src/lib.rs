@@ -5,4 +5,6 @@
 //! the contract wrong.
 
 pub mod database;
+pub mod fake_adapter;
 pub mod fixtures;
+pub mod webhook_receiver;

@@ -306,10 +306,12 @@ fn postgres_without_a_secret_key_and_an_unreachable_database_are_refused_clearly
 }
 
 #[tokio::test]
-async fn serve_prints_a_setup_link_that_works_and_stops_on_sigterm() {
+async fn serve_prints_a_setup_link_logs_json_and_stops_on_sigterm() {
     let cli = Cli::new().await;
     let mut child = cli
         .command(&["serve", "--listen", "127.0.0.1:0"])
+        .env("COPHUB_LOG_FORMAT", "json")
+        .env("COPHUB_LOG_FILTER", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -364,4 +366,22 @@ async fn serve_prints_a_setup_link_that_works_and_stops_on_sigterm() {
     );
     let status = child.wait().unwrap();
     assert!(status.success(), "a SIGTERM ends serve cleanly: {status:?}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut logs).unwrap();
+    let lines: Vec<serde_json::Value> = logs
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "cophub is listening"),
+        "{logs}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "shutting down"),
+        "{logs}"
+    );
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::word_enum;
-use crate::ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId};
+use crate::ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId};
 
 /// One message to a community, written in Markdown.
 #[derive(Debug, Clone, Serialize)]
@@ -18,14 +18,27 @@ pub struct Announcement {
     pub title: String,
     /// The body, Markdown; sanitized per channel when rendered.
     pub body_markdown: String,
-    /// Who wrote it.
-    pub author: UserId,
-    /// The channels it goes to.
-    pub targets: Vec<ChannelId>,
+    /// Who wrote it, as an audit actor (`user:<email>`, `cli`).
+    pub author: String,
     /// When to send it; `None` means at once.
     pub send_at: Option<DateTime<Utc>>,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+}
+
+/// An announcement to publish, with the channels it goes to.
+#[derive(Debug, Clone)]
+pub struct NewAnnouncement {
+    /// The title, 1 to 200 characters, no line breaks.
+    pub title: String,
+    /// The body, Markdown.
+    pub body_markdown: String,
+    /// Who wrote it.
+    pub author: String,
+    /// When to send it; `None` means at once.
+    pub send_at: Option<DateTime<Utc>>,
+    /// The channels, each of this community; one delivery each.
+    pub targets: Vec<ChannelId>,
 }
 
 /// Where a delivery (or one recipient of it) stands.
@@ -77,6 +90,9 @@ pub struct Delivery {
     pub remote_ref: Option<String>,
     /// The last error, for the lead.
     pub last_error: Option<String>,
+    /// How many sends may have reached the channel twice (a crash or a lost
+    /// answer where the channel could not be asked).
+    pub possible_duplicates: u32,
 }
 
 /// One person's copy of a delivery on a many-recipient channel (the native

@@ -67,8 +67,26 @@ pub struct Channel {
     pub settings: serde_json::Value,
     /// Whether it works.
     pub health: ChannelHealth,
+    /// Sends start at least this many milliseconds apart, across all workers.
+    pub min_interval_ms: u32,
     /// When it was connected.
     pub created_at: DateTime<Utc>,
+}
+
+/// A channel to connect. The secret is already encrypted (see
+/// `secrets::SecretKeys`); the store never sees it in the clear.
+#[derive(Debug, Clone)]
+pub struct NewChannel {
+    /// The tool.
+    pub kind: ChannelKind,
+    /// A name for the lead.
+    pub name: String,
+    /// Non-secret settings.
+    pub settings: serde_json::Value,
+    /// The credentials, encrypted.
+    pub encrypted_secret: Option<String>,
+    /// Pacing between sends, in milliseconds.
+    pub min_interval_ms: u32,
 }
 
 /// A member's identity in one channel.

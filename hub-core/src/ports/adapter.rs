@@ -5,7 +5,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::{Email, model::announcement::Announcement};
+use crate::{
+    Email,
+    model::{announcement::Announcement, channel::Channel},
+};
 
 /// What a channel's tool supports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -113,9 +116,34 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         idempotency_key: &str,
     ) -> Result<Receipt, AdapterError>;
 
+    /// Looks for a post made earlier with this idempotency key, to settle an
+    /// [`AdapterError::Ambiguous`] outcome before any retry.
+    ///
+    /// # Errors
+    /// `Unsupported` where the channel cannot be asked (the engine then
+    /// retries and counts a possible duplicate); any other class otherwise.
+    async fn find_post(&self, idempotency_key: &str) -> Result<Option<Receipt>, AdapterError> {
+        let _ = idempotency_key;
+        Err(AdapterError::Unsupported("looking up earlier posts".into()))
+    }
+
     /// Whether the channel works now.
     ///
     /// # Errors
     /// The [`AdapterError`] class that describes why not.
     async fn health(&self) -> Result<(), AdapterError>;
+}
+
+/// Makes the adapter for a channel: the one place that knows every kind.
+pub trait AdapterFactory: Send + Sync + std::fmt::Debug {
+    /// The adapter for `channel`, given its decrypted secret.
+    ///
+    /// # Errors
+    /// `Permanent` when the channel's settings are unusable; `Unsupported`
+    /// for a kind this build cannot drive.
+    fn adapter(
+        &self,
+        channel: &Channel,
+        secret: Option<&str>,
+    ) -> Result<std::sync::Arc<dyn ChannelAdapter>, AdapterError>;
 }

@@ -9,16 +9,29 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     Email,
-    ids::{CommunityId, MemberId, UserId},
+    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId},
     import::ImportPlan,
     model::{
+        announcement::{Announcement, Delivery, NewAnnouncement},
         audit::{AuditEvent, NewAuditEvent},
+        channel::{Channel, ChannelHealth, NewChannel},
         community::{Community, NewCommunity},
         member::{Member, MemberQuery, MemberUpdate, NewMember},
         user::{NewUser, Session, User},
     },
+    outbox::{ClaimedDelivery, Finish},
     page::Page,
 };
+
+/// How many deliveries are in each state, and how many sends may have
+/// reached their channel twice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct OutboxSummary {
+    /// Deliveries per state word (`pending`, `sent`, …).
+    pub by_state: std::collections::BTreeMap<String, u64>,
+    /// The sum of every delivery's possible duplicates.
+    pub possible_duplicates: u64,
+}
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +251,123 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         plan: &ImportPlan,
         audit: NewAuditEvent,
     ) -> Result<(), StoreError>;
+
+    // --- channels ------------------------------------------------------------------
+
+    /// Connects a channel to a community.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn create_channel(
+        &self,
+        community: CommunityId,
+        channel: NewChannel,
+        audit: NewAuditEvent,
+    ) -> Result<Channel, StoreError>;
+
+    /// A community's channels.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn channels(&self, community: CommunityId) -> Result<Vec<Channel>, StoreError>;
+
+    /// Records whether a channel works. A channel that needs reconnecting gets
+    /// no deliveries until it is `ok` again.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown channel.
+    async fn set_channel_health(
+        &self,
+        channel: ChannelId,
+        health: &ChannelHealth,
+    ) -> Result<(), StoreError>;
+
+    /// Hands out the channel's next send slot: the later of `now` and the
+    /// previous slot plus `interval`. Every worker on the database shares it.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown channel.
+    async fn reserve_send_slot(
+        &self,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+        interval: chrono::Duration,
+    ) -> Result<DateTime<Utc>, StoreError>;
+
+    /// Sends nothing to the channel before `until` (a rate limit's Retry-After).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn hold_channel_until(
+        &self,
+        channel: ChannelId,
+        until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    // --- the outbox -----------------------------------------------------------------
+
+    /// Writes an announcement and one pending delivery per target, in one
+    /// transaction.
+    ///
+    /// # Errors
+    /// `NotFound` when a target is not a channel of the community.
+    async fn publish(
+        &self,
+        community: CommunityId,
+        announcement: NewAnnouncement,
+        audit: NewAuditEvent,
+    ) -> Result<(Announcement, Vec<Delivery>), StoreError>;
+
+    /// Claims up to `limit` due deliveries for `owner` until `lease_until`:
+    /// pending or waiting ones whose time has come, and `sending` ones whose
+    /// lease ran out (a crashed worker's; counted as a possible duplicate).
+    /// Channels that need reconnecting or are held are skipped. No two
+    /// workers ever hold the same delivery.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedDelivery>, StoreError>;
+
+    /// Extends a lease `owner` still holds; `false` when it no longer does.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn renew_lease(
+        &self,
+        delivery: DeliveryId,
+        owner: &str,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Records an attempt's outcome, if `owner` still holds the lease
+    /// (`false` otherwise: another worker took the delivery over).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn finish_delivery(
+        &self,
+        delivery: DeliveryId,
+        owner: &str,
+        finish: Finish,
+    ) -> Result<bool, StoreError>;
+
+    /// An announcement's deliveries.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn deliveries(&self, announcement: AnnouncementId) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Counts of every delivery by state.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError>;
 
     // --- audit -------------------------------------------------------------------
 

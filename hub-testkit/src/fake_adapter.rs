@@ -1,0 +1,229 @@
+//! A scriptable channel: its members, its answers to each post (success, any
+//! error class, latency), and what it was sent — for testing the engine
+//! without any real tool.
+
+use std::{
+    collections::VecDeque,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use async_trait::async_trait;
+use hub_core::{
+    Email,
+    model::{announcement::Announcement, channel::Channel},
+    ports::adapter::{
+        AdapterError, AdapterFactory, Capabilities, ChannelAdapter, Receipt, RemoteMember,
+        RemotePage,
+    },
+};
+
+/// What the fake answers to one post.
+#[derive(Debug, Clone)]
+pub enum Scripted {
+    /// Accept it.
+    Accept,
+    /// Rate limited for this long.
+    RateLimited(Duration),
+    /// A 5xx or a timeout before sending.
+    Transient,
+    /// The post is made, but the answer is lost.
+    AmbiguousAfterPosting,
+    /// The token was revoked.
+    Auth,
+    /// The tool refuses the post.
+    Permanent,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    script: VecDeque<Scripted>,
+    posts: Vec<(String, String)>,
+    attempts: usize,
+    members: Vec<RemoteMember>,
+    page_size: usize,
+    fail_page: Option<usize>,
+    latency: Duration,
+    lookups: bool,
+}
+
+/// A fake channel; clones share their state.
+#[derive(Debug, Clone, Default)]
+pub struct FakeChannel(Arc<Mutex<State>>);
+
+impl FakeChannel {
+    /// A channel that accepts everything at once.
+    #[must_use]
+    pub fn new() -> Self {
+        let fake = Self::default();
+        fake.state().page_size = 100;
+        fake
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The next posts get these answers, in order; after them, `Accept`.
+    pub fn script(&self, answers: impl IntoIterator<Item = Scripted>) {
+        self.state().script.extend(answers);
+    }
+
+    /// Every post takes this long.
+    pub fn set_latency(&self, latency: Duration) {
+        self.state().latency = latency;
+    }
+
+    /// Whether `find_post` can look up earlier posts (like Slack or Zoom).
+    pub fn set_lookups(&self, lookups: bool) {
+        self.state().lookups = lookups;
+    }
+
+    /// The members the channel lists, in pages of `page_size`, failing on
+    /// page `fail_page` (1-based) if given.
+    pub fn set_members(
+        &self,
+        members: Vec<RemoteMember>,
+        page_size: usize,
+        fail_page: Option<usize>,
+    ) {
+        let mut state = self.state();
+        state.members = members;
+        state.page_size = page_size.max(1);
+        state.fail_page = fail_page;
+    }
+
+    /// Posts that took effect: (idempotency key, title), in order.
+    #[must_use]
+    pub fn posts(&self) -> Vec<(String, String)> {
+        self.state().posts.clone()
+    }
+
+    /// How many posts were attempted, successful or not.
+    #[must_use]
+    pub fn attempts(&self) -> usize {
+        self.state().attempts
+    }
+}
+
+#[async_trait]
+impl ChannelAdapter for FakeChannel {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            list_members: true,
+            manage_members: true,
+            post: true,
+            edit: false,
+            calls: false,
+        }
+    }
+
+    async fn list_members(&self, cursor: Option<&str>) -> Result<RemotePage, AdapterError> {
+        let state = self.state();
+        let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
+        let page = start / state.page_size + 1;
+        if state.fail_page == Some(page) {
+            return Err(AdapterError::Transient(format!("page {page} failed")));
+        }
+        let end = (start + state.page_size).min(state.members.len());
+        Ok(RemotePage {
+            members: state.members[start.min(end)..end].to_vec(),
+            next_cursor: (end < state.members.len()).then(|| end.to_string()),
+        })
+    }
+
+    async fn add_member(&self, email: &Email, name: &str) -> Result<String, AdapterError> {
+        let mut state = self.state();
+        let id = format!("U{}", state.members.len() + 1);
+        state.members.push(RemoteMember {
+            external_id: id.clone(),
+            email: Some(email.clone()),
+            name: name.to_owned(),
+        });
+        Ok(id)
+    }
+
+    async fn remove_member(&self, external_id: &str) -> Result<(), AdapterError> {
+        self.state()
+            .members
+            .retain(|m| m.external_id != external_id);
+        Ok(())
+    }
+
+    async fn post(
+        &self,
+        announcement: &Announcement,
+        idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError> {
+        let (answer, latency) = {
+            let mut state = self.state();
+            state.attempts += 1;
+            (
+                state.script.pop_front().unwrap_or(Scripted::Accept),
+                state.latency,
+            )
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        let posted = || {
+            self.state()
+                .posts
+                .push((idempotency_key.to_owned(), announcement.title.clone()));
+        };
+        match answer {
+            Scripted::Accept => {
+                posted();
+                Ok(Receipt {
+                    remote_ref: format!("ref-{idempotency_key}"),
+                    url: None,
+                })
+            }
+            Scripted::RateLimited(retry_after) => Err(AdapterError::RateLimited { retry_after }),
+            Scripted::Transient => Err(AdapterError::Transient("503 from the fake".into())),
+            Scripted::AmbiguousAfterPosting => {
+                posted();
+                Err(AdapterError::Ambiguous("the fake's answer was lost".into()))
+            }
+            Scripted::Auth => Err(AdapterError::Auth("token_revoked".into())),
+            Scripted::Permanent => Err(AdapterError::Permanent("invalid_blocks".into())),
+        }
+    }
+
+    async fn find_post(&self, idempotency_key: &str) -> Result<Option<Receipt>, AdapterError> {
+        let state = self.state();
+        if !state.lookups {
+            return Err(AdapterError::Unsupported(
+                "the fake cannot look up posts".into(),
+            ));
+        }
+        Ok(state
+            .posts
+            .iter()
+            .find(|(key, _)| key == idempotency_key)
+            .map(|(key, _)| Receipt {
+                remote_ref: format!("ref-{key}"),
+                url: None,
+            }))
+    }
+
+    async fn health(&self) -> Result<(), AdapterError> {
+        Ok(())
+    }
+}
+
+/// Hands out the same fake for every channel.
+#[derive(Debug, Clone, Default)]
+pub struct FakeFactory(pub FakeChannel);
+
+impl AdapterFactory for FakeFactory {
+    fn adapter(
+        &self,
+        _channel: &Channel,
+        _secret: Option<&str>,
+    ) -> Result<Arc<dyn ChannelAdapter>, AdapterError> {
+        Ok(Arc::new(self.0.clone()))
+    }
+}

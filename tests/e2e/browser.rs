@@ -1,0 +1,245 @@
+//! What a lead clicks, in a real headless Chromium driven over WebDriver.
+//! Needs Debian's `chromium` and `chromium-driver`; `scripts/test` installs
+//! them and sets `COPHUB_TEST_REQUIRE_BROWSER=1`, so there the test cannot
+//! pass by skipping. Elsewhere it skips with a line on stderr.
+
+use std::{
+    net::TcpListener,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+use crate::helpers::{OWNER_EMAIL, OWNER_PASSWORD, spawn_app};
+
+struct Browser {
+    client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn find_program(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| std::path::Path::new(dir).join(name))
+        .find(|path| path.is_file())
+}
+
+async fn browser() -> Option<Browser> {
+    let required = std::env::var("COPHUB_TEST_REQUIRE_BROWSER").as_deref() == Ok("1");
+    let (Some(driver_path), Some(chromium)) =
+        (find_program("chromedriver"), find_program("chromium"))
+    else {
+        assert!(
+            !required,
+            "COPHUB_TEST_REQUIRE_BROWSER=1 but chromium or chromedriver is missing"
+        );
+        eprintln!(
+            "skipped: chromium and chromedriver are not installed (scripts/test installs them)"
+        );
+        return None;
+    };
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let driver = Command::new(driver_path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let profile = tempfile::tempdir().unwrap();
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-sync",
+                "--disable-background-networking", "--disable-component-update", "--no-first-run",
+                "--window-size=1280,900",
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last_error = None;
+    for _ in 0..100 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(capabilities.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Some(Browser {
+                    client,
+                    driver,
+                    _profile: profile,
+                });
+            }
+            Err(error) => last_error = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not accept a session: {last_error:?}");
+}
+
+impl Browser {
+    async fn fill(&self, selector: &str, text: &str) {
+        let field = self.client.find(Locator::Css(selector)).await.unwrap();
+        field.clear().await.unwrap();
+        field.send_keys(text).await.unwrap();
+    }
+
+    async fn click(&self, selector: &str) {
+        self.client
+            .find(Locator::Css(selector))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn text(&self) -> String {
+        self.client
+            .find(Locator::Css("body"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+}
+
+#[tokio::test]
+async fn a_lead_sets_up_cophub_imports_members_and_edits_one_in_a_real_browser() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let app = spawn_app().await;
+
+    // The setup link creates the owner and logs them in.
+    browser
+        .client
+        .goto(app.setup_link.as_deref().unwrap())
+        .await
+        .unwrap();
+    browser.fill("input[name=email]", OWNER_EMAIL).await;
+    browser.fill("input[name=password]", OWNER_PASSWORD).await;
+    browser
+        .fill("input[name=password_again]", OWNER_PASSWORD)
+        .await;
+    browser.click("button[type=submit]").await;
+    assert_eq!(browser.path().await, "/");
+    assert!(browser.text().await.contains(OWNER_EMAIL));
+
+    // A community.
+    browser
+        .fill("input[name=name]", "Research Software Engineers")
+        .await;
+    browser.fill("input[name=slug]", "rse").await;
+    browser.fill("input[name=timezone]", "Europe/Berlin").await;
+    browser
+        .click("form[action='/communities'] button[type=submit]")
+        .await;
+    assert_eq!(browser.path().await, "/communities/rse/members");
+
+    // A CSV with one bad row is refused whole, with the line named.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "email,name,role\nada@example.org,Ada,member\nnot-an-email,X,member\n",
+    )
+    .unwrap();
+    browser.click("a[href='/communities/rse/import']").await;
+    browser
+        .fill("input[type=file]", bad.to_str().unwrap())
+        .await;
+    browser
+        .click("form[enctype='multipart/form-data'] button[type=submit]")
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains("Nothing was imported"), "{page}");
+    assert!(
+        page.contains("line 3: \"not-an-email\" is not a valid email address"),
+        "{page}"
+    );
+
+    // A good one.
+    let good = dir.path().join("members.csv");
+    std::fs::write(
+        &good,
+        "email,name,role,email_list\nada@example.org,Ada Lovelace,member,yes\ngrace@example.org,Grace Hopper,lead,no\nalan@example.org,Alan Turing,member,yes\n",
+    )
+    .unwrap();
+    browser
+        .fill("input[type=file]", good.to_str().unwrap())
+        .await;
+    browser
+        .click("form[enctype='multipart/form-data'] button[type=submit]")
+        .await;
+    let page = browser.text().await;
+    assert!(page.contains("Imported"), "{page}");
+    assert!(page.contains("3 added"), "{page}");
+
+    // The roster, searched and filtered.
+    browser.click("a[href='/communities/rse/members']").await;
+    browser.fill("input[name=q]", "hopper").await;
+    browser.click("form.filters button[type=submit]").await;
+    let rows = browser
+        .client
+        .find_all(Locator::Css("table.roster tbody tr"))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].text().await.unwrap().contains("grace@example.org"));
+
+    // Edit a member: the lead opts Grace in, explicitly.
+    browser.click("table.roster tbody a").await;
+    browser
+        .fill("input[name=name]", "Rear Admiral Grace Hopper")
+        .await;
+    browser
+        .client
+        .find(Locator::Css(
+            "select[name=email_consent] option[value=subscribed]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.click("main form.stack button[type=submit]").await;
+    let page = browser.text().await;
+    assert!(page.contains("Rear Admiral Grace Hopper"), "{page}");
+    assert!(page.contains("subscribed"), "{page}");
+
+    // Log out: the dashboard asks for a login again.
+    browser.click("form[action='/logout'] button").await;
+    assert_eq!(browser.path().await, "/login");
+    browser
+        .client
+        .goto(&app.url("/communities/rse/members"))
+        .await
+        .unwrap();
+    assert_eq!(browser.path().await, "/login");
+
+    browser.client.clone().close().await.unwrap();
+}
