@@ -61,6 +61,11 @@ contract!(
     the_audit_chain_stays_whole_under_concurrent_writers,
     the_audit_log_refuses_changes_at_the_database,
     what_is_written_survives_reopening,
+    publishing_writes_the_announcement_and_its_deliveries_or_nothing,
+    concurrent_workers_never_claim_the_same_delivery,
+    an_expired_lease_is_taken_over_and_only_the_holder_may_finish,
+    held_channels_and_channels_to_reconnect_get_nothing,
+    send_slots_are_spaced_across_callers,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -594,4 +599,350 @@ async fn what_is_written_survives_reopening(store: Arc<dyn Store>, url: &str) {
         verify_chain(&reopened.audit_events(1, 100).await.unwrap()),
         Ok(2)
     );
+}
+
+async fn webhook_channel(
+    store: &dyn Store,
+    community: hub_core::ids::CommunityId,
+    interval: u32,
+) -> hub_core::model::channel::Channel {
+    store
+        .create_channel(
+            community,
+            hub_core::model::channel::NewChannel {
+                kind: hub_core::model::channel::ChannelKind::Webhook,
+                name: "hook".into(),
+                settings: serde_json::json!({"url": "https://example.org/hook"}),
+                encrypted_secret: Some("v1.sealed".into()),
+                min_interval_ms: interval,
+            },
+            audit("channel"),
+        )
+        .await
+        .unwrap()
+}
+
+fn announcement(
+    title: &str,
+    targets: Vec<hub_core::ids::ChannelId>,
+) -> hub_core::model::announcement::NewAnnouncement {
+    hub_core::model::announcement::NewAnnouncement {
+        title: title.into(),
+        body_markdown: "Hello **all**".into(),
+        author: "test".into(),
+        send_at: None,
+        targets,
+    }
+}
+
+async fn publishing_writes_the_announcement_and_its_deliveries_or_nothing(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let c = community(store.as_ref(), "news").await;
+    let other = community(store.as_ref(), "other").await;
+    let ours = webhook_channel(store.as_ref(), c.id, 0).await;
+    let theirs = webhook_channel(store.as_ref(), other.id, 0).await;
+    let (sent, deliveries) = store
+        .publish(c.id, announcement("Hello", vec![ours.id]), audit("p"))
+        .await
+        .unwrap();
+    assert_eq!(deliveries.len(), 1);
+    assert_eq!(
+        deliveries[0].state,
+        hub_core::model::announcement::DeliveryState::Pending
+    );
+    assert_eq!(store.deliveries(sent.id).await.unwrap().len(), 1);
+    let listed = store.channels(c.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].settings["url"], "https://example.org/hook");
+
+    let refused = store
+        .publish(
+            c.id,
+            announcement("Elsewhere", vec![ours.id, theirs.id]),
+            audit("p"),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound(_))),
+        "{refused:?}"
+    );
+    let summary = store.outbox_summary().await.unwrap();
+    assert_eq!(
+        summary.by_state.values().sum::<u64>(),
+        1,
+        "the refused announcement left no delivery behind"
+    );
+}
+
+async fn concurrent_workers_never_claim_the_same_delivery(store: Arc<dyn Store>, _url: &str) {
+    let c = community(store.as_ref(), "busy").await;
+    let channel = webhook_channel(store.as_ref(), c.id, 0).await;
+    for i in 0..120 {
+        store
+            .publish(
+                c.id,
+                announcement(&format!("n{i}"), vec![channel.id]),
+                audit("p"),
+            )
+            .await
+            .unwrap();
+    }
+    let workers = (0..4).map(|w| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            loop {
+                let now = Utc::now();
+                let claimed = store
+                    .claim_deliveries(&format!("w{w}"), now, now + Duration::minutes(5), 7)
+                    .await
+                    .unwrap();
+                if claimed.is_empty() {
+                    return mine;
+                }
+                for work in claimed {
+                    assert_eq!(work.channel.id, work.delivery.channel_id);
+                    assert_eq!(work.encrypted_secret.as_deref(), Some("v1.sealed"));
+                    assert_eq!(work.delivery.attempts, 1);
+                    mine.push(work.delivery.id);
+                }
+            }
+        })
+    });
+    let mut all = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        all.extend(worker.unwrap());
+    }
+    assert_eq!(all.len(), 120);
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 120, "a delivery was claimed twice");
+}
+
+async fn an_expired_lease_is_taken_over_and_only_the_holder_may_finish(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::outbox::Finish;
+    let c = community(store.as_ref(), "crash").await;
+    let channel = webhook_channel(store.as_ref(), c.id, 0).await;
+    let (sent, _) = store
+        .publish(c.id, announcement("Hi", vec![channel.id]), audit("p"))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let first = store
+        .claim_deliveries("a", now, now + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    let id = first[0].delivery.id;
+    assert!(
+        store
+            .claim_deliveries(
+                "b",
+                now + Duration::seconds(30),
+                now + Duration::seconds(90),
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .renew_lease(id, "a", now + Duration::seconds(61))
+            .await
+            .unwrap()
+    );
+    let later = now + Duration::seconds(62);
+    let second = store
+        .claim_deliveries("b", later, later + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1, "the dead worker's lease ran out");
+    assert_eq!(second[0].delivery.attempts, 2);
+    assert_eq!(
+        second[0].delivery.possible_duplicates, 1,
+        "a was mid-send: it may have arrived"
+    );
+    let done = Finish::Sent {
+        remote_ref: "r1".into(),
+        possible_duplicate: false,
+    };
+    assert!(
+        !store.finish_delivery(id, "a", done.clone()).await.unwrap(),
+        "a lost its lease"
+    );
+    assert!(!store.renew_lease(id, "a", later).await.unwrap());
+    assert!(store.finish_delivery(id, "b", done.clone()).await.unwrap());
+    assert!(
+        !store.finish_delivery(id, "b", done).await.unwrap(),
+        "finished once"
+    );
+    let delivery = store.deliveries(sent.id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        delivery.state,
+        hub_core::model::announcement::DeliveryState::Sent
+    );
+    assert_eq!(delivery.remote_ref.as_deref(), Some("r1"));
+
+    // A retry refunds its attempt when asked and waits for its time.
+    let (sent, _) = store
+        .publish(c.id, announcement("Again", vec![channel.id]), audit("p"))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_deliveries("b", later, later + Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    let retry_at = later + Duration::seconds(120);
+    let retry = Finish::Retry {
+        at: retry_at,
+        error: "429".into(),
+        refund_attempt: true,
+        possible_duplicate: false,
+    };
+    assert!(
+        store
+            .finish_delivery(claimed[0].delivery.id, "b", retry)
+            .await
+            .unwrap()
+    );
+    let waiting = store.deliveries(sent.id).await.unwrap().pop().unwrap();
+    assert_eq!(
+        (waiting.state, waiting.attempts),
+        (hub_core::model::announcement::DeliveryState::RetryWait, 0)
+    );
+    assert_eq!(waiting.last_error.as_deref(), Some("429"));
+    assert!(
+        store
+            .claim_deliveries(
+                "b",
+                later + Duration::seconds(119),
+                later + Duration::seconds(200),
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_deliveries(
+                "b",
+                later + Duration::seconds(121),
+                later + Duration::seconds(200),
+                10
+            )
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+async fn held_channels_and_channels_to_reconnect_get_nothing(store: Arc<dyn Store>, _url: &str) {
+    use hub_core::model::channel::ChannelHealth;
+    let c = community(store.as_ref(), "held").await;
+    let channel = webhook_channel(store.as_ref(), c.id, 0).await;
+    store
+        .publish(c.id, announcement("Hi", vec![channel.id]), audit("p"))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    store
+        .hold_channel_until(channel.id, now + Duration::seconds(30))
+        .await
+        .unwrap();
+    // A shorter hold never shortens a longer one.
+    store
+        .hold_channel_until(channel.id, now + Duration::seconds(5))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_deliveries(
+                "w",
+                now + Duration::seconds(10),
+                now + Duration::seconds(70),
+                10
+            )
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .set_channel_health(
+            channel.id,
+            &ChannelHealth::NeedsReconnect {
+                last_error: "token_revoked".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let after_hold = now + Duration::seconds(31);
+    assert!(
+        store
+            .claim_deliveries("w", after_hold, after_hold + Duration::seconds(60), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = store.channels(c.id).await.unwrap();
+    assert_eq!(
+        listed[0].health,
+        ChannelHealth::NeedsReconnect {
+            last_error: "token_revoked".into()
+        }
+    );
+    store
+        .set_channel_health(channel.id, &ChannelHealth::Ok)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .claim_deliveries("w", after_hold, after_hold + Duration::seconds(60), 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let missing = store
+        .set_channel_health(hub_core::ids::ChannelId::new(), &ChannelHealth::Ok)
+        .await;
+    assert!(matches!(missing, Err(StoreError::NotFound(_))));
+}
+
+async fn send_slots_are_spaced_across_callers(store: Arc<dyn Store>, _url: &str) {
+    let c = community(store.as_ref(), "paced").await;
+    let channel = webhook_channel(store.as_ref(), c.id, 250).await;
+    let now = Utc::now();
+    let interval = Duration::milliseconds(250);
+    let callers = (0..6).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .reserve_send_slot(channel.id, now, interval)
+                .await
+                .unwrap()
+        })
+    });
+    let mut slots: Vec<_> = futures::future::join_all(callers)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    slots.sort();
+    assert_eq!(slots[0], now, "the first caller may send at once");
+    for pair in slots.windows(2) {
+        // Databases keep microseconds, so allow for the first slot's nanoseconds.
+        let gap = pair[1] - pair[0];
+        assert!(
+            (gap - interval).abs() < Duration::microseconds(1),
+            "{slots:?}"
+        );
+    }
 }

@@ -12,7 +12,7 @@ CREATE TABLE channels (
     -- Pacing that holds across every worker sharing this database: sends to
     -- this channel start at least min_interval_ms apart, and none before
     -- next_send_at (which a 429's Retry-After also pushes back).
-    min_interval_ms INTEGER NOT NULL DEFAULT 0,
+    min_interval_ms BIGINT NOT NULL DEFAULT 0,
     next_send_at TIMESTAMPTZ NOT NULL,
     created_at   TIMESTAMPTZ NOT NULL
 );
