@@ -525,6 +525,7 @@ async fn announce(
     };
     let (announcement, deliveries) = publish(
         store.as_ref(),
+        chrono::Utc::now(),
         community.id,
         title,
         &body,

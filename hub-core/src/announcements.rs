@@ -31,8 +31,10 @@ pub enum PublishError {
 ///
 /// # Errors
 /// [`PublishError`]; nothing is written unless all of it is.
+#[allow(clippy::too_many_arguments)] // each is one field of the announcement as a person gives it
 pub async fn publish(
     store: &dyn Store,
+    now: DateTime<Utc>,
     community: CommunityId,
     title: &str,
     body_markdown: &str,
@@ -59,6 +61,7 @@ pub async fn publish(
         body_markdown: body_markdown.to_owned(),
         author: actor.to_owned(),
         send_at,
+        due_at: send_at.unwrap_or(now),
         targets,
     };
     Ok(store.publish(community, announcement, audit).await?)

@@ -632,6 +632,8 @@ impl Store for PgStore {
             .bind(channel.encrypted_secret.as_deref())
             .bind(i64::from(channel.min_interval_ms))
             .bind(Utc::now())
+            // No send has been made yet: the first may start at any time.
+            .bind(DateTime::<Utc>::UNIX_EPOCH)
             .fetch_one(&mut *tx)
             .await
             .map_err(internal)?
@@ -749,7 +751,7 @@ impl Store for PgStore {
                 .bind(DeliveryId::new().0)
                 .bind(created.id.0)
                 .bind(target.0)
-                .bind(announcement.send_at.unwrap_or(now))
+                .bind(announcement.due_at)
                 .bind(now)
                 .fetch_one(&mut *tx)
                 .await

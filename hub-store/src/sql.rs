@@ -74,7 +74,7 @@ pub(crate) const AUDIT_FROM: &str = "SELECT seq, at, actor, action, community_id
 pub(crate) const CHANNEL_COLUMNS: &str = "id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
 pub(crate) const INSERT_CHANNEL: &str = "INSERT INTO channels \
      (id, community_id, kind, name, settings, secret, health, min_interval_ms, next_send_at, created_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, 'ok', $7, $8, $8) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'ok', $7, $9, $8) \
      RETURNING id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
 pub(crate) const CHANNELS_OF: &str = "SELECT id, community_id, kind, name, settings, secret, health, last_error, \
      min_interval_ms, created_at FROM channels WHERE community_id = $1 ORDER BY created_at";

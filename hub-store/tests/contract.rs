@@ -631,6 +631,7 @@ fn announcement(
         body_markdown: "Hello **all**".into(),
         author: "test".into(),
         send_at: None,
+        due_at: Utc::now(),
         targets,
     }
 }

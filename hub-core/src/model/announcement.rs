@@ -37,6 +37,8 @@ pub struct NewAnnouncement {
     pub author: String,
     /// When to send it; `None` means at once.
     pub send_at: Option<DateTime<Utc>>,
+    /// When its deliveries become due: `send_at`, or the time of publishing.
+    pub due_at: DateTime<Utc>,
     /// The channels, each of this community; one delivery each.
     pub targets: Vec<ChannelId>,
 }

@@ -1,0 +1,420 @@
+//! The outbox engine against a scriptable fake channel: one test per class
+//! of channel failure, crashes (a lease that runs out), pacing, and
+//! scheduled announcements. Time is a `ManualClock`, so retries are
+//! reached by moving the clock, not by waiting.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::Utc;
+use hub_core::{
+    announcements::publish,
+    ids::{AnnouncementId, ChannelId},
+    model::{
+        announcement::{Delivery, DeliveryState},
+        audit::NewAuditEvent,
+        channel::{ChannelHealth, ChannelKind, NewChannel},
+        community::{Community, NewCommunity},
+    },
+    outbox::{Outbox, OutboxSettings},
+    ports::{
+        clock::{Clock, ManualClock, SystemClock},
+        store::Store,
+    },
+    secrets::SecretKeys,
+};
+use hub_testkit::{
+    database::TestDatabase,
+    fake_adapter::{FakeChannel, FakeFactory, Scripted},
+};
+
+struct Setup {
+    store: Arc<dyn Store>,
+    community: Community,
+    channel: ChannelId,
+    fake: FakeChannel,
+    clock: ManualClock,
+    _db: TestDatabase,
+}
+
+fn settings() -> OutboxSettings {
+    OutboxSettings {
+        lease: Duration::from_secs(60),
+        batch: 50,
+        concurrency: 4,
+        max_attempts: 3,
+        backoff_base: Duration::from_secs(10),
+        backoff_max: Duration::from_secs(60),
+        idle_poll: Duration::from_millis(10),
+    }
+}
+
+fn audit() -> NewAuditEvent {
+    NewAuditEvent {
+        actor: "test".into(),
+        action: "test".into(),
+        community_id: None,
+        subject: "s".into(),
+        details: serde_json::json!({}),
+    }
+}
+
+async fn setup(min_interval_ms: u32) -> Setup {
+    let db = TestDatabase::from_env().await;
+    let store = hub_store::open(db.url()).await.unwrap();
+    let community = store
+        .create_community(
+            NewCommunity::new("rse", "RSE", "UTC").unwrap(),
+            None,
+            audit(),
+        )
+        .await
+        .unwrap();
+    let channel = store
+        .create_channel(
+            community.id,
+            NewChannel {
+                kind: ChannelKind::Webhook,
+                name: "fake".into(),
+                settings: serde_json::json!({}),
+                encrypted_secret: None,
+                min_interval_ms,
+            },
+            audit(),
+        )
+        .await
+        .unwrap();
+    Setup {
+        store,
+        community,
+        channel: channel.id,
+        fake: FakeChannel::new(),
+        clock: ManualClock::new(Utc::now()),
+        _db: db,
+    }
+}
+
+impl Setup {
+    fn worker(&self, name: &str) -> Outbox {
+        self.worker_with(name, Arc::new(self.clock.clone()))
+    }
+
+    fn worker_with(&self, name: &str, clock: Arc<dyn Clock>) -> Outbox {
+        Outbox::new(
+            self.store.clone(),
+            Arc::new(FakeFactory(self.fake.clone())),
+            Arc::new(SecretKeys::from_hex_list(&SecretKeys::generate_hex()).unwrap()),
+            clock,
+            settings(),
+            name.into(),
+        )
+    }
+
+    async fn publish(&self, title: &str) -> AnnouncementId {
+        publish(
+            self.store.as_ref(),
+            self.clock.now(),
+            self.community.id,
+            title,
+            "Body",
+            vec![self.channel],
+            None,
+            "test",
+        )
+        .await
+        .unwrap()
+        .0
+        .id
+    }
+
+    async fn delivery(&self, announcement: AnnouncementId) -> Delivery {
+        self.store
+            .deliveries(announcement)
+            .await
+            .unwrap()
+            .pop()
+            .unwrap()
+    }
+
+    fn advance(&self, seconds: i64) {
+        self.clock.advance(chrono::Duration::seconds(seconds));
+    }
+}
+
+#[tokio::test]
+async fn an_announcement_is_delivered_once_and_its_reference_kept() {
+    let s = setup(0).await;
+    let id = s.publish("Hello").await;
+    let worker = s.worker("w");
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(worker.run_once().await.unwrap(), 0, "nothing left to do");
+    let delivery = s.delivery(id).await;
+    assert_eq!(delivery.state, DeliveryState::Sent);
+    assert_eq!(delivery.remote_ref, Some(format!("ref-{}", delivery.id)));
+    assert_eq!(
+        s.fake.posts(),
+        vec![(delivery.id.to_string(), "Hello".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_holds_the_whole_channel_until_retry_after_and_spends_no_attempt() {
+    let s = setup(0).await;
+    s.fake
+        .script([Scripted::RateLimited(Duration::from_secs(30))]);
+    let first = s.publish("First").await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let waiting = s.delivery(first).await;
+    assert_eq!(
+        (waiting.state, waiting.attempts),
+        (DeliveryState::RetryWait, 0)
+    );
+    let second = s.publish("Second").await;
+    s.advance(29);
+    assert_eq!(
+        worker.run_once().await.unwrap(),
+        0,
+        "nothing is sent before Retry-After ends"
+    );
+    assert_eq!(s.fake.attempts(), 1);
+    s.advance(2);
+    assert_eq!(worker.run_once().await.unwrap(), 2);
+    assert_eq!(s.delivery(first).await.state, DeliveryState::Sent);
+    assert_eq!(s.delivery(second).await.state, DeliveryState::Sent);
+}
+
+#[tokio::test]
+async fn server_errors_back_off_and_a_delivery_dies_after_its_attempts() {
+    let s = setup(0).await;
+    s.fake.script([
+        Scripted::Transient,
+        Scripted::Transient,
+        Scripted::Transient,
+        Scripted::Transient,
+    ]);
+    let id = s.publish("Storm").await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let first = s.delivery(id).await;
+    assert_eq!((first.state, first.attempts), (DeliveryState::RetryWait, 1));
+    let wait = (first.next_attempt_at.unwrap() - s.clock.now()).num_milliseconds();
+    assert!(
+        (1_000..=10_000).contains(&wait),
+        "backs off within the first ceiling: {wait} ms"
+    );
+    for _ in 0..2 {
+        s.advance(61);
+        worker.run_once().await.unwrap();
+    }
+    let dead = s.delivery(id).await;
+    assert_eq!((dead.state, dead.attempts), (DeliveryState::Dead, 3));
+    assert!(dead.last_error.unwrap().contains("503"));
+    s.advance(3600);
+    assert_eq!(worker.run_once().await.unwrap(), 0, "the dead stay dead");
+    assert_eq!(s.fake.attempts(), 3);
+}
+
+#[tokio::test]
+async fn a_revoked_token_parks_the_channel_until_it_is_reconnected() {
+    let s = setup(0).await;
+    s.fake.script([Scripted::Auth]);
+    let id = s.publish("Hello").await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let parked = s.delivery(id).await;
+    assert_eq!(
+        (parked.state, parked.attempts),
+        (DeliveryState::RetryWait, 0)
+    );
+    let channel = s
+        .store
+        .channels(s.community.id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(matches!(
+        channel.health,
+        ChannelHealth::NeedsReconnect { .. }
+    ));
+    s.advance(3600);
+    assert_eq!(
+        worker.run_once().await.unwrap(),
+        0,
+        "nothing is retried until the channel is reconnected"
+    );
+    s.store
+        .set_channel_health(s.channel, &ChannelHealth::Ok)
+        .await
+        .unwrap();
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(s.delivery(id).await.state, DeliveryState::Sent);
+}
+
+#[tokio::test]
+async fn a_refusal_fails_at_once_and_is_not_retried() {
+    let s = setup(0).await;
+    s.fake.script([Scripted::Permanent]);
+    let id = s.publish("Bad blocks").await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let failed = s.delivery(id).await;
+    assert_eq!(failed.state, DeliveryState::Failed);
+    assert!(failed.last_error.unwrap().contains("invalid_blocks"));
+    s.advance(3600);
+    assert_eq!(worker.run_once().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_settled_by_looking_where_the_channel_allows_it() {
+    let s = setup(0).await;
+    s.fake.set_lookups(true);
+    s.fake.script([Scripted::AmbiguousAfterPosting]);
+    let id = s.publish("Hello").await;
+    s.worker("w").run_once().await.unwrap();
+    let delivery = s.delivery(id).await;
+    assert_eq!(
+        (delivery.state, delivery.possible_duplicates),
+        (DeliveryState::Sent, 0)
+    );
+    assert_eq!(s.fake.posts().len(), 1, "found, not posted again");
+}
+
+#[tokio::test]
+async fn a_lost_answer_where_nothing_can_be_looked_up_is_retried_and_counted_as_a_possible_duplicate()
+ {
+    let s = setup(0).await;
+    s.fake.script([Scripted::AmbiguousAfterPosting]);
+    let id = s.publish("Hello").await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let waiting = s.delivery(id).await;
+    assert_eq!(
+        (waiting.state, waiting.possible_duplicates),
+        (DeliveryState::RetryWait, 1)
+    );
+    s.advance(61);
+    worker.run_once().await.unwrap();
+    assert_eq!(s.delivery(id).await.state, DeliveryState::Sent);
+    assert_eq!(
+        s.fake.posts().len(),
+        2,
+        "the duplicate really happened, and was counted"
+    );
+    assert_eq!(
+        s.store.outbox_summary().await.unwrap().possible_duplicates,
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_crashed_workers_lease_runs_out_and_another_worker_delivers() {
+    let s = setup(0).await;
+    let id = s.publish("Hello").await;
+    let now = s.clock.now();
+    // A worker claims and dies without a word.
+    let claimed = s
+        .store
+        .claim_deliveries("dead-worker", now, now + chrono::Duration::seconds(60), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let survivor = s.worker("survivor");
+    assert_eq!(
+        survivor.run_once().await.unwrap(),
+        0,
+        "the lease still holds"
+    );
+    s.advance(61);
+    assert_eq!(survivor.run_once().await.unwrap(), 1);
+    let delivery = s.delivery(id).await;
+    assert_eq!(delivery.state, DeliveryState::Sent);
+    assert_eq!(
+        delivery.possible_duplicates, 1,
+        "the dead worker may have sent it"
+    );
+}
+
+#[tokio::test]
+async fn the_pace_holds_between_two_workers() {
+    let s = setup(200).await;
+    for i in 0..5 {
+        s.publish(&format!("n{i}")).await;
+    }
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (a, b) = (s.worker_with("a", clock.clone()), s.worker_with("b", clock));
+    let started = std::time::Instant::now();
+    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(ra.unwrap() + rb.unwrap(), 5);
+    // Five sends 200 ms apart take at least 800 ms, whichever worker sends them.
+    assert!(
+        started.elapsed() >= Duration::from_millis(790),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(s.fake.posts().len(), 5);
+}
+
+#[tokio::test]
+async fn a_scheduled_announcement_waits_for_its_time() {
+    let s = setup(0).await;
+    let at = s.clock.now() + chrono::Duration::hours(2);
+    let (announcement, _) = publish(
+        s.store.as_ref(),
+        s.clock.now(),
+        s.community.id,
+        "Later",
+        "",
+        vec![s.channel],
+        Some(at),
+        "test",
+    )
+    .await
+    .unwrap();
+    let worker = s.worker("w");
+    s.advance(7199);
+    assert_eq!(worker.run_once().await.unwrap(), 0);
+    s.advance(2);
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(s.delivery(announcement.id).await.state, DeliveryState::Sent);
+}
+
+#[tokio::test]
+async fn bad_announcements_are_refused_before_anything_is_written() {
+    let s = setup(0).await;
+    for (title, targets) in [
+        ("", vec![s.channel]),
+        ("Line\nbreak", vec![s.channel]),
+        ("No target", vec![]),
+    ] {
+        assert!(
+            publish(
+                s.store.as_ref(),
+                s.clock.now(),
+                s.community.id,
+                title,
+                "",
+                targets,
+                None,
+                "t"
+            )
+            .await
+            .is_err()
+        );
+    }
+    let unknown = publish(
+        s.store.as_ref(),
+        s.clock.now(),
+        s.community.id,
+        "T",
+        "",
+        vec![ChannelId::new()],
+        None,
+        "t",
+    )
+    .await;
+    assert!(unknown.is_err());
+    assert!(s.store.outbox_summary().await.unwrap().by_state.is_empty());
+}
