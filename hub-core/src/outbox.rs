@@ -54,7 +54,7 @@ impl Default for OutboxSettings {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(60),
-            batch: 32,
+            batch: 8,
             concurrency: 8,
             max_attempts: 8,
             backoff_base: Duration::from_secs(10),

@@ -7,6 +7,7 @@
 mod browser;
 mod cli;
 mod helpers;
+mod outbox;
 
 use helpers::{OWNER_EMAIL, OWNER_PASSWORD, between, spawn_app};
 use serde_json::Value;

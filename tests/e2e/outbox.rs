@@ -1,0 +1,244 @@
+//! The outbox across real processes: `cophub worker` killed with SIGKILL
+//! mid-delivery and restarted, and two workers sharing one database. The
+//! webhook receiver runs in this test process and counts by delivery id.
+
+use std::{
+    process::{Child, Command, Stdio},
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use hub_core::{
+    channels::{ChannelRequest, add},
+    ids::ChannelId,
+    model::{audit::NewAuditEvent, channel::ChannelKind, community::NewCommunity},
+    ports::store::Store,
+    secrets::SecretKeys,
+};
+use hub_testkit::{database::TestDatabase, webhook_receiver::WebhookReceiver};
+
+const SIGNING_SECRET: &str = "kill-test-signing-secret";
+
+struct Fixture {
+    db: TestDatabase,
+    store: Arc<dyn Store>,
+    key: String,
+    community: hub_core::ids::CommunityId,
+}
+
+fn audit() -> NewAuditEvent {
+    NewAuditEvent {
+        actor: "test".into(),
+        action: "test".into(),
+        community_id: None,
+        subject: "s".into(),
+        details: serde_json::json!({}),
+    }
+}
+
+async fn fixture() -> Fixture {
+    let db = TestDatabase::from_env().await;
+    let store = hub_store::open(db.url()).await.unwrap();
+    let community = store
+        .create_community(
+            NewCommunity::new("rse", "RSE", "UTC").unwrap(),
+            None,
+            audit(),
+        )
+        .await
+        .unwrap()
+        .id;
+    Fixture {
+        db,
+        store,
+        key: SecretKeys::generate_hex(),
+        community,
+    }
+}
+
+impl Fixture {
+    async fn webhook(&self, url: &str, min_interval_ms: u32) -> ChannelId {
+        let keys = SecretKeys::from_hex_list(&self.key).unwrap();
+        let request = ChannelRequest {
+            kind: ChannelKind::Webhook,
+            name: format!("hook {min_interval_ms}"),
+            settings: serde_json::json!({"url": url, "allow_local": true, "timeout_seconds": 5}),
+            secret: Some(SIGNING_SECRET.into()),
+            min_interval_ms,
+        };
+        add(self.store.as_ref(), &keys, self.community, request, "test")
+            .await
+            .unwrap()
+            .id
+    }
+
+    async fn publish(&self, count: usize, channel: ChannelId) {
+        for i in 0..count {
+            hub_core::announcements::publish(
+                self.store.as_ref(),
+                chrono::Utc::now(),
+                self.community,
+                &format!("Announcement {i}"),
+                "Body",
+                vec![channel],
+                None,
+                "test",
+            )
+            .await
+            .unwrap();
+        }
+    }
+
+    /// A `cophub worker` process whose leases last `lease_seconds`.
+    fn worker(&self, lease_seconds: u32) -> Child {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cophub"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
+                command.env_remove(key);
+            }
+        }
+        command
+            .args(["worker", "--database-url", self.db.url(), "--data-dir"])
+            .arg(std::env::temp_dir())
+            .env("COPHUB_SECRET_KEY", &self.key)
+            .env("COPHUB_LOG_FILTER", "error")
+            .env("COPHUB_OUTBOX__LEASE_SECONDS", lease_seconds.to_string())
+            .env("COPHUB_OUTBOX__IDLE_POLL_MS", "50")
+            .env("COPHUB_OUTBOX__BACKOFF_BASE_SECONDS", "1")
+            .env("COPHUB_OUTBOX__BACKOFF_MAX_SECONDS", "2")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cophub worker starts")
+    }
+
+    async fn sent(&self) -> u64 {
+        self.store
+            .outbox_summary()
+            .await
+            .unwrap()
+            .by_state
+            .get("sent")
+            .copied()
+            .unwrap_or(0)
+    }
+
+    async fn wait_until_sent(&self, count: u64, limit: Duration) {
+        let started = Instant::now();
+        while self.sent().await < count {
+            assert!(
+                started.elapsed() < limit,
+                "only {} of {count} sent after {limit:?}",
+                self.sent().await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A pseudo-random number from the clock, so kills land at varied points.
+fn jitter(max_ms: u64) -> u64 {
+    u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos(),
+    ) % max_ms
+}
+
+#[tokio::test]
+async fn killing_the_worker_ten_times_loses_nothing_and_duplicates_only_what_was_in_flight() {
+    let fixture = fixture().await;
+    let receiver = WebhookReceiver::start(SIGNING_SECRET).await;
+    let channel = fixture.webhook(&receiver.url, 0).await;
+    fixture.publish(2_000, channel).await;
+
+    let mut kills = 0;
+    while kills < 10 {
+        // Short leases, so the next worker takes over a killed one's claims soon.
+        let mut worker = fixture.worker(2);
+        tokio::time::sleep(Duration::from_millis(300 + jitter(1_000))).await;
+        worker.kill().unwrap(); // SIGKILL: no chance to clean up
+        worker.wait().unwrap();
+        kills += 1;
+        let stats = receiver.stats();
+        eprintln!(
+            "kill {kills}: {} distinct, {} received",
+            stats.distinct, stats.total
+        );
+    }
+    let mut last = fixture.worker(2);
+    fixture
+        .wait_until_sent(2_000, Duration::from_secs(180))
+        .await;
+    last.kill().unwrap();
+    last.wait().unwrap();
+
+    let stats = receiver.stats();
+    let duplicates = stats.total - stats.distinct;
+    let counted = fixture
+        .store
+        .outbox_summary()
+        .await
+        .unwrap()
+        .possible_duplicates;
+    eprintln!(
+        "after {kills} kills: {} announcements arrived, {} deliveries received, {duplicates} duplicates, {counted} counted as possible duplicates",
+        stats.distinct, stats.total
+    );
+    assert_eq!(stats.distinct, 2_000, "every announcement arrived");
+    assert_eq!(stats.refused, 0);
+    // A kill can only duplicate the sends under way at that moment: at most
+    // the worker's concurrency (8) each time.
+    assert!(duplicates <= 10 * 8, "{duplicates} duplicates");
+    assert!(
+        counted >= duplicates,
+        "every real duplicate was counted as possible ({counted} < {duplicates})"
+    );
+}
+
+#[tokio::test]
+async fn two_workers_on_one_database_send_each_delivery_once_and_keep_the_pace() {
+    let fixture = fixture().await;
+    let receiver = WebhookReceiver::start(SIGNING_SECRET).await;
+    let fast = fixture.webhook(&receiver.url, 0).await;
+    fixture.publish(1_000, fast).await;
+    let paced_receiver = WebhookReceiver::start(SIGNING_SECRET).await;
+    let paced = fixture.webhook(&paced_receiver.url, 100).await;
+    fixture.publish(15, paced).await;
+
+    let mut workers = [fixture.worker(30), fixture.worker(30)];
+    fixture
+        .wait_until_sent(1_015, Duration::from_secs(120))
+        .await;
+    for worker in &mut workers {
+        worker.kill().unwrap();
+        worker.wait().unwrap();
+    }
+    let stats = receiver.stats();
+    let summary = fixture.store.outbox_summary().await.unwrap();
+    assert_eq!(
+        (stats.distinct, stats.total),
+        (1_000, 1_000),
+        "each delivery performed exactly once ({} counted as possible duplicates)",
+        summary.possible_duplicates
+    );
+    let mut arrivals = paced_receiver.arrivals();
+    arrivals.sort();
+    assert_eq!(arrivals.len(), 15);
+    // Sends start 100 ms apart whichever worker makes them; arrivals add the
+    // network's noise, so check the span and the typical gap, not each gap.
+    // Without the pace, 15 sends from two workers arrive within a few ms.
+    let span = (arrivals[14] - arrivals[0]).num_milliseconds();
+    assert!(span >= 1_200, "15 paced sends arrived within {span} ms");
+    let mut gaps: Vec<i64> = arrivals
+        .windows(2)
+        .map(|p| (p[1] - p[0]).num_milliseconds())
+        .collect();
+    gaps.sort_unstable();
+    assert!(
+        gaps[gaps.len() / 2] >= 80,
+        "the median gap is {} ms: {gaps:?}",
+        gaps[gaps.len() / 2]
+    );
+}
