@@ -21,6 +21,7 @@ pub mod page;
 pub mod ports;
 pub mod roster;
 pub mod secrets;
+pub mod sync;
 pub mod tls;
 
 pub use email::{Email, InvalidEmail};
