@@ -11,19 +11,28 @@
 //!   side, or that reads an empty side where the last run saw members, is
 //!   held for a lead's approval instead of applied.
 
-use std::collections::{HashMap, HashSet};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 
 use serde::Serialize;
 
 use crate::{
     Email,
-    ids::MemberId,
+    ids::{ChannelId, MemberId, SyncRunId},
     model::{
-        channel::ChannelKind,
+        audit::NewAuditEvent,
+        channel::{Channel, ChannelHealth, ChannelKind},
         member::{ConsentChannel, ConsentStatus, Member, MemberState},
-        sync::SyncDirection,
+        sync::{SyncCounts, SyncDirection, SyncJob, SyncRun, SyncRunState},
     },
-    ports::adapter::{AdapterError, ChannelAdapter, RemoteMember},
+    ports::{
+        adapter::{AdapterError, AdapterFactory, ChannelAdapter, RemoteMember},
+        clock::Clock,
+        store::{Store, StoreError},
+    },
+    secrets::SecretKeys,
 };
 
 /// Which consent a channel kind's membership stands for.
@@ -318,6 +327,261 @@ fn hold(
         });
     }
     None
+}
+
+/// How a run is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunMode {
+    /// Plan and keep the plan; change nothing.
+    DryRun,
+    /// Plan and apply, unless a guardrail holds the plan.
+    Apply,
+    /// Plan and apply even past the guardrails: a lead approved a held plan.
+    ApplyApproved,
+}
+
+/// Why a run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// No such channel, or it has no sync schedule.
+    #[error("{0}")]
+    NotFound(String),
+    /// The channel cannot sync members (a webhook).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs membership syncs.
+#[derive(Debug, Clone)]
+pub struct SyncEngine {
+    store: Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
+    keys: Arc<SecretKeys>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SyncEngine {
+    /// An engine over these parts.
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn Store>,
+        adapters: Arc<dyn AdapterFactory>,
+        keys: Arc<SecretKeys>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            store,
+            adapters,
+            keys,
+            clock,
+        }
+    }
+
+    /// Runs the channel's sync once and keeps the run. A failed read or a
+    /// revoked token is a failed run (kept, with its error), not an `Err`.
+    ///
+    /// # Errors
+    /// [`SyncError`] when the run cannot start at all.
+    pub async fn run(&self, channel_id: ChannelId, mode: RunMode) -> Result<SyncRun, SyncError> {
+        let (channel, secret) = self
+            .store
+            .channel_with_secret(channel_id)
+            .await?
+            .ok_or_else(|| SyncError::NotFound(format!("there is no channel {channel_id}")))?;
+        let job = self.store.sync_job_of(channel_id).await?.ok_or_else(|| {
+            SyncError::NotFound(format!(
+                "the channel {:?} has no sync schedule",
+                channel.name
+            ))
+        })?;
+        let consent = consent_channel(channel.kind).ok_or_else(|| {
+            SyncError::Unsupported(format!("{} channels have no members to sync", channel.kind))
+        })?;
+        let mut run = SyncRun {
+            id: SyncRunId::new(),
+            job_id: job.id,
+            state: SyncRunState::Failed,
+            plan: serde_json::Value::Null,
+            counts: SyncCounts::default(),
+            error: None,
+            started_at: self.clock.now(),
+            finished_at: None,
+        };
+        self.execute(&channel, secret.as_deref(), &job, consent, mode, &mut run)
+            .await?;
+        run.finished_at = Some(self.clock.now());
+        self.store.record_sync_run(&run).await?;
+        Ok(run)
+    }
+
+    async fn execute(
+        &self,
+        channel: &Channel,
+        secret: Option<&str>,
+        job: &SyncJob,
+        consent: ConsentChannel,
+        mode: RunMode,
+        run: &mut SyncRun,
+    ) -> Result<(), SyncError> {
+        let secret = match secret.map(|s| self.keys.decrypt(s)).transpose() {
+            Ok(secret) => secret,
+            Err(e) => {
+                run.error = Some(e.to_string());
+                return Ok(());
+            }
+        };
+        let adapter = match self.adapters.adapter(channel, secret.as_deref()) {
+            Ok(adapter) => adapter,
+            Err(e) => {
+                run.error = Some(e.to_string());
+                return Ok(());
+            }
+        };
+        let remote = match read_remote(adapter.as_ref()).await {
+            Ok(remote) => remote,
+            Err(error) => {
+                self.note_auth_failure(channel, &error).await?;
+                run.error = Some(format!(
+                    "reading the channel failed, so nothing was changed: {error}"
+                ));
+                return Ok(());
+            }
+        };
+        run.counts.api_calls = u64::from(remote.api_calls);
+        let hub = self.store.all_members(channel.community_id).await?;
+        let guardrails = Guardrails {
+            max_remove_fraction: job.max_remove_fraction,
+            max_remove_count: job.max_remove_count as usize,
+        };
+        let last_seen = job
+            .last_seen
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let plan = plan(
+            job.direction,
+            consent,
+            &hub,
+            &remote.members,
+            last_seen,
+            guardrails,
+        );
+        run.counts.unchanged = plan.unchanged as u64;
+        run.counts.unmatched = plan.unmatched.len() as u64;
+        run.plan = serde_json::to_value(&plan).unwrap_or_default();
+        let held = plan.held.is_some() && mode != RunMode::ApplyApproved;
+        if mode == RunMode::DryRun || job.direction == SyncDirection::Observe {
+            run.state = SyncRunState::Planned;
+            return Ok(());
+        }
+        if held {
+            run.state = SyncRunState::Held;
+            return Ok(());
+        }
+        self.apply(channel, adapter.as_ref(), consent, &plan, run)
+            .await?;
+        self.store
+            .set_sync_last_seen(job.id, remote.members.len() as u64)
+            .await?;
+        Ok(())
+    }
+
+    async fn apply(
+        &self,
+        channel: &Channel,
+        adapter: &dyn ChannelAdapter,
+        consent: ConsentChannel,
+        plan: &SyncPlan,
+        run: &mut SyncRun,
+    ) -> Result<(), SyncError> {
+        if !plan.hub_adds.is_empty() || !plan.consent_changes.is_empty() {
+            let audit = NewAuditEvent {
+                actor: format!("system:sync:{}", channel.id),
+                action: "sync.apply".into(),
+                community_id: Some(channel.community_id),
+                subject: channel.name.clone(),
+                details: serde_json::json!({
+                    "added": plan.hub_adds.len(),
+                    "consent_changes": plan.consent_changes.len(),
+                }),
+            };
+            self.store
+                .apply_sync_to_hub(
+                    channel.community_id,
+                    consent,
+                    &plan.hub_adds,
+                    &plan.consent_changes,
+                    audit,
+                )
+                .await?;
+            run.counts.added += plan.hub_adds.len() as u64;
+            for change in &plan.consent_changes {
+                if change.status == ConsentStatus::Subscribed {
+                    run.counts.updated += 1;
+                } else {
+                    run.counts.removed += 1;
+                }
+            }
+        }
+        // The channel's side, one call each. A revoked token stops the run:
+        // nothing more is changed until the channel is reconnected.
+        for add in &plan.channel_adds {
+            run.counts.api_calls += 1;
+            match adapter.add_member(&add.email, &add.name).await {
+                Ok(_) => run.counts.added += 1,
+                Err(error) => {
+                    if self.stop_on(channel, &error, run).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        for removal in &plan.channel_removals {
+            run.counts.api_calls += 1;
+            match adapter.remove_member(&removal.external_id).await {
+                Ok(()) => run.counts.removed += 1,
+                Err(error) => {
+                    if self.stop_on(channel, &error, run).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        run.state = SyncRunState::Applied;
+        Ok(())
+    }
+
+    /// Counts a failed change; `true` when the run must stop (the token is gone).
+    async fn stop_on(
+        &self,
+        channel: &Channel,
+        error: &AdapterError,
+        run: &mut SyncRun,
+    ) -> Result<bool, SyncError> {
+        run.counts.errors += 1;
+        run.error = Some(error.to_string());
+        if matches!(error, AdapterError::Auth(_)) {
+            self.note_auth_failure(channel, error).await?;
+            run.state = SyncRunState::Failed;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    async fn note_auth_failure(
+        &self,
+        channel: &Channel,
+        error: &AdapterError,
+    ) -> Result<(), StoreError> {
+        if let AdapterError::Auth(message) = error {
+            let health = ChannelHealth::NeedsReconnect {
+                last_error: message.clone(),
+            };
+            self.store.set_channel_health(channel.id, &health).await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

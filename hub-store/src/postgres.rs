@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
-    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId},
+    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, UserId},
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement},
@@ -16,11 +16,13 @@ use hub_core::{
         channel::{Channel, ChannelHealth, NewChannel},
         community::{Community, NewCommunity},
         member::{ConsentChannel, ConsentSource, Member, MemberQuery, MemberUpdate, NewMember},
+        sync::{NewSyncJob, SyncJob, SyncRun},
         user::{NewUser, Session, User},
     },
     outbox::{ClaimedDelivery, Finish},
     page::{Page, encode_cursor},
     ports::store::{OutboxSummary, Store, StoreError, UserCredentials},
+    sync::{ConsentChange, HubAdd},
 };
 use sqlx::{
     AssertSqlSafe, PgConnection, PgPool, Postgres, QueryBuilder,
@@ -33,7 +35,7 @@ use crate::{
     error::{internal, store_error},
     rows::{
         AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
-        UserRow, claimed, health_columns, members_with_consents,
+        SyncJobRow, SyncRunRow, UserRow, claimed, health_columns, members_with_consents,
     },
     sql,
 };
@@ -226,6 +228,24 @@ async fn apply_update(
         upsert_consent(conn, id, *channel, status.as_str(), *source, now).await?;
     }
     Ok(true)
+}
+
+async fn sync_consent(
+    conn: &mut PgConnection,
+    member: Uuid,
+    channel: ConsentChannel,
+    status: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(sql::SYNC_CONSENT)
+        .bind(member)
+        .bind(channel.as_str())
+        .bind(status)
+        .bind(now)
+        .execute(&mut *conn)
+        .await
+        .map(drop)
+        .map_err(internal)
 }
 
 #[async_trait]
@@ -887,6 +907,171 @@ impl Store for PgStore {
             summary.possible_duplicates += duplicates.unsigned_abs();
         }
         Ok(summary)
+    }
+
+    async fn channel_with_secret(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Option<(Channel, Option<String>)>, StoreError> {
+        sqlx::query_as::<_, ChannelRow>(sql::CHANNEL_BY_ID)
+            .bind(channel.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(ChannelRow::into_channel)
+            .transpose()
+    }
+
+    async fn create_sync_job(
+        &self,
+        channel: ChannelId,
+        job: NewSyncJob,
+        audit: NewAuditEvent,
+    ) -> Result<SyncJob, StoreError> {
+        let mut tx = self.write().await?;
+        let created = sqlx::query_as::<_, SyncJobRow>(sql::INSERT_SYNC_JOB)
+            .bind(SyncJobId::new().0)
+            .bind(channel.0)
+            .bind(job.direction.as_str())
+            .bind(&job.cron)
+            .bind(job.max_remove_fraction)
+            .bind(i64::from(job.max_remove_count))
+            .bind(Utc::now())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| store_error(e, "this channel has a sync schedule already"))?
+            .into_job()?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(created)
+    }
+
+    async fn sync_jobs(&self) -> Result<Vec<SyncJob>, StoreError> {
+        sqlx::query_as::<_, SyncJobRow>(sql::SYNC_JOBS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(SyncJobRow::into_job)
+            .collect()
+    }
+
+    async fn sync_job_of(&self, channel: ChannelId) -> Result<Option<SyncJob>, StoreError> {
+        sqlx::query_as::<_, SyncJobRow>(sql::SYNC_JOB_OF)
+            .bind(channel.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(SyncJobRow::into_job)
+            .transpose()
+    }
+
+    async fn set_sync_last_seen(&self, job: SyncJobId, seen: u64) -> Result<(), StoreError> {
+        sqlx::query(sql::SET_LAST_SEEN)
+            .bind(job.0)
+            .bind(i64::try_from(seen).unwrap_or(i64::MAX))
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(internal)
+    }
+
+    async fn record_sync_run(&self, run: &SyncRun) -> Result<(), StoreError> {
+        let counts =
+            serde_json::to_string(&run.counts).map_err(|e| StoreError::Internal(Box::new(e)))?;
+        sqlx::query(sql::UPSERT_SYNC_RUN)
+            .bind(run.id.0)
+            .bind(run.job_id.0)
+            .bind(run.state.as_str())
+            .bind(run.plan.to_string())
+            .bind(counts)
+            .bind(run.error.as_deref())
+            .bind(run.started_at)
+            .bind(run.finished_at)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+            .map_err(internal)
+    }
+
+    async fn sync_runs(&self, job: SyncJobId, limit: u32) -> Result<Vec<SyncRun>, StoreError> {
+        sqlx::query_as::<_, SyncRunRow>(sql::SYNC_RUNS)
+            .bind(job.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(SyncRunRow::into_run)
+            .collect()
+    }
+
+    async fn apply_sync_to_hub(
+        &self,
+        community: CommunityId,
+        consent: ConsentChannel,
+        adds: &[HubAdd],
+        changes: &[ConsentChange],
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let now = Utc::now();
+        let mut tx = self.write().await?;
+        for add in adds {
+            sqlx::query(sql::INSERT_MEMBER_IF_NEW)
+                .bind(MemberId::new().0)
+                .bind(community.0)
+                .bind(add.email.normalized())
+                .bind(add.email.display())
+                .bind(&add.name)
+                .bind(add.name.to_lowercase())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+            let id: Uuid = sqlx::query_scalar(sql::MEMBER_ID_BY_EMAIL)
+                .bind(community.0)
+                .bind(add.email.normalized())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?;
+            sync_consent(&mut tx, id, consent, "subscribed", now).await?;
+        }
+        for change in changes {
+            sync_consent(
+                &mut tx,
+                change.member_id.0,
+                consent,
+                change.status.as_str(),
+                now,
+            )
+            .await?;
+        }
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(community),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn claim_cron_tick(
+        &self,
+        job: SyncJobId,
+        tick: DateTime<Utc>,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(sql::CLAIM_TICK)
+            .bind(job.0)
+            .bind(tick)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?
+            .rows_affected()
+            == 1)
     }
 
     async fn append_audit(&self, event: NewAuditEvent) -> Result<AuditEvent, StoreError> {

@@ -7,13 +7,16 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
-    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId},
+    ids::{
+        AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
+    },
     model::{
         announcement::{Announcement, Delivery},
         audit::AuditEvent,
         channel::{Channel, ChannelHealth},
         community::{Community, Slug},
         member::{Consent, Member},
+        sync::{SyncJob, SyncRun},
         user::User,
     },
     outbox::ClaimedDelivery,
@@ -309,4 +312,56 @@ pub(crate) fn claimed(
             })
         })
         .collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SyncJobRow {
+    id: Uuid,
+    channel_id: Uuid,
+    direction: String,
+    cron: String,
+    max_remove_fraction: f64,
+    max_remove_count: i64,
+    last_seen: Option<i64>,
+}
+
+impl SyncJobRow {
+    pub(crate) fn into_job(self) -> Result<SyncJob, StoreError> {
+        Ok(SyncJob {
+            id: SyncJobId(self.id),
+            channel_id: ChannelId(self.channel_id),
+            direction: self.direction.parse().map_err(corrupt)?,
+            cron: self.cron,
+            max_remove_fraction: self.max_remove_fraction,
+            max_remove_count: u32::try_from(self.max_remove_count).map_err(corrupt)?,
+            last_seen: self.last_seen.map(i64::unsigned_abs),
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SyncRunRow {
+    id: Uuid,
+    job_id: Uuid,
+    state: String,
+    plan: String,
+    counts: String,
+    error: Option<String>,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+}
+
+impl SyncRunRow {
+    pub(crate) fn into_run(self) -> Result<SyncRun, StoreError> {
+        Ok(SyncRun {
+            id: SyncRunId(self.id),
+            job_id: SyncJobId(self.job_id),
+            state: self.state.parse().map_err(corrupt)?,
+            plan: serde_json::from_str(&self.plan).map_err(corrupt)?,
+            counts: serde_json::from_str(&self.counts).map_err(corrupt)?,
+            error: self.error,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+        })
+    }
 }

@@ -174,6 +174,37 @@ impl<'a> FinishColumns<'a> {
     }
 }
 
+pub(crate) const CHANNEL_BY_ID: &str = "SELECT id, community_id, kind, name, settings, secret, health, last_error, \
+     min_interval_ms, created_at FROM channels WHERE id = $1";
+pub(crate) const INSERT_SYNC_JOB: &str = "INSERT INTO sync_jobs \
+     (id, channel_id, direction, cron, max_remove_fraction, max_remove_count, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+     RETURNING id, channel_id, direction, cron, max_remove_fraction, max_remove_count, last_seen";
+pub(crate) const SYNC_JOBS: &str = "SELECT id, channel_id, direction, cron, max_remove_fraction, max_remove_count, \
+     last_seen FROM sync_jobs ORDER BY created_at";
+pub(crate) const SYNC_JOB_OF: &str = "SELECT id, channel_id, direction, cron, max_remove_fraction, max_remove_count, \
+     last_seen FROM sync_jobs WHERE channel_id = $1";
+pub(crate) const SET_LAST_SEEN: &str = "UPDATE sync_jobs SET last_seen = $2 WHERE id = $1";
+pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
+     (id, job_id, state, plan, counts, error, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     ON CONFLICT (id) DO UPDATE SET state = excluded.state, plan = excluded.plan, counts = excluded.counts, \
+     error = excluded.error, finished_at = excluded.finished_at";
+pub(crate) const SYNC_RUNS: &str = "SELECT id, job_id, state, plan, counts, error, started_at, finished_at \
+     FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC LIMIT $2";
+pub(crate) const CLAIM_TICK: &str =
+    "INSERT INTO cron_claims (job_id, tick, claimed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+/// Adds a member a sync found, unless the community has them already.
+pub(crate) const INSERT_MEMBER_IF_NEW: &str = "INSERT INTO members \
+     (id, community_id, email, email_display, name, name_lower, role, state, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, 'member', 'active', $7, $7) ON CONFLICT (community_id, email) DO NOTHING";
+pub(crate) const MEMBER_ID_BY_EMAIL: &str =
+    "SELECT id FROM members WHERE community_id = $1 AND email = $2";
+/// A sync's consent change, which never touches an opt-out.
+pub(crate) const SYNC_CONSENT: &str = "INSERT INTO member_consents (member_id, channel, status, changed_at, source) \
+     VALUES ($1, $2, $3, $4, 'sync') ON CONFLICT (member_id, channel) DO UPDATE \
+     SET status = excluded.status, changed_at = excluded.changed_at, source = excluded.source \
+     WHERE member_consents.status <> 'opted_out'";
+
 /// Rows per multi-row INSERT in a bulk import: well under both databases'
 /// limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
 pub(crate) const BULK_CHUNK: usize = 1000;

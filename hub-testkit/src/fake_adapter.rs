@@ -42,7 +42,9 @@ struct State {
     attempts: usize,
     members: Vec<RemoteMember>,
     page_size: usize,
-    fail_page: Option<usize>,
+    fail_page: Option<(usize, Scripted)>,
+    member_ops: VecDeque<Scripted>,
+    member_calls: usize,
     latency: Duration,
     lookups: bool,
 }
@@ -81,18 +83,33 @@ impl FakeChannel {
         self.state().lookups = lookups;
     }
 
-    /// The members the channel lists, in pages of `page_size`, failing on
-    /// page `fail_page` (1-based) if given.
-    pub fn set_members(
-        &self,
-        members: Vec<RemoteMember>,
-        page_size: usize,
-        fail_page: Option<usize>,
-    ) {
+    /// The members the channel lists, in pages of `page_size`.
+    pub fn set_members(&self, members: Vec<RemoteMember>, page_size: usize) {
         let mut state = self.state();
         state.members = members;
         state.page_size = page_size.max(1);
-        state.fail_page = fail_page;
+    }
+
+    /// Reading page `page` (1-based) answers with `error` instead.
+    pub fn fail_page(&self, page: usize, error: Scripted) {
+        self.state().fail_page = Some((page, error));
+    }
+
+    /// The next adds and removals get these answers, in order; then `Accept`.
+    pub fn script_member_changes(&self, answers: impl IntoIterator<Item = Scripted>) {
+        self.state().member_ops.extend(answers);
+    }
+
+    /// The members the channel has now.
+    #[must_use]
+    pub fn members(&self) -> Vec<RemoteMember> {
+        self.state().members.clone()
+    }
+
+    /// How many adds and removals were attempted.
+    #[must_use]
+    pub fn member_changes(&self) -> usize {
+        self.state().member_calls
     }
 
     /// Posts that took effect: (idempotency key, title), in order.
@@ -124,8 +141,11 @@ impl ChannelAdapter for FakeChannel {
         let state = self.state();
         let start: usize = cursor.and_then(|c| c.parse().ok()).unwrap_or(0);
         let page = start / state.page_size + 1;
-        if state.fail_page == Some(page) {
-            return Err(AdapterError::Transient(format!("page {page} failed")));
+        if let Some((failing, error)) = &state.fail_page
+            && *failing == page
+        {
+            return Err(error_of(error)
+                .unwrap_or_else(|| AdapterError::Transient(format!("page {page} failed"))));
         }
         let end = (start + state.page_size).min(state.members.len());
         Ok(RemotePage {
@@ -136,6 +156,10 @@ impl ChannelAdapter for FakeChannel {
 
     async fn add_member(&self, email: &Email, name: &str) -> Result<String, AdapterError> {
         let mut state = self.state();
+        state.member_calls += 1;
+        if let Some(error) = state.member_ops.pop_front().as_ref().and_then(error_of) {
+            return Err(error);
+        }
         let id = format!("U{}", state.members.len() + 1);
         state.members.push(RemoteMember {
             external_id: id.clone(),
@@ -211,6 +235,19 @@ impl ChannelAdapter for FakeChannel {
 
     async fn health(&self) -> Result<(), AdapterError> {
         Ok(())
+    }
+}
+
+/// The error a scripted answer stands for (`None` for success).
+fn error_of(answer: &Scripted) -> Option<AdapterError> {
+    match answer {
+        Scripted::Accept | Scripted::AmbiguousAfterPosting => None,
+        Scripted::RateLimited(retry_after) => Some(AdapterError::RateLimited {
+            retry_after: *retry_after,
+        }),
+        Scripted::Transient => Some(AdapterError::Transient("503 from the fake".into())),
+        Scripted::Auth => Some(AdapterError::Auth("token_revoked".into())),
+        Scripted::Permanent => Some(AdapterError::Permanent("invalid_arguments".into())),
     }
 }
 

@@ -9,18 +9,20 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     Email,
-    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, UserId},
+    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, UserId},
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement},
         audit::{AuditEvent, NewAuditEvent},
         channel::{Channel, ChannelHealth, NewChannel},
         community::{Community, NewCommunity},
-        member::{Member, MemberQuery, MemberUpdate, NewMember},
+        member::{ConsentChannel, Member, MemberQuery, MemberUpdate, NewMember},
+        sync::{NewSyncJob, SyncJob, SyncRun},
         user::{NewUser, Session, User},
     },
     outbox::{ClaimedDelivery, Finish},
     page::Page,
+    sync::{ConsentChange, HubAdd},
 };
 
 /// How many deliveries are in each state, and how many sends may have
@@ -368,6 +370,85 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError>;
+
+    // --- membership sync ---------------------------------------------------------------
+
+    /// A channel and its encrypted secret.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn channel_with_secret(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Option<(Channel, Option<String>)>, StoreError>;
+
+    /// Gives a channel its sync schedule.
+    ///
+    /// # Errors
+    /// `Conflict` when the channel has one already.
+    async fn create_sync_job(
+        &self,
+        channel: ChannelId,
+        job: NewSyncJob,
+        audit: NewAuditEvent,
+    ) -> Result<SyncJob, StoreError>;
+
+    /// Every sync schedule, for the scheduler.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn sync_jobs(&self) -> Result<Vec<SyncJob>, StoreError>;
+
+    /// A channel's sync schedule.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn sync_job_of(&self, channel: ChannelId) -> Result<Option<SyncJob>, StoreError>;
+
+    /// Remembers how many members the last complete read found.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn set_sync_last_seen(&self, job: SyncJobId, seen: u64) -> Result<(), StoreError>;
+
+    /// Keeps a run (its plan, counts and state).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn record_sync_run(&self, run: &SyncRun) -> Result<(), StoreError>;
+
+    /// A job's runs, newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn sync_runs(&self, job: SyncJobId, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
+
+    /// Applies a plan's hub side in one transaction: new members (with this
+    /// channel's consent only, set by the sync) and consent changes. A member
+    /// who opted out meanwhile is left alone.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`; nothing is written then.
+    async fn apply_sync_to_hub(
+        &self,
+        community: CommunityId,
+        consent: ConsentChannel,
+        adds: &[HubAdd],
+        changes: &[ConsentChange],
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Claims one tick of a job for `owner`; `false` when another instance
+    /// claimed it first, so each tick runs once.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_cron_tick(
+        &self,
+        job: SyncJobId,
+        tick: DateTime<Utc>,
+        owner: &str,
+    ) -> Result<bool, StoreError>;
 
     // --- audit -------------------------------------------------------------------
 

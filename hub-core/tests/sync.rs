@@ -1,0 +1,366 @@
+//! Membership sync runs against a scriptable fake channel: complete reads,
+//! guardrails, consent, idempotent apply, and every failure that must leave
+//! the hub and the channel untouched.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use hub_core::{
+    Email,
+    ids::ChannelId,
+    model::{
+        audit::NewAuditEvent,
+        channel::{ChannelHealth, ChannelKind, NewChannel},
+        community::{Community, NewCommunity},
+        member::{CommunityRole, ConsentChannel, ConsentStatus, NewMember},
+        sync::{NewSyncJob, SyncDirection, SyncRunState},
+    },
+    ports::{adapter::RemoteMember, clock::ManualClock, store::Store},
+    secrets::SecretKeys,
+    sync::{RunMode, SyncEngine},
+};
+use hub_testkit::{
+    database::TestDatabase,
+    fake_adapter::{FakeChannel, FakeFactory, Scripted},
+};
+
+struct Setup {
+    store: Arc<dyn Store>,
+    community: Community,
+    channel: ChannelId,
+    fake: FakeChannel,
+    engine: SyncEngine,
+    _db: TestDatabase,
+}
+
+fn audit() -> NewAuditEvent {
+    NewAuditEvent {
+        actor: "test".into(),
+        action: "test".into(),
+        community_id: None,
+        subject: "s".into(),
+        details: serde_json::json!({}),
+    }
+}
+
+async fn setup(direction: SyncDirection) -> Setup {
+    let db = TestDatabase::from_env().await;
+    let store = hub_store::open(db.url()).await.unwrap();
+    let community = store
+        .create_community(
+            NewCommunity::new("rse", "RSE", "UTC").unwrap(),
+            None,
+            audit(),
+        )
+        .await
+        .unwrap();
+    let channel = store
+        .create_channel(
+            community.id,
+            NewChannel {
+                kind: ChannelKind::Slack,
+                name: "slack".into(),
+                settings: serde_json::json!({}),
+                encrypted_secret: None,
+                min_interval_ms: 0,
+            },
+            audit(),
+        )
+        .await
+        .unwrap()
+        .id;
+    let job = NewSyncJob {
+        direction,
+        cron: "@daily".into(),
+        max_remove_fraction: 0.10,
+        max_remove_count: 3,
+    };
+    store.create_sync_job(channel, job, audit()).await.unwrap();
+    let fake = FakeChannel::new();
+    let engine = SyncEngine::new(
+        store.clone(),
+        Arc::new(FakeFactory(fake.clone())),
+        Arc::new(SecretKeys::from_hex_list(&SecretKeys::generate_hex()).unwrap()),
+        Arc::new(ManualClock::new(Utc::now())),
+    );
+    Setup {
+        store,
+        community,
+        channel,
+        fake,
+        engine,
+        _db: db,
+    }
+}
+
+fn people(range: std::ops::Range<usize>) -> Vec<RemoteMember> {
+    range
+        .map(|i| RemoteMember {
+            external_id: format!("U{i}"),
+            email: Some(Email::parse(&format!("p{i}@example.org")).unwrap()),
+            name: format!("Person {i}"),
+        })
+        .collect()
+}
+
+impl Setup {
+    async fn hub_size(&self) -> usize {
+        self.store
+            .all_members(self.community.id)
+            .await
+            .unwrap()
+            .len()
+    }
+
+    async fn slack_subscribed(&self) -> usize {
+        let members = self.store.all_members(self.community.id).await.unwrap();
+        members
+            .iter()
+            .filter(|m| m.consent(ConsentChannel::Slack) == ConsentStatus::Subscribed)
+            .count()
+    }
+
+    async fn add_hub_member(&self, email: &str, slack: Option<ConsentStatus>) {
+        let member = self
+            .store
+            .create_member(
+                self.community.id,
+                NewMember {
+                    email: Email::parse(email).unwrap(),
+                    name: email.into(),
+                    role: CommunityRole::Member,
+                    email_consent: None,
+                },
+                audit(),
+            )
+            .await
+            .unwrap();
+        if let Some(status) = slack {
+            self.store
+                .update_member(
+                    self.community.id,
+                    member.id,
+                    hub_core::model::member::MemberUpdate {
+                        consents: vec![(
+                            ConsentChannel::Slack,
+                            status,
+                            hub_core::model::member::ConsentSource::Member,
+                        )],
+                        ..Default::default()
+                    },
+                    audit(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_import_adds_people_with_slack_consent_only_and_a_second_run_changes_nothing() {
+    let s = setup(SyncDirection::Import).await;
+    s.fake.set_members(people(0..250), 100);
+    let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
+    assert_eq!(run.state, SyncRunState::Applied, "{:?}", run.error);
+    assert_eq!((run.counts.added, run.counts.api_calls), (250, 3));
+    assert_eq!(s.hub_size().await, 250);
+    let members = s.store.all_members(s.community.id).await.unwrap();
+    assert!(
+        members
+            .iter()
+            .all(|m| m.consent(ConsentChannel::Email) == ConsentStatus::None),
+        "not subscribed to email"
+    );
+    assert_eq!(s.slack_subscribed().await, 250);
+
+    let again = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
+    assert_eq!(
+        (
+            again.counts.added,
+            again.counts.updated,
+            again.counts.unchanged
+        ),
+        (0, 0, 250)
+    );
+    let runs = s.store.sync_runs(run.job_id, 10).await.unwrap();
+    assert_eq!(runs.len(), 2, "every run is kept");
+}
+
+#[tokio::test]
+async fn a_read_that_fails_on_page_three_changes_nothing() {
+    let s = setup(SyncDirection::Import).await;
+    s.fake.set_members(people(0..250), 100);
+    s.fake.fail_page(3, Scripted::Transient);
+    let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
+    assert_eq!(run.state, SyncRunState::Failed);
+    assert!(run.error.unwrap().contains("nothing was changed"));
+    assert_eq!(s.hub_size().await, 0, "two good pages are not the truth");
+}
+
+#[tokio::test]
+async fn a_token_revoked_while_reading_parks_the_channel() {
+    let s = setup(SyncDirection::Mirror).await;
+    s.fake.set_members(people(0..50), 20);
+    s.fake.fail_page(2, Scripted::Auth);
+    let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
+    assert_eq!(run.state, SyncRunState::Failed);
+    let channel = s
+        .store
+        .channels(s.community.id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(matches!(
+        channel.health,
+        ChannelHealth::NeedsReconnect { .. }
+    ));
+    assert_eq!(s.hub_size().await, 0);
+    assert_eq!(s.fake.member_changes(), 0);
+}
+
+#[tokio::test]
+async fn a_token_revoked_mid_apply_stops_before_any_removal() {
+    let s = setup(SyncDirection::Export).await;
+    s.add_hub_member("p0@example.org", Some(ConsentStatus::Subscribed))
+        .await;
+    s.add_hub_member("new1@example.org", Some(ConsentStatus::Subscribed))
+        .await;
+    s.add_hub_member("new2@example.org", Some(ConsentStatus::Subscribed))
+        .await;
+    s.add_hub_member("p1@example.org", Some(ConsentStatus::OptedOut))
+        .await;
+    s.fake.set_members(people(0..40), 100);
+    s.fake
+        .script_member_changes([Scripted::Accept, Scripted::Auth]);
+    let run = s
+        .engine
+        .run(s.channel, RunMode::ApplyApproved)
+        .await
+        .unwrap();
+    assert_eq!(run.state, SyncRunState::Failed);
+    assert_eq!(
+        (run.counts.added, run.counts.removed, run.counts.errors),
+        (1, 0, 1)
+    );
+    assert_eq!(
+        s.fake.members().len(),
+        41,
+        "one add went through, no removal did"
+    );
+    let channel = s
+        .store
+        .channels(s.community.id)
+        .await
+        .unwrap()
+        .pop()
+        .unwrap();
+    assert!(matches!(
+        channel.health,
+        ChannelHealth::NeedsReconnect { .. }
+    ));
+}
+
+#[tokio::test]
+async fn an_empty_channel_where_the_last_run_saw_members_is_held() {
+    let s = setup(SyncDirection::Import).await;
+    s.fake.set_members(people(0..5), 100);
+    assert_eq!(
+        s.engine.run(s.channel, RunMode::Apply).await.unwrap().state,
+        SyncRunState::Applied
+    );
+    s.fake.set_members(Vec::new(), 100);
+    let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
+    assert_eq!(run.state, SyncRunState::Held);
+    assert_eq!(run.plan["held"]["reason"], "empty_side");
+    assert_eq!(s.slack_subscribed().await, 5, "nothing was applied");
+}
+
+#[tokio::test]
+async fn five_losing_one_is_applied_and_a_thousand_losing_two_hundred_is_held_until_approved() {
+    let small = setup(SyncDirection::Import).await;
+    small.fake.set_members(people(0..5), 100);
+    small
+        .engine
+        .run(small.channel, RunMode::Apply)
+        .await
+        .unwrap();
+    small.fake.set_members(people(0..4), 100);
+    let run = small
+        .engine
+        .run(small.channel, RunMode::Apply)
+        .await
+        .unwrap();
+    assert_eq!((run.state, run.counts.removed), (SyncRunState::Applied, 1));
+    assert_eq!(small.slack_subscribed().await, 4);
+
+    let large = setup(SyncDirection::Import).await;
+    large.fake.set_members(people(0..1000), 300);
+    large
+        .engine
+        .run(large.channel, RunMode::Apply)
+        .await
+        .unwrap();
+    large.fake.set_members(people(0..800), 300);
+    let held = large
+        .engine
+        .run(large.channel, RunMode::Apply)
+        .await
+        .unwrap();
+    assert_eq!(held.state, SyncRunState::Held);
+    assert_eq!(held.plan["held"]["removals"], 200);
+    assert_eq!(
+        large.slack_subscribed().await,
+        1000,
+        "held: nothing applied"
+    );
+    let dry = large
+        .engine
+        .run(large.channel, RunMode::DryRun)
+        .await
+        .unwrap();
+    assert_eq!(dry.state, SyncRunState::Planned);
+    assert_eq!(
+        large.slack_subscribed().await,
+        1000,
+        "a dry run changes nothing"
+    );
+    let approved = large
+        .engine
+        .run(large.channel, RunMode::ApplyApproved)
+        .await
+        .unwrap();
+    assert_eq!(
+        (approved.state, approved.counts.removed),
+        (SyncRunState::Applied, 200)
+    );
+    assert_eq!(large.slack_subscribed().await, 800);
+    assert_eq!(
+        large.hub_size().await,
+        1000,
+        "members are never deleted by a sync"
+    );
+}
+
+#[tokio::test]
+async fn a_mirror_never_resubscribes_an_opt_out_and_removes_them_from_the_channel() {
+    let s = setup(SyncDirection::Mirror).await;
+    s.add_hub_member("p0@example.org", Some(ConsentStatus::OptedOut))
+        .await;
+    s.fake.set_members(people(0..3), 100);
+    let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
+    assert_eq!(run.state, SyncRunState::Applied, "{:?}", run.error);
+    let members = s.store.all_members(s.community.id).await.unwrap();
+    let ada = members
+        .iter()
+        .find(|m| m.email.normalized() == "p0@example.org")
+        .unwrap();
+    assert_eq!(ada.consent(ConsentChannel::Slack), ConsentStatus::OptedOut);
+    assert!(
+        s.fake.members().iter().all(|m| m.external_id != "U0"),
+        "removed from Slack"
+    );
+    assert_eq!(s.hub_size().await, 3);
+}
