@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod page;
 pub mod ports;
 pub mod roster;
+pub mod schedule;
 pub mod secrets;
 pub mod sync;
 pub mod tls;

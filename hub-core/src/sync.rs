@@ -81,7 +81,7 @@ pub async fn read_remote(adapter: &dyn ChannelAdapter) -> Result<RemoteSide, Ada
 }
 
 /// Guardrail limits.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, serde::Deserialize)]
 pub struct Guardrails {
     /// A plan removing more than this share of a side…
     pub max_remove_fraction: f64,
@@ -581,6 +581,164 @@ impl SyncEngine {
             self.store.set_channel_health(channel.id, &health).await?;
         }
         Ok(())
+    }
+}
+
+/// Why a sync schedule cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ScheduleError {
+    /// The cron expression is not one.
+    #[error(transparent)]
+    Cron(#[from] crate::schedule::InvalidCron),
+    /// The guardrail share is not between 0 and 1.
+    #[error(
+        "the guardrail share must be between 0 and 1 (0.10 holds plans removing more than 10 %)"
+    )]
+    Fraction,
+    /// The channel cannot sync members.
+    #[error("{0} channels have no members to sync")]
+    Unsupported(ChannelKind),
+    /// Storage refused it.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Gives a channel its sync schedule, checked.
+///
+/// # Errors
+/// [`ScheduleError`].
+pub async fn schedule_channel(
+    store: &dyn Store,
+    channel: &Channel,
+    direction: SyncDirection,
+    cron: &str,
+    guardrails: Guardrails,
+    actor: &str,
+) -> Result<SyncJob, ScheduleError> {
+    let parsed = crate::schedule::CronSchedule::parse(cron)?;
+    if !(0.0..=1.0).contains(&guardrails.max_remove_fraction) {
+        return Err(ScheduleError::Fraction);
+    }
+    if consent_channel(channel.kind).is_none() {
+        return Err(ScheduleError::Unsupported(channel.kind));
+    }
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "sync.schedule".into(),
+        community_id: Some(channel.community_id),
+        subject: channel.name.clone(),
+        details: serde_json::json!({"direction": direction, "cron": parsed.as_str(), "guardrails": guardrails}),
+    };
+    let job = crate::model::sync::NewSyncJob {
+        direction,
+        cron: parsed.as_str().to_owned(),
+        max_remove_fraction: guardrails.max_remove_fraction,
+        max_remove_count: u32::try_from(guardrails.max_remove_count).unwrap_or(u32::MAX),
+    };
+    Ok(store.create_sync_job(channel.id, job, audit).await?)
+}
+
+/// Runs each sync job at its cron ticks. Every instance may run a scheduler:
+/// a tick is claimed in the database before it runs, so it runs once.
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    store: Arc<dyn Store>,
+    engine: SyncEngine,
+    clock: Arc<dyn Clock>,
+    owner: String,
+}
+
+impl Scheduler {
+    /// A scheduler named `owner` (for the claims it makes).
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn Store>,
+        engine: SyncEngine,
+        clock: Arc<dyn Clock>,
+        owner: String,
+    ) -> Self {
+        Self {
+            store,
+            engine,
+            clock,
+            owner,
+        }
+    }
+
+    /// Runs every job whose tick has come and that no instance has claimed.
+    /// Returns the runs this instance made.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the jobs cannot be read; a job that fails to run
+    /// is logged and the others still run.
+    pub async fn run_once(&self) -> Result<Vec<SyncRun>, StoreError> {
+        let now = self.clock.now();
+        let mut runs = Vec::new();
+        for job in self.store.sync_jobs().await? {
+            match self.tick(&job, now).await {
+                Ok(Some(run)) => runs.push(run),
+                Ok(None) => {}
+                Err(error) => {
+                    tracing::error!(job = %job.id, %error, "a scheduled sync could not run")
+                }
+            }
+        }
+        Ok(runs)
+    }
+
+    async fn tick(
+        &self,
+        job: &SyncJob,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<SyncRun>, SyncError> {
+        let schedule = match crate::schedule::CronSchedule::parse(&job.cron) {
+            Ok(schedule) => schedule,
+            Err(error) => {
+                tracing::warn!(job = %job.id, %error, "a sync job has an unreadable schedule");
+                return Ok(None);
+            }
+        };
+        let Some((channel, _)) = self.store.channel_with_secret(job.channel_id).await? else {
+            return Ok(None);
+        };
+        let tz = match self.store.community(channel.community_id).await? {
+            Some(community) => community.timezone.parse().unwrap_or(chrono_tz::Tz::UTC),
+            None => return Ok(None),
+        };
+        let since = self
+            .store
+            .last_cron_tick(job.id)
+            .await?
+            .unwrap_or(job.created_at);
+        let Some(tick) = schedule.latest_due(tz, since, now) else {
+            return Ok(None);
+        };
+        if !self
+            .store
+            .claim_cron_tick(job.id, tick, &self.owner)
+            .await?
+        {
+            return Ok(None);
+        }
+        Ok(Some(self.engine.run(job.channel_id, RunMode::Apply).await?))
+    }
+
+    /// Runs until `shutdown` resolves, looking every `every`.
+    pub async fn run(
+        &self,
+        every: std::time::Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        loop {
+            if let Err(error) = self.run_once().await {
+                tracing::error!(%error, "the sync scheduler could not read its jobs");
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
     }
 }
 

@@ -364,3 +364,86 @@ async fn a_mirror_never_resubscribes_an_opt_out_and_removes_them_from_the_channe
     );
     assert_eq!(s.hub_size().await, 3);
 }
+
+#[tokio::test]
+async fn two_schedulers_run_each_minute_once_over_three_simulated_minutes_and_catch_up_once() {
+    use hub_core::{ports::clock::Clock, sync::Scheduler};
+    let s = setup(SyncDirection::Import).await;
+    // A second job on the same community, scheduled every minute.
+    let channel = s
+        .store
+        .create_channel(
+            s.community.id,
+            NewChannel {
+                kind: ChannelKind::Zoom,
+                name: "zoom".into(),
+                settings: serde_json::json!({}),
+                encrypted_secret: None,
+                min_interval_ms: 0,
+            },
+            audit(),
+        )
+        .await
+        .unwrap();
+    let job = hub_core::sync::schedule_channel(
+        s.store.as_ref(),
+        &channel,
+        SyncDirection::Import,
+        "* * * * *",
+        hub_core::sync::Guardrails::default(),
+        "test",
+    )
+    .await
+    .unwrap();
+    s.fake.set_members(people(0..3), 100);
+    let clock = ManualClock::new(job.created_at);
+    let engine = SyncEngine::new(
+        s.store.clone(),
+        Arc::new(FakeFactory(s.fake.clone())),
+        Arc::new(SecretKeys::from_hex_list(&SecretKeys::generate_hex()).unwrap()),
+        Arc::new(clock.clone()),
+    );
+    let a = Scheduler::new(
+        s.store.clone(),
+        engine.clone(),
+        Arc::new(clock.clone()),
+        "a".into(),
+    );
+    let b = Scheduler::new(s.store.clone(), engine, Arc::new(clock.clone()), "b".into());
+    let mut ran = 0;
+    for _ in 0..3 {
+        clock.advance(chrono::Duration::minutes(1));
+        let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+        ran += ra.unwrap().len() + rb.unwrap().len();
+    }
+    // The daily Slack job has not come due; the per-minute one ran 3 times, not 6.
+    assert_eq!(ran, 3);
+    assert_eq!(s.store.sync_runs(job.id, 100).await.unwrap().len(), 3);
+
+    // Down for an hour: the missed ticks run once.
+    clock.advance(chrono::Duration::minutes(60));
+    let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
+    assert_eq!(ra.unwrap().len() + rb.unwrap().len(), 1);
+    assert_eq!(
+        s.store
+            .last_cron_tick(job.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .timestamp()
+            % 60,
+        0
+    );
+    assert!(s.store.last_cron_tick(job.id).await.unwrap().unwrap() <= clock.now());
+
+    let bad = hub_core::sync::schedule_channel(
+        s.store.as_ref(),
+        &channel,
+        SyncDirection::Import,
+        "every minute",
+        hub_core::sync::Guardrails::default(),
+        "test",
+    )
+    .await;
+    assert!(bad.unwrap_err().to_string().contains("five fields"));
+}

@@ -466,6 +466,24 @@ impl Store for PgStore {
         Ok(created)
     }
 
+    async fn community(&self, id: CommunityId) -> Result<Option<Community>, StoreError> {
+        sqlx::query_as::<_, CommunityRow>(sql::COMMUNITY_BY_ID)
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(CommunityRow::into_community)
+            .transpose()
+    }
+
+    async fn last_cron_tick(&self, job: SyncJobId) -> Result<Option<DateTime<Utc>>, StoreError> {
+        sqlx::query_scalar(sql::LAST_TICK)
+            .bind(job.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)
+    }
+
     async fn community_by_slug(&self, slug: &str) -> Result<Option<Community>, StoreError> {
         sqlx::query_as::<_, CommunityRow>(sql::COMMUNITY_BY_SLUG)
             .bind(slug)

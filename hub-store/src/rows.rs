@@ -323,6 +323,7 @@ pub(crate) struct SyncJobRow {
     max_remove_fraction: f64,
     max_remove_count: i64,
     last_seen: Option<i64>,
+    created_at: DateTime<Utc>,
 }
 
 impl SyncJobRow {
@@ -335,6 +336,7 @@ impl SyncJobRow {
             max_remove_fraction: self.max_remove_fraction,
             max_remove_count: u32::try_from(self.max_remove_count).map_err(corrupt)?,
             last_seen: self.last_seen.map(i64::unsigned_abs),
+            created_at: self.created_at,
         })
     }
 }

@@ -179,11 +179,11 @@ pub(crate) const CHANNEL_BY_ID: &str = "SELECT id, community_id, kind, name, set
 pub(crate) const INSERT_SYNC_JOB: &str = "INSERT INTO sync_jobs \
      (id, channel_id, direction, cron, max_remove_fraction, max_remove_count, created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     RETURNING id, channel_id, direction, cron, max_remove_fraction, max_remove_count, last_seen";
+     RETURNING id, channel_id, direction, cron, max_remove_fraction, max_remove_count, last_seen, created_at";
 pub(crate) const SYNC_JOBS: &str = "SELECT id, channel_id, direction, cron, max_remove_fraction, max_remove_count, \
-     last_seen FROM sync_jobs ORDER BY created_at";
+     last_seen, created_at FROM sync_jobs ORDER BY created_at";
 pub(crate) const SYNC_JOB_OF: &str = "SELECT id, channel_id, direction, cron, max_remove_fraction, max_remove_count, \
-     last_seen FROM sync_jobs WHERE channel_id = $1";
+     last_seen, created_at FROM sync_jobs WHERE channel_id = $1";
 pub(crate) const SET_LAST_SEEN: &str = "UPDATE sync_jobs SET last_seen = $2 WHERE id = $1";
 pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
      (id, job_id, state, plan, counts, error, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -191,6 +191,9 @@ pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
      error = excluded.error, finished_at = excluded.finished_at";
 pub(crate) const SYNC_RUNS: &str = "SELECT id, job_id, state, plan, counts, error, started_at, finished_at \
      FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC LIMIT $2";
+pub(crate) const LAST_TICK: &str = "SELECT MAX(tick) FROM cron_claims WHERE job_id = $1";
+pub(crate) const COMMUNITY_BY_ID: &str =
+    "SELECT id, slug, name, timezone, created_at FROM communities WHERE id = $1";
 pub(crate) const CLAIM_TICK: &str =
     "INSERT INTO cron_claims (job_id, tick, claimed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 /// Adds a member a sync found, unless the community has them already.

@@ -44,6 +44,8 @@ pub struct SyncJob {
     pub max_remove_count: u32,
     /// How many members the last complete read of the channel found.
     pub last_seen: Option<u64>,
+    /// When the schedule was made (its first tick comes after this).
+    pub created_at: DateTime<Utc>,
 }
 
 /// A sync schedule to create.

@@ -179,6 +179,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> Result<Community, StoreError>;
 
+    /// A community by id.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn community(&self, id: CommunityId) -> Result<Option<Community>, StoreError>;
+
     /// A community by slug.
     ///
     /// # Errors
@@ -449,6 +455,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         tick: DateTime<Utc>,
         owner: &str,
     ) -> Result<bool, StoreError>;
+
+    /// The latest tick claimed for a job, by any instance.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn last_cron_tick(&self, job: SyncJobId) -> Result<Option<DateTime<Utc>>, StoreError>;
 
     // --- audit -------------------------------------------------------------------
 
