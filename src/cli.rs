@@ -88,6 +88,22 @@ pub enum Command {
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
     },
+    /// Sync a community's channels' members now (or only plan it).
+    #[command(after_help = "Example:\n  cophub sync --community rse --dry-run")]
+    Sync {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// Only this channel (name or id); default every channel with a sync schedule.
+        #[arg(long)]
+        channel: Option<String>,
+        /// Plan and show; change nothing.
+        #[arg(long, conflicts_with = "approve")]
+        dry_run: bool,
+        /// Apply even a plan the guardrails would hold (after reading it with --dry-run).
+        #[arg(long)]
+        approve: bool,
+    },
     /// Print or check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -211,6 +227,12 @@ pub enum ChannelCommand {
         /// Start sends to this channel at least this many milliseconds apart.
         #[arg(long, default_value_t = 0)]
         min_interval_ms: u32,
+        /// Sync its members: import, export, mirror or observe.
+        #[arg(long, value_name = "DIRECTION", requires = "cron")]
+        sync: Option<String>,
+        /// When to sync, as cron (five fields, or @daily) in the community's timezone.
+        #[arg(long, value_name = "EXPR", requires = "sync")]
+        cron: Option<String>,
     },
     /// List a community's channels.
     #[command(after_help = "Example:\n  cophub channel list --community rse")]

@@ -61,18 +61,25 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             settings,
             secret_stdin,
             min_interval_ms,
+            sync,
+            cron,
         }) => {
-            add_channel(
-                &config,
-                &community,
-                &kind,
+            let channel = NewChannelArgs {
+                kind,
                 name,
-                &settings,
+                settings,
                 secret_stdin,
                 min_interval_ms,
-            )
-            .await
+                sync: sync.zip(cron),
+            };
+            add_channel(&config, &community, channel).await
         }
+        Command::Sync {
+            community,
+            channel,
+            dry_run,
+            approve,
+        } => sync_now(&config, &community, channel.as_deref(), dry_run, approve).await,
         Command::Channel(ChannelCommand::List { community }) => {
             list_channels(&config, &community).await
         }
@@ -388,15 +395,28 @@ fn read_first_line_of_stdin(what: &str) -> Result<String, Failure> {
     Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
-async fn add_channel(
-    config: &Config,
-    slug: &str,
-    kind: &str,
+/// `channel add`'s options.
+struct NewChannelArgs {
+    kind: String,
     name: Option<String>,
-    settings_file: &std::path::Path,
+    settings: std::path::PathBuf,
     secret_stdin: bool,
     min_interval_ms: u32,
-) -> Result<(), Failure> {
+    /// (direction, cron)
+    sync: Option<(String, String)>,
+}
+
+async fn add_channel(config: &Config, slug: &str, args: NewChannelArgs) -> Result<(), Failure> {
+    let NewChannelArgs {
+        kind,
+        name,
+        settings: settings_file,
+        secret_stdin,
+        min_interval_ms,
+        sync,
+    } = args;
+    let settings_file = settings_file.as_path();
+    let kind = kind.as_str();
     use figment::providers::Format;
     use hub_core::{
         channels::{ChannelRequest, add},
@@ -445,11 +465,41 @@ async fn add_channel(
         secret,
         min_interval_ms,
     };
+    let sync = sync
+        .map(|(direction, cron)| {
+            let direction: hub_core::model::sync::SyncDirection = direction
+                .parse()
+                .map_err(|e: hub_core::model::UnknownWord| Failure::Usage(e.to_string()))?;
+            hub_core::schedule::CronSchedule::parse(&cron)
+                .map_err(|e| Failure::Usage(e.to_string()))?;
+            if hub_core::sync::consent_channel(kind).is_none() {
+                return Err(Failure::Usage(format!(
+                    "{kind} channels have no members to sync"
+                )));
+            }
+            Ok((direction, cron))
+        })
+        .transpose()?;
     let channel = add(store.as_ref(), &keys, community.id, request, CLI_ACTOR).await?;
     println!(
         "Connected the {} channel {:?} ({}).",
         channel.kind, channel.name, channel.id
     );
+    if let Some((direction, cron)) = sync {
+        hub_core::sync::schedule_channel(
+            store.as_ref(),
+            &channel,
+            direction,
+            &cron,
+            hub_core::sync::Guardrails::default(),
+            CLI_ACTOR,
+        )
+        .await
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+        println!(
+            "Its members sync ({direction}) on the schedule {cron:?}, in the community's timezone."
+        );
+    }
     Ok(())
 }
 
@@ -543,5 +593,91 @@ async fn announce(
         announcement.id,
         deliveries.len()
     );
+    Ok(())
+}
+
+async fn sync_now(
+    config: &Config,
+    slug: &str,
+    only: Option<&str>,
+    dry_run: bool,
+    approve: bool,
+) -> Result<(), Failure> {
+    use hub_core::sync::{RunMode, SyncEngine, SyncError};
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let mut channels = Vec::new();
+    for channel in store.channels(community.id).await? {
+        let wanted = only.is_none_or(|w| channel.name == w || channel.id.to_string() == w);
+        if wanted && store.sync_job_of(channel.id).await?.is_some() {
+            channels.push(channel);
+        }
+    }
+    if channels.is_empty() {
+        return Err(Failure::Usage(match only {
+            Some(name) => {
+                format!("the community {slug} has no channel {name:?} with a sync schedule")
+            }
+            None => format!(
+                "no channel of the community {slug} has a sync schedule (channel add --sync … --cron …)"
+            ),
+        }));
+    }
+    hub_core::tls::init();
+    let engine = SyncEngine::new(
+        store.clone(),
+        std::sync::Arc::new(crate::adapters::Adapters),
+        std::sync::Arc::new(config.secret_keys()?),
+        std::sync::Arc::new(hub_core::ports::clock::SystemClock),
+    );
+    let mode = match (dry_run, approve) {
+        (true, _) => RunMode::DryRun,
+        (false, true) => RunMode::ApplyApproved,
+        (false, false) => RunMode::Apply,
+    };
+    let mut failed = false;
+    for channel in channels {
+        let progress = Progress::new();
+        progress.step(&format!("syncing {}", channel.name));
+        let run = engine.run(channel.id, mode).await.map_err(|e| match e {
+            SyncError::Store(e) => Failure::from(e),
+            other => Failure::Usage(other.to_string()),
+        });
+        progress.finish();
+        let run = run?;
+        let c = run.counts;
+        println!(
+            "{}: {} — added {}, removed {}, updated {}, unchanged {}, unmatched {}, errors {}, API calls {}",
+            channel.name,
+            run.state,
+            c.added,
+            c.removed,
+            c.updated,
+            c.unchanged,
+            c.unmatched,
+            c.errors,
+            c.api_calls
+        );
+        if let Some(error) = &run.error {
+            eprintln!("{}: {error}", channel.name);
+            failed = true;
+        }
+        if dry_run || run.state == hub_core::model::sync::SyncRunState::Held {
+            let plan = serde_json::to_string_pretty(&run.plan)
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!("{plan}");
+        }
+        if run.state == hub_core::model::sync::SyncRunState::Held {
+            eprintln!(
+                "{}: the plan is held by a guardrail; read it, then apply it with --approve",
+                channel.name
+            );
+        }
+    }
+    if failed {
+        return Err(Failure::Runtime(
+            "a sync failed; nothing was changed past the failure".into(),
+        ));
+    }
     Ok(())
 }

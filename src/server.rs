@@ -59,7 +59,8 @@ pub struct Server {
     grace: Duration,
 }
 
-/// The outbox worker running inside this process.
+/// The background work running inside this process: the outbox and the
+/// sync scheduler.
 #[derive(Debug)]
 pub struct Worker {
     stop: watch::Sender<bool>,
@@ -74,21 +75,35 @@ impl Worker {
     pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Self, Failure> {
         hub_core::tls::init();
         let keys = Arc::new(config.secret_keys()?);
+        let keys_for_sync = keys.clone();
         let outbox = Outbox::new(
-            store,
+            store.clone(),
             Arc::new(crate::adapters::Adapters),
             keys,
             Arc::new(SystemClock),
             config.outbox_settings(),
             worker_id(),
         );
-        let (stop, mut stopped) = watch::channel(false);
+        let engine = hub_core::sync::SyncEngine::new(
+            store.clone(),
+            Arc::new(crate::adapters::Adapters),
+            keys_for_sync,
+            Arc::new(SystemClock),
+        );
+        let scheduler =
+            hub_core::sync::Scheduler::new(store, engine, Arc::new(SystemClock), worker_id());
+        let (stop, stopped) = watch::channel(false);
+        let mut outbox_stop = stopped.clone();
+        let mut scheduler_stop = stopped;
         let task = tokio::spawn(async move {
-            outbox
-                .run(async move {
-                    let _ = stopped.wait_for(|stop| *stop).await;
-                })
-                .await;
+            let outbox = outbox.run(async move {
+                let _ = outbox_stop.wait_for(|stop| *stop).await;
+            });
+            // Cron ticks are minutes; looking every 15 s starts each within a quarter of one.
+            let scheduler = scheduler.run(Duration::from_secs(15), async move {
+                let _ = scheduler_stop.wait_for(|stop| *stop).await;
+            });
+            tokio::join!(outbox, scheduler);
         });
         Ok(Self { stop, task })
     }

@@ -385,3 +385,153 @@ async fn serve_prints_a_setup_link_logs_json_and_stops_on_sigterm() {
         "{logs}"
     );
 }
+
+#[tokio::test]
+async fn a_lead_connects_a_webhook_and_an_announcement_from_the_command_line_arrives() {
+    let cli = Cli::new().await;
+    let receiver = hub_testkit::webhook_receiver::WebhookReceiver::start("hook secret").await;
+    assert!(
+        cli.run(&["community", "create", "--slug", "rse", "--name", "RSE"])
+            .status
+            .success()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("hook.toml");
+    std::fs::write(
+        &settings,
+        format!("url = \"{}\"\nallow_local = true\n", receiver.url),
+    )
+    .unwrap();
+    let settings = settings.to_str().unwrap();
+
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "ulr = \"https://example.org\"\n").unwrap();
+    let refused = cli.run_with_input(
+        &[
+            "channel",
+            "add",
+            "--community",
+            "rse",
+            "--kind",
+            "webhook",
+            "--settings",
+            typo.to_str().unwrap(),
+            "--secret-stdin",
+        ],
+        "s\n",
+    );
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(stderr(&refused).contains("ulr"), "{}", stderr(&refused));
+    let no_members = cli.run_with_input(
+        &[
+            "channel",
+            "add",
+            "--community",
+            "rse",
+            "--kind",
+            "webhook",
+            "--settings",
+            settings,
+            "--secret-stdin",
+            "--sync",
+            "import",
+            "--cron",
+            "@daily",
+        ],
+        "hook secret\n",
+    );
+    assert_eq!(no_members.status.code(), Some(2));
+    assert!(stderr(&no_members).contains("no members to sync"));
+
+    let added = cli.run_with_input(
+        &[
+            "channel",
+            "add",
+            "--community",
+            "rse",
+            "--kind",
+            "webhook",
+            "--name",
+            "Team hook",
+            "--settings",
+            settings,
+            "--secret-stdin",
+        ],
+        "hook secret\n",
+    );
+    assert!(added.status.success(), "{}", stderr(&added));
+    let listed = cli.run(&["channel", "list", "--community", "rse"]);
+    assert!(stdout(&listed).contains("Team hook"));
+
+    let no_sync = cli.run(&["sync", "--community", "rse"]);
+    assert_eq!(no_sync.status.code(), Some(2));
+    let bad_time = cli.run_with_input(
+        &[
+            "announce",
+            "--community",
+            "rse",
+            "--title",
+            "T",
+            "--body-file",
+            "-",
+            "--at",
+            "tomorrow",
+        ],
+        "x",
+    );
+    assert_eq!(bad_time.status.code(), Some(2));
+    let queued = cli.run_with_input(
+        &[
+            "announce",
+            "--community",
+            "rse",
+            "--title",
+            "Call on Friday",
+            "--body-file",
+            "-",
+            "--channels",
+            "Team hook",
+        ],
+        "Bring **questions**.",
+    );
+    assert!(queued.status.success(), "{}", stderr(&queued));
+    assert_eq!(receiver.stats().total, 0, "announce only queues");
+
+    let mut worker = cli
+        .command(&["worker"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while receiver.stats().distinct == 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the worker delivered nothing"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let pid = worker.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert!(
+        worker.wait().unwrap().success(),
+        "SIGTERM stops the worker cleanly"
+    );
+    let body = &receiver.bodies()[0];
+    assert_eq!(body["announcement"]["title"], "Call on Friday");
+    assert_eq!(
+        body["announcement"]["body_markdown"],
+        "Bring **questions**."
+    );
+    assert_eq!(
+        receiver.stats().refused,
+        0,
+        "signed with the secret given on stdin"
+    );
+}
