@@ -523,7 +523,7 @@ impl Store for PgStore {
         community: CommunityId,
         query: &MemberQuery,
     ) -> Result<Page<Member>, StoreError> {
-        let built = sql::roster(query);
+        let built = sql::roster(query, sql::Search::PgTrigram);
         let mut select = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(built.sql)).bind(community.0);
         for text in built.texts {
             select = select.bind(text);

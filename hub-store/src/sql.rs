@@ -220,10 +220,22 @@ pub(crate) struct RosterQuery {
     pub(crate) texts: Vec<String>,
 }
 
+/// How a backend searches "email name" for a substring with its trigram index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Search {
+    /// SQLite: the FTS5 trigram table `members_search`.
+    Fts5Trigram,
+    /// PostgreSQL: the pg_trgm GIN index on `email || ' ' || name_lower`.
+    PgTrigram,
+}
+
+/// Trigram indexes need at least three characters; shorter terms scan.
+const TRIGRAM: usize = 3;
+
 /// Builds the roster query for the filters that are set, so each shape of
 /// query gets its own plan and uses the `(community_id, email)` index for
 /// order and cursor. The limit is one more than asked, to see if a next page exists.
-pub(crate) fn roster(query: &MemberQuery) -> RosterQuery {
+pub(crate) fn roster(query: &MemberQuery, search_with: Search) -> RosterQuery {
     let mut texts = Vec::new();
     // Binds a value and returns its placeholder; `$1` is the community id.
     let mut param = |value: String| {
@@ -252,10 +264,24 @@ pub(crate) fn roster(query: &MemberQuery) -> RosterQuery {
         .map(str::trim)
         .filter(|s| !s.is_empty())
     {
-        let p = param(format!("%{}%", escape_like(&search.to_lowercase())));
-        sql.push_str(&format!(
-            " AND (m.email LIKE {p} ESCAPE '\\' OR m.name_lower LIKE {p} ESCAPE '\\')"
-        ));
+        let term = search.to_lowercase();
+        if term.chars().count() < TRIGRAM {
+            let p = param(format!("%{}%", escape_like(&term)));
+            sql.push_str(&format!(
+                " AND (m.email LIKE {p} ESCAPE '\\' OR m.name_lower LIKE {p} ESCAPE '\\')"
+            ));
+        } else if search_with == Search::Fts5Trigram {
+            // A quoted phrase is a substring match under the trigram tokenizer.
+            let p = param(format!("\"{}\"", term.replace('"', "\"\"")));
+            sql.push_str(&format!(
+                " AND m.rowid IN (SELECT rowid FROM members_search WHERE members_search MATCH {p})"
+            ));
+        } else {
+            let p = param(format!("%{}%", escape_like(&term)));
+            sql.push_str(&format!(
+                " AND (m.email || ' ' || m.name_lower) LIKE {p} ESCAPE '\\'"
+            ));
+        }
     }
     if let Some((channel, status)) = query.consent {
         let channel = param(channel.as_str().to_owned());
@@ -299,15 +325,17 @@ mod tests {
             limit: 50,
             ..MemberQuery::default()
         };
-        let built = roster(&query);
+        let built = roster(&query, Search::PgTrigram);
         assert_eq!(
             built.texts,
             ["a@b.c", "lead", "%ada\\_%", "email", "opted_out"]
         );
         assert!(built.sql.contains("m.email > $2"));
         assert!(built.sql.contains("m.role = $3"));
-        assert!(built.sql.contains("m.email LIKE $4"));
-        assert!(built.sql.contains("m.name_lower LIKE $4"));
+        assert!(built.sql.contains("LIKE $4"));
+        let fts = roster(&query, Search::Fts5Trigram);
+        assert_eq!(fts.texts[2], "\"ada_\"");
+        assert!(fts.sql.contains("members_search MATCH $4"));
         assert!(built.sql.contains("c.channel = $5"));
         assert!(built.sql.contains("= $6"));
         assert!(built.sql.ends_with("LIMIT 51"));

@@ -528,7 +528,7 @@ impl Store for SqliteStore {
         community: CommunityId,
         query: &MemberQuery,
     ) -> Result<Page<Member>, StoreError> {
-        let built = sql::roster(query);
+        let built = sql::roster(query, sql::Search::Fts5Trigram);
         let mut select = sqlx::query_as::<_, MemberRow>(AssertSqlSafe(built.sql)).bind(community.0);
         for text in built.texts {
             select = select.bind(text);

@@ -507,6 +507,38 @@ async fn member_updates_record_consent_with_its_source(store: Arc<dyn Store>, _u
         .await
         .unwrap();
     assert_eq!(updated.name, "Ada L.");
+    // The search index follows renames.
+    let search = |term: &str| MemberQuery {
+        search: Some(term.into()),
+        limit: 10,
+        ..MemberQuery::default()
+    };
+    assert_eq!(
+        store
+            .list_members(c.id, &search("ada l."))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert!(
+        store
+            .list_members(c.id, &search("name of ada"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .list_members(c.id, &search("ADA@EXAMPLE"))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     assert_eq!(updated.role, CommunityRole::Lead);
     let consent = updated
         .consents
