@@ -47,6 +47,36 @@ pub fn consent_channel(kind: ChannelKind) -> Option<ConsentChannel> {
     }
 }
 
+/// A hub member as a sync sees them: just what matching and planning need,
+/// so reading 100,000 of them stays cheap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncPerson {
+    /// The member.
+    pub id: MemberId,
+    /// Their email.
+    pub email: Email,
+    /// Their name.
+    pub name: String,
+    /// Active or left.
+    pub state: MemberState,
+    /// Their consent for the channel being synced.
+    pub consent: ConsentStatus,
+}
+
+impl SyncPerson {
+    /// The sync's view of a member, for one channel's consent.
+    #[must_use]
+    pub fn of(member: &Member, consent: ConsentChannel) -> Self {
+        Self {
+            id: member.id,
+            email: member.email.clone(),
+            name: member.name.clone(),
+            state: member.state,
+            consent: member.consent(consent),
+        }
+    }
+}
+
 /// A channel's members, read to the end.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteSide {
@@ -194,20 +224,20 @@ impl SyncPlan {
     }
 }
 
-/// Plans a sync of `hub` (the community's members) with `remote` (the
-/// channel's, read completely). `consent` is the consent the channel stands
-/// for; `last_seen` how many members the previous run read from the channel.
+/// Plans a sync of `hub` (the community's members, with their consent for
+/// this channel) with `remote` (the channel's, read completely);
+/// `last_seen` is how many members the previous run read from the channel.
 #[must_use]
 pub fn plan(
     direction: SyncDirection,
-    consent: ConsentChannel,
-    hub: &[Member],
+    hub: &[SyncPerson],
     remote: &[RemoteMember],
     last_seen: Option<usize>,
     guardrails: Guardrails,
 ) -> SyncPlan {
     let mut plan = SyncPlan::default();
-    let by_email: HashMap<&str, &Member> = hub.iter().map(|m| (m.email.normalized(), m)).collect();
+    let by_email: HashMap<&str, &SyncPerson> =
+        hub.iter().map(|m| (m.email.normalized(), m)).collect();
     let mut in_channel: HashSet<&str> = HashSet::new();
     let imports = matches!(
         direction,
@@ -239,7 +269,7 @@ pub fn plan(
             }),
             None => {}
             Some(member) => {
-                let current = member.consent(consent);
+                let current = member.consent;
                 let gone = member.state == MemberState::Left;
                 if current == ConsentStatus::OptedOut || gone {
                     if exports {
@@ -268,7 +298,7 @@ pub fn plan(
         if in_channel.contains(member.email.normalized()) || member.state == MemberState::Left {
             continue;
         }
-        if member.consent(consent) != ConsentStatus::Subscribed {
+        if member.consent != ConsentStatus::Subscribed {
             continue;
         }
         if exports {
@@ -451,7 +481,10 @@ impl SyncEngine {
             }
         };
         run.counts.api_calls = u64::from(remote.api_calls);
-        let hub = self.store.all_members(channel.community_id).await?;
+        let hub = self
+            .store
+            .sync_roster(channel.community_id, consent)
+            .await?;
         let guardrails = Guardrails {
             max_remove_fraction: job.max_remove_fraction,
             max_remove_count: job.max_remove_count as usize,
@@ -459,14 +492,7 @@ impl SyncEngine {
         let last_seen = job
             .last_seen
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
-        let plan = plan(
-            job.direction,
-            consent,
-            &hub,
-            &remote.members,
-            last_seen,
-            guardrails,
-        );
+        let plan = plan(job.direction, &hub, &remote.members, last_seen, guardrails);
         run.counts.unchanged = plan.unchanged as u64;
         run.counts.unmatched = plan.unmatched.len() as u64;
         run.plan = serde_json::to_value(&plan).unwrap_or_default();

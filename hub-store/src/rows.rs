@@ -367,3 +367,53 @@ impl SyncRunRow {
         })
     }
 }
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SyncPersonRow {
+    id: Uuid,
+    email: String,
+    email_display: String,
+    name: String,
+    state: String,
+    consent: String,
+}
+
+impl SyncPersonRow {
+    pub(crate) fn into_person(self) -> Result<hub_core::sync::SyncPerson, StoreError> {
+        Ok(hub_core::sync::SyncPerson {
+            id: MemberId(self.id),
+            email: Email::from_stored(self.email, self.email_display),
+            name: self.name,
+            state: self.state.parse().map_err(corrupt)?,
+            consent: self.consent.parse().map_err(corrupt)?,
+        })
+    }
+}
+
+/// A chunk of new members as JSON rows for a bulk insert that the database
+/// unpacks itself (`json_each` on SQLite, `jsonb_to_recordset` on
+/// PostgreSQL): one bound parameter instead of ten per row, which is where a
+/// 100,000-row import spent its time. Returns the members' JSON and the
+/// email-consent rows' JSON.
+pub(crate) fn bulk_member_json(
+    chunk: &[hub_core::model::member::NewMember],
+) -> (String, Option<String>) {
+    let mut members = Vec::with_capacity(chunk.len());
+    let mut consents = Vec::new();
+    for member in chunk {
+        let id = Uuid::now_v7().simple().to_string();
+        if let Some(status) = member.email_consent {
+            consents.push(serde_json::json!({"id": id, "status": status.as_str()}));
+        }
+        members.push(serde_json::json!({
+            "id": id,
+            "email": member.email.normalized(),
+            "display": member.email.display(),
+            "name": member.name,
+            "name_lower": member.name.to_lowercase(),
+            "role": member.role.as_str(),
+        }));
+    }
+    let consents = (!consents.is_empty()).then(|| serde_json::Value::Array(consents).to_string());
+    (serde_json::Value::Array(members).to_string(), consents)
+}

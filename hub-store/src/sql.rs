@@ -196,6 +196,10 @@ pub(crate) const COMMUNITY_BY_ID: &str =
     "SELECT id, slug, name, timezone, created_at FROM communities WHERE id = $1";
 pub(crate) const CLAIM_TICK: &str =
     "INSERT INTO cron_claims (job_id, tick, claimed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+/// The members of `$1` with their consent for channel `$2`, as a sync needs them.
+pub(crate) const SYNC_ROSTER: &str = "SELECT m.id, m.email, m.email_display, m.name, m.state, \
+     COALESCE(c.status, 'none') AS consent FROM members m \
+     LEFT JOIN member_consents c ON c.member_id = m.id AND c.channel = $2 WHERE m.community_id = $1";
 /// Adds a member a sync found, unless the community has them already.
 pub(crate) const INSERT_MEMBER_IF_NEW: &str = "INSERT INTO members \
      (id, community_id, email, email_display, name, name_lower, role, state, created_at, updated_at) \
@@ -208,9 +212,8 @@ pub(crate) const SYNC_CONSENT: &str = "INSERT INTO member_consents (member_id, c
      SET status = excluded.status, changed_at = excluded.changed_at, source = excluded.source \
      WHERE member_consents.status <> 'opted_out'";
 
-/// Rows per multi-row INSERT in a bulk import: well under both databases'
-/// limits on bound parameters (SQLite 32,766; PostgreSQL 65,535).
-pub(crate) const BULK_CHUNK: usize = 1000;
+/// Rows per bulk insert of an import (one JSON parameter each).
+pub(crate) const BULK_CHUNK: usize = 10_000;
 
 /// One page of a roster: SQL whose `$1` is the community id and whose
 /// further parameters are the texts, in order.

@@ -36,7 +36,8 @@ use crate::{
     error::{internal, store_error},
     rows::{
         AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
-        SyncJobRow, SyncRunRow, UserRow, claimed, health_columns, members_with_consents,
+        SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed, health_columns,
+        members_with_consents,
     },
     sql,
 };
@@ -611,45 +612,31 @@ impl Store for SqliteStore {
         let now = Utc::now();
         let mut tx = self.write().await?;
         for chunk in plan.creates.chunks(sql::BULK_CHUNK) {
-            let ids: Vec<Uuid> = chunk.iter().map(|_| Uuid::now_v7()).collect();
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO members (id, community_id, email, email_display, name, name_lower, role, state, created_at, updated_at) ",
-            );
-            insert.push_values(chunk.iter().zip(&ids), |mut row, (member, id)| {
-                row.push_bind(*id)
-                    .push_bind(community.0)
-                    .push_bind(member.email.normalized())
-                    .push_bind(member.email.display())
-                    .push_bind(&member.name)
-                    .push_bind(member.name.to_lowercase())
-                    .push_bind(member.role.as_str())
-                    .push_bind("active")
-                    .push_bind(now)
-                    .push_bind(now);
-            });
-            insert.build().execute(&mut *tx).await.map_err(|e| {
-                store_error(
-                    e,
-                    "a member in this import was added meanwhile; import again",
+            let (members, consents) = bulk_member_json(chunk);
+            sqlx::query(
+                "INSERT INTO members (id, community_id, email, email_display, name, name_lower, role, state, \
+                 created_at, updated_at) \
+                 SELECT unhex(j.value ->> 'id'), $1, j.value ->> 'email', j.value ->> 'display', \
+                 j.value ->> 'name', j.value ->> 'name_lower', j.value ->> 'role', 'active', $2, $2 \
+                 FROM json_each($3) AS j",
+            )
+            .bind(community.0)
+            .bind(now)
+            .bind(members)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| store_error(e, "a member in this import was added meanwhile; import again"))?;
+            if let Some(consents) = consents {
+                sqlx::query(
+                    "INSERT INTO member_consents (member_id, channel, status, changed_at, source) \
+                     SELECT unhex(j.value ->> 'id'), 'email', j.value ->> 'status', $1, 'import' \
+                     FROM json_each($2) AS j",
                 )
-            })?;
-            let consents: Vec<(Uuid, &str)> = chunk
-                .iter()
-                .zip(&ids)
-                .filter_map(|(member, id)| member.email_consent.map(|s| (*id, s.as_str())))
-                .collect();
-            if !consents.is_empty() {
-                let mut insert = QueryBuilder::<Sqlite>::new(
-                    "INSERT INTO member_consents (member_id, channel, status, changed_at, source) ",
-                );
-                insert.push_values(consents, |mut row, (id, status)| {
-                    row.push_bind(id)
-                        .push_bind(ConsentChannel::Email.as_str())
-                        .push_bind(status)
-                        .push_bind(now)
-                        .push_bind(ConsentSource::Import.as_str());
-                });
-                insert.build().execute(&mut *tx).await.map_err(internal)?;
+                .bind(now)
+                .bind(consents)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
             }
         }
         for (id, update) in &plan.updates {
@@ -1026,6 +1013,22 @@ impl Store for SqliteStore {
             .map_err(internal)?
             .into_iter()
             .map(SyncRunRow::into_run)
+            .collect()
+    }
+
+    async fn sync_roster(
+        &self,
+        community: CommunityId,
+        consent: ConsentChannel,
+    ) -> Result<Vec<hub_core::sync::SyncPerson>, StoreError> {
+        sqlx::query_as::<_, SyncPersonRow>(sql::SYNC_ROSTER)
+            .bind(community.0)
+            .bind(consent.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(SyncPersonRow::into_person)
             .collect()
     }
 

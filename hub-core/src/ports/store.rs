@@ -22,7 +22,7 @@ use crate::{
     },
     outbox::{ClaimedDelivery, Finish},
     page::Page,
-    sync::{ConsentChange, HubAdd},
+    sync::{ConsentChange, HubAdd, SyncPerson},
 };
 
 /// How many deliveries are in each state, and how many sends may have
@@ -428,6 +428,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn sync_runs(&self, job: SyncJobId, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
+
+    /// Every member of a community as a sync of `consent`'s channel sees them.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn sync_roster(
+        &self,
+        community: CommunityId,
+        consent: ConsentChannel,
+    ) -> Result<Vec<SyncPerson>, StoreError>;
 
     /// Applies a plan's hub side in one transaction: new members (with this
     /// channel's consent only, set by the sync) and consent changes. A member
