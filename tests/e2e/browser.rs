@@ -102,7 +102,10 @@ impl Browser {
         field.send_keys(text).await.unwrap();
     }
 
+    /// Clicks something that loads a new page, and waits for that page: until
+    /// the old page's body is gone and the new document has loaded.
     async fn click(&self, selector: &str) {
+        let old_body = self.client.find(Locator::Css("body")).await.unwrap();
         self.client
             .find(Locator::Css(selector))
             .await
@@ -110,6 +113,21 @@ impl Browser {
             .click()
             .await
             .unwrap();
+        for _ in 0..200 {
+            let stale = old_body.text().await.is_err();
+            let ready = self
+                .client
+                .execute("return document.readyState", vec![])
+                .await
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s == "complete"))
+                .unwrap_or(false);
+            if stale && ready {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("clicking {selector} loaded no new page");
     }
 
     async fn text(&self) -> String {
@@ -227,9 +245,20 @@ async fn a_lead_sets_up_cophub_imports_members_and_edits_one_in_a_real_browser()
         .await
         .unwrap();
     browser.click("main form.stack button[type=submit]").await;
+    let saved = browser
+        .client
+        .find(Locator::Css("input[name=name]"))
+        .await
+        .unwrap();
+    assert_eq!(
+        saved.prop("value").await.unwrap().as_deref(),
+        Some("Rear Admiral Grace Hopper")
+    );
     let page = browser.text().await;
-    assert!(page.contains("Rear Admiral Grace Hopper"), "{page}");
-    assert!(page.contains("subscribed"), "{page}");
+    assert!(
+        page.contains("email subscribed"),
+        "the consent table shows the lead's change: {page}"
+    );
 
     // Log out: the dashboard asks for a login again.
     browser.click("form[action='/logout'] button").await;
