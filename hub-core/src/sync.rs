@@ -803,14 +803,13 @@ mod tests {
     }
 
     fn slack_plan(direction: SyncDirection, hub: &[Member], remote: &[RemoteMember]) -> SyncPlan {
-        plan(
-            direction,
-            ConsentChannel::Slack,
-            hub,
-            remote,
-            None,
-            Guardrails::default(),
-        )
+        plan(direction, &people(hub), remote, None, Guardrails::default())
+    }
+
+    fn people(hub: &[Member]) -> Vec<SyncPerson> {
+        hub.iter()
+            .map(|m| SyncPerson::of(m, ConsentChannel::Slack))
+            .collect()
     }
 
     #[test]
@@ -963,21 +962,13 @@ mod tests {
     fn an_empty_channel_where_the_last_run_saw_members_is_held() {
         let p = plan(
             SyncDirection::Import,
-            ConsentChannel::Slack,
-            &members(3),
+            &people(&members(3)),
             &[],
             Some(3),
             Guardrails::default(),
         );
         assert_eq!(p.held, Some(Hold::EmptySide { last_seen: 3 }));
-        let first = plan(
-            SyncDirection::Import,
-            ConsentChannel::Slack,
-            &[],
-            &[],
-            None,
-            Guardrails::default(),
-        );
+        let first = plan(SyncDirection::Import, &[], &[], None, Guardrails::default());
         assert_eq!(first.held, None, "a new, empty channel is fine");
     }
 }
