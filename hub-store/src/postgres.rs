@@ -35,8 +35,8 @@ use crate::{
     error::{internal, store_error},
     rows::{
         AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
-        SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed, health_columns,
-        members_with_consents,
+        SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed,
+        health_columns, members_with_consents,
     },
     sql,
 };
@@ -46,6 +46,9 @@ use crate::{
 pub struct PgStore {
     pool: PgPool,
 }
+
+/// How stale a session's "last used" may get before a request updates it.
+const SESSION_TOUCH_SECONDS: i64 = 60;
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -370,15 +373,14 @@ impl Store for PgStore {
         idle_cutoff: DateTime<Utc>,
         absolute_cutoff: DateTime<Utc>,
     ) -> Result<Option<User>, StoreError> {
-        let user_id: Option<Uuid> = sqlx::query_scalar(sql::TOUCH_SESSION)
+        let found = sqlx::query_as::<_, SessionUserRow>(sql::SESSION_USER)
             .bind(id_hash)
-            .bind(now)
             .bind(idle_cutoff)
             .bind(absolute_cutoff)
             .fetch_optional(&self.pool)
             .await
             .map_err(internal)?;
-        let Some(user_id) = user_id else {
+        let Some(found) = found else {
             // Dead sessions are swept whenever one is found dead.
             sqlx::query(sql::DELETE_DEAD_SESSIONS)
                 .bind(idle_cutoff)
@@ -388,12 +390,17 @@ impl Store for PgStore {
                 .map_err(internal)?;
             return Ok(None);
         };
-        Ok(sqlx::query_as::<_, UserRow>(sql::USER_BY_ID)
-            .bind(user_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(internal)?
-            .map(UserRow::into_user))
+        // Marking a session used is a write; once a minute is precise enough
+        // for an idle timeout counted in minutes, and keeps page views reads.
+        if now - found.last_seen_at > chrono::Duration::seconds(SESSION_TOUCH_SECONDS) {
+            sqlx::query(sql::MARK_SESSION_USED)
+                .bind(id_hash)
+                .bind(now)
+                .execute(&self.pool)
+                .await
+                .map_err(internal)?;
+        }
+        Ok(Some(found.user.into_user()))
     }
 
     async fn delete_session(&self, id_hash: &str) -> Result<(), StoreError> {

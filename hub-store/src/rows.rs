@@ -55,6 +55,13 @@ impl UserRow {
 }
 
 #[derive(Debug, sqlx::FromRow)]
+pub(crate) struct SessionUserRow {
+    #[sqlx(flatten)]
+    pub(crate) user: UserRow,
+    pub(crate) last_seen_at: DateTime<Utc>,
+}
+
+#[derive(Debug, sqlx::FromRow)]
 pub(crate) struct CommunityRow {
     id: Uuid,
     slug: String,

@@ -21,13 +21,15 @@ pub(crate) const VALID_SETUP_TOKEN: &str =
 
 pub(crate) const INSERT_SESSION: &str =
     "INSERT INTO sessions (id_hash, user_id, created_at, last_seen_at) VALUES ($1, $2, $3, $4)";
-pub(crate) const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $2 \
-     WHERE id_hash = $1 AND last_seen_at > $3 AND created_at > $4 RETURNING user_id";
+/// A live session's user, and when the session was last marked used.
+pub(crate) const SESSION_USER: &str = "SELECT u.id, u.email, u.email_display, u.password_hash, u.is_owner, \
+     u.created_at, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+     WHERE s.id_hash = $1 AND s.last_seen_at > $2 AND s.created_at > $3";
+pub(crate) const MARK_SESSION_USED: &str =
+    "UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1";
 pub(crate) const DELETE_SESSION: &str = "DELETE FROM sessions WHERE id_hash = $1";
 pub(crate) const DELETE_DEAD_SESSIONS: &str =
     "DELETE FROM sessions WHERE last_seen_at <= $1 OR created_at <= $2";
-pub(crate) const USER_BY_ID: &str =
-    "SELECT id, email, email_display, password_hash, is_owner, created_at FROM users WHERE id = $1";
 
 pub(crate) const INSERT_API_TOKEN: &str = "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
 pub(crate) const USER_BY_API_TOKEN: &str = "SELECT u.id, u.email, u.email_display, u.password_hash, u.is_owner, u.created_at \
