@@ -540,15 +540,24 @@ impl Store for PgStore {
         let limit = query.limit.clamp(1, 500) as usize;
         let has_more = rows.len() > limit;
         rows.truncate(limit);
-        let consents = match (rows.first(), rows.last()) {
-            (Some(first), Some(last)) => sqlx::query_as::<_, ConsentRow>(sql::CONSENTS_IN_RANGE)
-                .bind(community.0)
-                .bind(first.email())
-                .bind(last.email())
+        // The page's own consents, by id: a filtered page's members can lie
+        // far apart in email order, so a range would read many more.
+        let consents = if rows.is_empty() {
+            Vec::new()
+        } else {
+            let mut select = QueryBuilder::<Postgres>::new(
+                "SELECT member_id, channel, status, changed_at, source FROM member_consents WHERE member_id IN (",
+            );
+            let mut ids = select.separated(", ");
+            for row in &rows {
+                ids.push_bind(row.id());
+            }
+            select.push(")");
+            select
+                .build_query_as::<ConsentRow>()
                 .fetch_all(&self.pool)
                 .await
-                .map_err(internal)?,
-            _ => Vec::new(),
+                .map_err(internal)?
         };
         let members = members_with_consents(rows, consents)?;
         let next_cursor = has_more

@@ -96,9 +96,9 @@ pub(crate) struct MemberRow {
 }
 
 impl MemberRow {
-    /// The normalized email: the roster's order and cursor.
-    pub(crate) fn email(&self) -> &str {
-        &self.email
+    /// The member's id.
+    pub(crate) fn id(&self) -> Uuid {
+        self.id
     }
 }
 

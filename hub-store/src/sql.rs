@@ -55,10 +55,6 @@ pub(crate) const ALL_MEMBERS: &str = "SELECT m.id, m.community_id, m.email, m.em
      m.created_at, m.updated_at FROM members m WHERE m.community_id = $1 ORDER BY m.email";
 pub(crate) const ALL_CONSENTS: &str = "SELECT c.member_id, c.channel, c.status, c.changed_at, c.source \
      FROM member_consents c JOIN members m ON m.id = c.member_id WHERE m.community_id = $1";
-/// The consents of the members whose emails lie in a page's range.
-pub(crate) const CONSENTS_IN_RANGE: &str = "SELECT c.member_id, c.channel, c.status, c.changed_at, c.source \
-     FROM member_consents c JOIN members m ON m.id = c.member_id \
-     WHERE m.community_id = $1 AND m.email >= $2 AND m.email <= $3";
 pub(crate) const UPDATE_MEMBER: &str = "UPDATE members SET \
      name = COALESCE($3, name), name_lower = COALESCE($4, name_lower), \
      role = COALESCE($5, role), state = COALESCE($6, state), updated_at = $7 \
@@ -289,12 +285,21 @@ pub(crate) fn roster(query: &MemberQuery, search_with: Search) -> RosterQuery {
         }
     }
     if let Some((channel, status)) = query.consent {
-        let channel = param(channel.as_str().to_owned());
-        let status = param(status.as_str().to_owned());
-        sql.push_str(&format!(
-            " AND COALESCE((SELECT c.status FROM member_consents c \
-             WHERE c.member_id = m.id AND c.channel = {channel}), 'none') = {status}"
-        ));
+        let channel_param = param(channel.as_str().to_owned());
+        // Semi-joins, which both planners walk in email order and stop at the
+        // page's end; "none" is the absence of a row, or a row saying none.
+        if status == hub_core::model::member::ConsentStatus::None {
+            sql.push_str(&format!(
+                " AND NOT EXISTS (SELECT 1 FROM member_consents c \
+                 WHERE c.member_id = m.id AND c.channel = {channel_param} AND c.status <> 'none')"
+            ));
+        } else {
+            let status_param = param(status.as_str().to_owned());
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM member_consents c \
+                 WHERE c.member_id = m.id AND c.channel = {channel_param} AND c.status = {status_param})"
+            ));
+        }
     }
     sql.push_str(&format!(
         " ORDER BY m.email LIMIT {}",
@@ -342,7 +347,7 @@ mod tests {
         assert_eq!(fts.texts[2], "\"ada_\"");
         assert!(fts.sql.contains("members_search MATCH $4"));
         assert!(built.sql.contains("c.channel = $5"));
-        assert!(built.sql.contains("= $6"));
+        assert!(built.sql.contains("c.status = $6"));
         assert!(built.sql.ends_with("LIMIT 51"));
     }
 }

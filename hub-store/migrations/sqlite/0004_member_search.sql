@@ -21,3 +21,6 @@ CREATE TRIGGER members_search_update AFTER UPDATE OF email, name_lower ON member
     DELETE FROM members_search WHERE rowid = old.rowid;
     INSERT INTO members_search (rowid, text) VALUES (new.rowid, new.email || ' ' || new.name_lower);
 END;
+
+-- A page of one role reads that role's members in email order.
+CREATE INDEX members_by_role ON members(community_id, role, email);
