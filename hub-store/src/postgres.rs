@@ -50,6 +50,9 @@ pub struct PgStore {
 /// How stale a session's "last used" may get before a request updates it.
 const SESSION_TOUCH_SECONDS: i64 = 60;
 
+/// Imports at least this large refresh the planner's statistics.
+const ANALYZE_AFTER_ROWS: usize = 1_000;
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl PgStore {
@@ -654,7 +657,18 @@ impl Store for PgStore {
             apply_update(&mut tx, community, *id, update, now).await?;
         }
         append_audit_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(internal)
+        tx.commit().await.map_err(internal)?;
+        // Right after a bulk load the planner has no statistics and picks
+        // full scans for filtered roster pages; autovacuum would fix that
+        // minutes later, a lead looks at the roster now.
+        if plan.creates.len() + plan.updates.len() >= ANALYZE_AFTER_ROWS
+            && let Err(error) = sqlx::query("ANALYZE members, member_consents")
+                .execute(&self.pool)
+                .await
+        {
+            tracing::warn!(%error, "could not refresh the planner's statistics after an import");
+        }
+        Ok(())
     }
 
     async fn create_channel(

@@ -23,6 +23,12 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+        // A test that failed never closed its session, and Chromium outlives
+        // its driver: end every process that used this test's profile.
+        let _ = Command::new("pkill")
+            .arg("-f")
+            .arg(self._profile.path())
+            .status();
     }
 }
 
