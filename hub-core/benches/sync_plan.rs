@@ -14,7 +14,6 @@ use hub_core::{
     Email,
     import::{parse_csv, plan_import},
     model::{
-        audit::NewAuditEvent,
         channel::{ChannelKind, NewChannel},
         community::NewCommunity,
         sync::SyncDirection,
@@ -26,17 +25,8 @@ use hub_core::{
 use hub_testkit::{
     database::TestDatabase,
     fake_adapter::{FakeChannel, FakeFactory},
+    fixtures::audit,
 };
-
-fn audit() -> NewAuditEvent {
-    NewAuditEvent {
-        actor: "bench".into(),
-        action: "bench".into(),
-        community_id: None,
-        subject: "bench".into(),
-        details: serde_json::json!({}),
-    }
-}
 
 #[tokio::main]
 async fn main() {

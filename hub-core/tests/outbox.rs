@@ -13,9 +13,8 @@ use hub_core::{
     ids::{AnnouncementId, ChannelId},
     model::{
         announcement::{Delivery, DeliveryState},
-        audit::NewAuditEvent,
-        channel::{ChannelHealth, ChannelKind, NewChannel},
-        community::{Community, NewCommunity},
+        channel::{ChannelHealth, ChannelKind},
+        community::Community,
     },
     outbox::{Outbox, OutboxSettings},
     ports::{
@@ -27,6 +26,7 @@ use hub_core::{
 use hub_testkit::{
     database::TestDatabase,
     fake_adapter::{FakeChannel, FakeFactory, Scripted},
+    fixtures,
 };
 
 struct Setup {
@@ -50,41 +50,17 @@ fn settings() -> OutboxSettings {
     }
 }
 
-fn audit() -> NewAuditEvent {
-    NewAuditEvent {
-        actor: "test".into(),
-        action: "test".into(),
-        community_id: None,
-        subject: "s".into(),
-        details: serde_json::json!({}),
-    }
-}
-
 async fn setup(min_interval_ms: u32) -> Setup {
     let db = TestDatabase::from_env().await;
     let store = hub_store::open(db.url()).await.unwrap();
-    let community = store
-        .create_community(
-            NewCommunity::new("rse", "RSE", "UTC").unwrap(),
-            None,
-            audit(),
-        )
-        .await
-        .unwrap();
-    let channel = store
-        .create_channel(
-            community.id,
-            NewChannel {
-                kind: ChannelKind::Webhook,
-                name: "fake".into(),
-                settings: serde_json::json!({}),
-                encrypted_secret: None,
-                min_interval_ms,
-            },
-            audit(),
-        )
-        .await
-        .unwrap();
+    let community = fixtures::community(store.as_ref(), "rse").await;
+    let channel = fixtures::channel(
+        store.as_ref(),
+        community.id,
+        ChannelKind::Webhook,
+        min_interval_ms,
+    )
+    .await;
     Setup {
         store,
         community,

@@ -11,9 +11,8 @@ use hub_core::{
     Email,
     ids::ChannelId,
     model::{
-        audit::NewAuditEvent,
         channel::{ChannelHealth, ChannelKind, NewChannel},
-        community::{Community, NewCommunity},
+        community::Community,
         member::{CommunityRole, ConsentChannel, ConsentStatus, NewMember},
         sync::{NewSyncJob, SyncDirection, SyncRunState},
     },
@@ -24,6 +23,7 @@ use hub_core::{
 use hub_testkit::{
     database::TestDatabase,
     fake_adapter::{FakeChannel, FakeFactory, Scripted},
+    fixtures::{self, audit},
 };
 
 struct Setup {
@@ -35,41 +35,12 @@ struct Setup {
     _db: TestDatabase,
 }
 
-fn audit() -> NewAuditEvent {
-    NewAuditEvent {
-        actor: "test".into(),
-        action: "test".into(),
-        community_id: None,
-        subject: "s".into(),
-        details: serde_json::json!({}),
-    }
-}
-
 async fn setup(direction: SyncDirection) -> Setup {
     let db = TestDatabase::from_env().await;
     let store = hub_store::open(db.url()).await.unwrap();
-    let community = store
-        .create_community(
-            NewCommunity::new("rse", "RSE", "UTC").unwrap(),
-            None,
-            audit(),
-        )
+    let community = fixtures::community(store.as_ref(), "rse").await;
+    let channel = fixtures::channel(store.as_ref(), community.id, ChannelKind::Slack, 0)
         .await
-        .unwrap();
-    let channel = store
-        .create_channel(
-            community.id,
-            NewChannel {
-                kind: ChannelKind::Slack,
-                name: "slack".into(),
-                settings: serde_json::json!({}),
-                encrypted_secret: None,
-                min_interval_ms: 0,
-            },
-            audit(),
-        )
-        .await
-        .unwrap()
         .id;
     let job = NewSyncJob {
         direction,

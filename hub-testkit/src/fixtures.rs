@@ -16,3 +16,56 @@ pub fn members_csv(count: usize) -> String {
     }
     csv
 }
+
+/// An audit entry for changes a test makes.
+#[must_use]
+pub fn audit() -> hub_core::model::audit::NewAuditEvent {
+    hub_core::model::audit::NewAuditEvent {
+        actor: "test".into(),
+        action: "test".into(),
+        community_id: None,
+        subject: "test".into(),
+        details: serde_json::json!({}),
+    }
+}
+
+/// A community named after its slug, in UTC.
+///
+/// # Panics
+/// When the store refuses it.
+#[allow(clippy::expect_used)]
+pub async fn community(
+    store: &dyn hub_core::ports::store::Store,
+    slug: &str,
+) -> hub_core::model::community::Community {
+    let new =
+        hub_core::model::community::NewCommunity::new(slug, slug, "UTC").expect("a valid slug");
+    store
+        .create_community(new, None, audit())
+        .await
+        .expect("the community is created")
+}
+
+/// A channel of `kind` with empty settings and no secret.
+///
+/// # Panics
+/// When the store refuses it.
+#[allow(clippy::expect_used)]
+pub async fn channel(
+    store: &dyn hub_core::ports::store::Store,
+    community: hub_core::ids::CommunityId,
+    kind: hub_core::model::channel::ChannelKind,
+    min_interval_ms: u32,
+) -> hub_core::model::channel::Channel {
+    let new = hub_core::model::channel::NewChannel {
+        kind,
+        name: kind.to_string(),
+        settings: serde_json::json!({}),
+        encrypted_secret: None,
+        min_interval_ms,
+    };
+    store
+        .create_channel(community, new, audit())
+        .await
+        .expect("the channel is created")
+}

@@ -11,11 +11,11 @@ use std::{
 use hub_core::{
     channels::{ChannelRequest, add},
     ids::ChannelId,
-    model::{audit::NewAuditEvent, channel::ChannelKind, community::NewCommunity},
+    model::{channel::ChannelKind, community::NewCommunity},
     ports::store::Store,
     secrets::SecretKeys,
 };
-use hub_testkit::{database::TestDatabase, webhook_receiver::WebhookReceiver};
+use hub_testkit::{database::TestDatabase, fixtures::audit, webhook_receiver::WebhookReceiver};
 
 const SIGNING_SECRET: &str = "kill-test-signing-secret";
 
@@ -24,16 +24,6 @@ struct Fixture {
     store: Arc<dyn Store>,
     key: String,
     community: hub_core::ids::CommunityId,
-}
-
-fn audit() -> NewAuditEvent {
-    NewAuditEvent {
-        actor: "test".into(),
-        action: "test".into(),
-        community_id: None,
-        subject: "s".into(),
-        details: serde_json::json!({}),
-    }
 }
 
 async fn fixture() -> Fixture {
