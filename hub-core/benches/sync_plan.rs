@@ -127,8 +127,8 @@ async fn main() {
             one.elapsed().as_secs_f64() * 1000.0,
             run.counts.api_calls,
             run.counts.unchanged,
-            plan["hub_adds"].as_array().map_or(0, Vec::len),
-            plan["channel_adds"].as_array().map_or(0, Vec::len),
+            plan["totals"]["hub_adds"],
+            plan["totals"]["channel_adds"],
             plan["held"].is_object(),
         );
     }

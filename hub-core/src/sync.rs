@@ -213,7 +213,45 @@ pub struct SyncPlan {
     pub held: Option<Hold>,
 }
 
+/// How many entries of each list a stored plan keeps; the totals are kept too.
+pub const STORED_PLAN_ENTRIES: usize = 1_000;
+
 impl SyncPlan {
+    /// The plan as a run keeps it: every total, and the first
+    /// [`STORED_PLAN_ENTRIES`] entries of each list (a first sync of a large
+    /// community would otherwise store megabytes per run).
+    #[must_use]
+    pub fn for_storage(&self) -> serde_json::Value {
+        fn first<T: Serialize>(list: &[T]) -> serde_json::Value {
+            serde_json::to_value(&list[..list.len().min(STORED_PLAN_ENTRIES)]).unwrap_or_default()
+        }
+        let lengths = [
+            self.hub_adds.len(),
+            self.consent_changes.len(),
+            self.channel_adds.len(),
+            self.channel_removals.len(),
+            self.unmatched.len(),
+        ];
+        let truncated = lengths.iter().any(|n| *n > STORED_PLAN_ENTRIES);
+        serde_json::json!({
+            "hub_adds": first(&self.hub_adds),
+            "consent_changes": first(&self.consent_changes),
+            "channel_adds": first(&self.channel_adds),
+            "channel_removals": first(&self.channel_removals),
+            "unmatched": first(&self.unmatched),
+            "unchanged": self.unchanged,
+            "held": self.held,
+            "totals": {
+                "hub_adds": self.hub_adds.len(),
+                "consent_changes": self.consent_changes.len(),
+                "channel_adds": self.channel_adds.len(),
+                "channel_removals": self.channel_removals.len(),
+                "unmatched": self.unmatched.len(),
+            },
+            "truncated": truncated,
+        })
+    }
+
     /// Whether applying it would change nothing.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -495,7 +533,7 @@ impl SyncEngine {
         let plan = plan(job.direction, &hub, &remote.members, last_seen, guardrails);
         run.counts.unchanged = plan.unchanged as u64;
         run.counts.unmatched = plan.unmatched.len() as u64;
-        run.plan = serde_json::to_value(&plan).unwrap_or_default();
+        run.plan = plan.for_storage();
         let held = plan.held.is_some() && mode != RunMode::ApplyApproved;
         if mode == RunMode::DryRun || job.direction == SyncDirection::Observe {
             run.state = SyncRunState::Planned;
@@ -956,6 +994,26 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn a_stored_plan_keeps_every_total_and_the_first_entries() {
+        let p = slack_plan(
+            SyncDirection::Import,
+            &[],
+            &remotes(STORED_PLAN_ENTRIES + 5),
+        );
+        let stored = p.for_storage();
+        assert_eq!(
+            stored["hub_adds"].as_array().unwrap().len(),
+            STORED_PLAN_ENTRIES
+        );
+        assert_eq!(stored["totals"]["hub_adds"], STORED_PLAN_ENTRIES + 5);
+        assert_eq!(stored["truncated"], true);
+        assert_eq!(
+            slack_plan(SyncDirection::Import, &[], &remotes(3)).for_storage()["truncated"],
+            false
+        );
     }
 
     #[test]
