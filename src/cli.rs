@@ -103,6 +103,9 @@ pub enum Command {
         /// Apply even a plan the guardrails would hold (after reading it with --dry-run).
         #[arg(long)]
         approve: bool,
+        /// Discard the plan a guardrail is holding, instead of running.
+        #[arg(long, conflicts_with_all = ["approve", "dry_run"])]
+        discard: bool,
     },
     /// Print or check the configuration.
     #[command(subcommand)]

@@ -79,7 +79,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             channel,
             dry_run,
             approve,
-        } => sync_now(&config, &community, channel.as_deref(), dry_run, approve).await,
+            discard,
+        } => {
+            let mode = match (dry_run, approve, discard) {
+                (_, _, true) => SyncAction::Discard,
+                (true, _, _) => SyncAction::Run(hub_core::sync::RunMode::DryRun),
+                (_, true, _) => SyncAction::Run(hub_core::sync::RunMode::ApplyApproved),
+                _ => SyncAction::Run(hub_core::sync::RunMode::Apply),
+            };
+            sync_now(&config, &community, channel.as_deref(), mode).await
+        }
         Command::Channel(ChannelCommand::List { community }) => {
             list_channels(&config, &community).await
         }
@@ -596,12 +605,18 @@ async fn announce(
     Ok(())
 }
 
+/// What `cophub sync` does to each channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SyncAction {
+    Run(hub_core::sync::RunMode),
+    Discard,
+}
+
 async fn sync_now(
     config: &Config,
     slug: &str,
     only: Option<&str>,
-    dry_run: bool,
-    approve: bool,
+    action: SyncAction,
 ) -> Result<(), Failure> {
     use hub_core::sync::{RunMode, SyncEngine, SyncError};
     let store = server::open_store(config).await?;
@@ -630,11 +645,23 @@ async fn sync_now(
         std::sync::Arc::new(config.secret_keys()?),
         std::sync::Arc::new(hub_core::ports::clock::SystemClock),
     );
-    let mode = match (dry_run, approve) {
-        (true, _) => RunMode::DryRun,
-        (false, true) => RunMode::ApplyApproved,
-        (false, false) => RunMode::Apply,
+    let mode = match action {
+        SyncAction::Run(mode) => mode,
+        SyncAction::Discard => {
+            for channel in channels {
+                let discarded = engine.discard_held(channel.id).await.map_err(|e| match e {
+                    SyncError::Store(e) => Failure::from(e),
+                    other => Failure::Usage(other.to_string()),
+                })?;
+                match discarded {
+                    Some(run) => println!("{}: discarded the held plan {}", channel.name, run.id),
+                    None => println!("{}: no plan is held", channel.name),
+                }
+            }
+            return Ok(());
+        }
     };
+    let dry_run = mode == RunMode::DryRun;
     let mut failed = false;
     for channel in channels {
         let progress = Progress::new();

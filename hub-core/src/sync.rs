@@ -485,6 +485,30 @@ impl SyncEngine {
         Ok(run)
     }
 
+    /// Discards the plan a guardrail is holding for the channel (its latest
+    /// run other than dry runs), so the next run plans afresh. Returns the
+    /// discarded run.
+    ///
+    /// # Errors
+    /// [`SyncError::NotFound`] when the channel has no sync schedule.
+    pub async fn discard_held(&self, channel_id: ChannelId) -> Result<Option<SyncRun>, SyncError> {
+        let job = self.store.sync_job_of(channel_id).await?.ok_or_else(|| {
+            SyncError::NotFound(format!("the channel {channel_id} has no sync schedule"))
+        })?;
+        // Dry runs since then do not count; a run applied since then settled it.
+        let runs = self.store.sync_runs(job.id, 50).await?;
+        let Some(mut latest) = runs.into_iter().find(|r| r.state != SyncRunState::Planned) else {
+            return Ok(None);
+        };
+        if latest.state != SyncRunState::Held {
+            return Ok(None);
+        }
+        latest.state = SyncRunState::Discarded;
+        latest.finished_at = Some(self.clock.now());
+        self.store.record_sync_run(&latest).await?;
+        Ok(Some(latest))
+    }
+
     async fn execute(
         &self,
         channel: &Channel,

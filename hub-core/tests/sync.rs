@@ -298,6 +298,30 @@ async fn five_losing_one_is_applied_and_a_thousand_losing_two_hundred_is_held_un
         1000,
         "a dry run changes nothing"
     );
+    // A discarded plan stays on record, and the next run plans afresh.
+    let discarded = large
+        .engine
+        .discard_held(large.channel)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        discarded.id, held.id,
+        "the held run, not the dry run after it"
+    );
+    assert!(
+        large
+            .engine
+            .discard_held(large.channel)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let runs = large.store.sync_runs(held.job_id, 10).await.unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r.id == held.id && r.state == SyncRunState::Discarded)
+    );
     let approved = large
         .engine
         .run(large.channel, RunMode::ApplyApproved)

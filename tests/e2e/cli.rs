@@ -465,6 +465,13 @@ async fn a_lead_connects_a_webhook_and_an_announcement_from_the_command_line_arr
 
     let no_sync = cli.run(&["sync", "--community", "rse"]);
     assert_eq!(no_sync.status.code(), Some(2));
+    assert!(stderr(&no_sync).contains("no channel of the community rse has a sync schedule"));
+    let conflicting = cli.run(&["sync", "--community", "rse", "--discard", "--approve"]);
+    assert_eq!(
+        conflicting.status.code(),
+        Some(2),
+        "--discard and --approve exclude each other"
+    );
     let bad_time = cli.run_with_input(
         &[
             "announce",
