@@ -541,7 +541,7 @@ async fn announce(
     wanted: &[String],
     at: Option<&str>,
 ) -> Result<(), Failure> {
-    use hub_core::announcements::{PublishError, publish};
+    use hub_core::announcements::publish;
     let body = if body_file.as_os_str() == "-" {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
@@ -592,11 +592,7 @@ async fn announce(
         send_at,
         CLI_ACTOR,
     )
-    .await
-    .map_err(|e| match e {
-        PublishError::Store(e) => Failure::from(e),
-        other => Failure::Usage(other.to_string()),
-    })?;
+    .await?;
     println!(
         "Queued the announcement {} for {} channel(s); a running `cophub serve` or `cophub worker` delivers it.",
         announcement.id,
@@ -618,7 +614,7 @@ async fn sync_now(
     only: Option<&str>,
     action: SyncAction,
 ) -> Result<(), Failure> {
-    use hub_core::sync::{RunMode, SyncEngine, SyncError};
+    use hub_core::sync::{RunMode, SyncEngine};
     let store = server::open_store(config).await?;
     let community = community(&store, slug).await?;
     let mut channels = Vec::new();
@@ -649,10 +645,7 @@ async fn sync_now(
         SyncAction::Run(mode) => mode,
         SyncAction::Discard => {
             for channel in channels {
-                let discarded = engine.discard_held(channel.id).await.map_err(|e| match e {
-                    SyncError::Store(e) => Failure::from(e),
-                    other => Failure::Usage(other.to_string()),
-                })?;
+                let discarded = engine.discard_held(channel.id).await?;
                 match discarded {
                     Some(run) => println!("{}: discarded the held plan {}", channel.name, run.id),
                     None => println!("{}: no plan is held", channel.name),
@@ -666,10 +659,7 @@ async fn sync_now(
     for channel in channels {
         let progress = Progress::new();
         progress.step(&format!("syncing {}", channel.name));
-        let run = engine.run(channel.id, mode).await.map_err(|e| match e {
-            SyncError::Store(e) => Failure::from(e),
-            other => Failure::Usage(other.to_string()),
-        });
+        let run = engine.run(channel.id, mode).await.map_err(Failure::from);
         progress.finish();
         let run = run?;
         let c = run.counts;

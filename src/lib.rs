@@ -54,3 +54,21 @@ impl From<hub_core::ports::store::StoreError> for Failure {
         }
     }
 }
+
+impl From<hub_core::sync::SyncError> for Failure {
+    fn from(error: hub_core::sync::SyncError) -> Self {
+        match error {
+            hub_core::sync::SyncError::Store(e) => e.into(),
+            other => Self::Usage(other.to_string()),
+        }
+    }
+}
+
+impl From<hub_core::announcements::PublishError> for Failure {
+    fn from(error: hub_core::announcements::PublishError) -> Self {
+        match error {
+            hub_core::announcements::PublishError::Store(e) => e.into(),
+            other => Self::Usage(other.to_string()),
+        }
+    }
+}

@@ -75,6 +75,8 @@ impl Worker {
     pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Self, Failure> {
         hub_core::tls::init();
         let keys = Arc::new(config.secret_keys()?);
+        // One name for this process's delivery leases and cron claims.
+        let id = worker_id();
         let keys_for_sync = keys.clone();
         let outbox = Outbox::new(
             store.clone(),
@@ -82,7 +84,7 @@ impl Worker {
             keys,
             Arc::new(SystemClock),
             config.outbox_settings(),
-            worker_id(),
+            id.clone(),
         );
         let engine = hub_core::sync::SyncEngine::new(
             store.clone(),
@@ -90,8 +92,7 @@ impl Worker {
             keys_for_sync,
             Arc::new(SystemClock),
         );
-        let scheduler =
-            hub_core::sync::Scheduler::new(store, engine, Arc::new(SystemClock), worker_id());
+        let scheduler = hub_core::sync::Scheduler::new(store, engine, Arc::new(SystemClock), id);
         let (stop, stopped) = watch::channel(false);
         let mut outbox_stop = stopped.clone();
         let mut scheduler_stop = stopped;
