@@ -84,7 +84,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let mode = match (dry_run, approve, discard) {
                 (_, _, true) => SyncAction::Discard,
                 (true, _, _) => SyncAction::Run(hub_core::sync::RunMode::DryRun),
-                (_, true, _) => SyncAction::Run(hub_core::sync::RunMode::ApplyApproved),
+                (_, true, _) => SyncAction::Approve,
                 _ => SyncAction::Run(hub_core::sync::RunMode::Apply),
             };
             sync_now(&config, &community, channel.as_deref(), mode).await
@@ -385,7 +385,7 @@ async fn export_members(config: &Config, slug: &str, format: ExportFormat) -> Re
 
 async fn run_worker(config: &Config) -> Result<(), Failure> {
     let store = server::open_store(config).await?;
-    let worker = server::Worker::start(config, store)?;
+    let worker = server::Worker::start(config, store, Arc::new(crate::adapters::Adapters))?;
     tracing::info!("the outbox worker is running");
     println!("cophub worker is delivering announcements; stop it with Ctrl-C or SIGTERM.");
     server::shutdown_signal().await;
@@ -516,15 +516,7 @@ async fn list_channels(config: &Config, slug: &str) -> Result<(), Failure> {
     let store = server::open_store(config).await?;
     let community = community(&store, slug).await?;
     for channel in store.channels(community.id).await? {
-        let health = match &channel.health {
-            hub_core::model::channel::ChannelHealth::Ok => "ok".to_owned(),
-            hub_core::model::channel::ChannelHealth::NeedsReconnect { last_error } => {
-                format!("needs reconnecting: {last_error}")
-            }
-            hub_core::model::channel::ChannelHealth::Failing { last_error } => {
-                format!("failing: {last_error}")
-            }
-        };
+        let health = channel.health.describe();
         println!(
             "{}\t{}\t{}\t{health}",
             channel.id, channel.kind, channel.name
@@ -605,6 +597,7 @@ async fn announce(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum SyncAction {
     Run(hub_core::sync::RunMode),
+    Approve,
     Discard,
 }
 
@@ -614,7 +607,7 @@ async fn sync_now(
     only: Option<&str>,
     action: SyncAction,
 ) -> Result<(), Failure> {
-    use hub_core::sync::{RunMode, SyncEngine};
+    use hub_core::sync::RunMode;
     let store = server::open_store(config).await?;
     let community = community(&store, slug).await?;
     let mut channels = Vec::new();
@@ -634,15 +627,10 @@ async fn sync_now(
             ),
         }));
     }
-    hub_core::tls::init();
-    let engine = SyncEngine::new(
-        store.clone(),
-        std::sync::Arc::new(crate::adapters::Adapters),
-        std::sync::Arc::new(config.secret_keys()?),
-        std::sync::Arc::new(hub_core::ports::clock::SystemClock),
-    );
+    let engine = server::sync_engine(config, store.clone(), Arc::new(crate::adapters::Adapters))?;
     let mode = match action {
-        SyncAction::Run(mode) => mode,
+        SyncAction::Run(mode) => Some(mode),
+        SyncAction::Approve => None,
         SyncAction::Discard => {
             for channel in channels {
                 let discarded = engine.discard_held(channel.id).await?;
@@ -654,12 +642,16 @@ async fn sync_now(
             return Ok(());
         }
     };
-    let dry_run = mode == RunMode::DryRun;
+    let dry_run = mode == Some(RunMode::DryRun);
     let mut failed = false;
     for channel in channels {
         let progress = Progress::new();
         progress.step(&format!("syncing {}", channel.name));
-        let run = engine.run(channel.id, mode).await.map_err(Failure::from);
+        let run = match mode {
+            Some(mode) => engine.run(channel.id, mode).await,
+            None => engine.approve_held(channel.id).await,
+        }
+        .map_err(Failure::from);
         progress.finish();
         let run = run?;
         let c = run.counts;

@@ -5,7 +5,6 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use chrono::Duration as ChronoDuration;
-use hub_core::outbox::Outbox;
 use hub_core::{
     auth::new_secret,
     ports::{
@@ -13,6 +12,7 @@ use hub_core::{
         store::Store,
     },
 };
+use hub_core::{outbox::Outbox, ports::adapter::AdapterFactory};
 use tokio::{
     net::TcpListener,
     sync::{oneshot, watch},
@@ -44,6 +44,25 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
     Ok(hub_store::open(&config.database_url()).await?)
 }
 
+/// The membership sync engine over `store`, with this build's adapters and
+/// the configured keys.
+///
+/// # Errors
+/// [`Failure::Usage`] when the secret keys cannot be loaded.
+pub fn sync_engine(
+    config: &Config,
+    store: Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
+) -> Result<hub_core::sync::SyncEngine, Failure> {
+    hub_core::tls::init();
+    Ok(hub_core::sync::SyncEngine::new(
+        store,
+        adapters,
+        Arc::new(config.secret_keys()?),
+        Arc::new(SystemClock),
+    ))
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
@@ -68,30 +87,29 @@ pub struct Worker {
 }
 
 impl Worker {
-    /// Starts delivering announcements from `store`.
+    /// Starts delivering announcements from `store` and running its sync
+    /// schedules, reaching channels through `adapters`.
     ///
     /// # Errors
     /// [`Failure::Usage`] when the secret keys cannot be loaded.
-    pub fn start(config: &Config, store: Arc<dyn Store>) -> Result<Self, Failure> {
+    pub fn start(
+        config: &Config,
+        store: Arc<dyn Store>,
+        adapters: Arc<dyn AdapterFactory>,
+    ) -> Result<Self, Failure> {
         hub_core::tls::init();
         let keys = Arc::new(config.secret_keys()?);
         // One name for this process's delivery leases and cron claims.
         let id = worker_id();
-        let keys_for_sync = keys.clone();
         let outbox = Outbox::new(
             store.clone(),
-            Arc::new(crate::adapters::Adapters),
+            adapters.clone(),
             keys,
             Arc::new(SystemClock),
             config.outbox_settings(),
             id.clone(),
         );
-        let engine = hub_core::sync::SyncEngine::new(
-            store.clone(),
-            Arc::new(crate::adapters::Adapters),
-            keys_for_sync,
-            Arc::new(SystemClock),
-        );
+        let engine = sync_engine(config, store.clone(), adapters)?;
         let scheduler = hub_core::sync::Scheduler::new(store, engine, Arc::new(SystemClock), id);
         let (stop, stopped) = watch::channel(false);
         let mut outbox_stop = stopped.clone();
@@ -123,24 +141,27 @@ fn worker_id() -> String {
     format!("{}-{}-{}", host.trim(), std::process::id(), &random[..8])
 }
 
-/// Starts serving on `listen` (port 0 picks a free port).
+/// Starts serving on `listen` (port 0 picks a free port), with this build's
+/// channel adapters.
 ///
 /// # Errors
 /// [`Failure`] when the database cannot be opened or the address cannot be bound.
 pub async fn start(config: &Config, listen: SocketAddr) -> Result<Server, Failure> {
-    let store = open_store(config).await?;
-    start_with_store(config, listen, store).await
+    start_with(config, listen, Arc::new(crate::adapters::Adapters)).await
 }
 
-/// Starts serving an already opened store.
+/// Starts serving, reaching channels through `adapters` (tests pass fakes
+/// that follow the channels' official contracts).
 ///
 /// # Errors
-/// [`Failure`] when the address cannot be bound or the store fails.
-pub async fn start_with_store(
+/// [`Failure`] when the database cannot be opened, the address cannot be
+/// bound or the store fails.
+pub async fn start_with(
     config: &Config,
     listen: SocketAddr,
-    store: Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
 ) -> Result<Server, Failure> {
+    let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let listener = TcpListener::bind(listen)
         .await
@@ -158,8 +179,9 @@ pub async fn start_with_store(
     } else {
         None
     };
-    let worker = Worker::start(config, store.clone())?;
-    let state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url));
+    let worker = Worker::start(config, store.clone(), adapters.clone())?;
+    let state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
+        .with_sync(sync_engine(config, store.clone(), adapters)?);
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -4,7 +4,11 @@
 //! slugs reveal nothing.
 
 use crate::{
-    model::{community::Community, user::User},
+    ids::{AnnouncementId, ChannelId, SyncRunId},
+    model::{
+        announcement::Announcement, channel::Channel, community::Community, sync::SyncRun,
+        user::User,
+    },
     ports::store::{Store, StoreError},
 };
 
@@ -25,6 +29,61 @@ pub async fn visible_community(
         .await?
         .into_iter()
         .find(|c| c.slug.as_str() == slug))
+}
+
+/// The community's channel with this id; `None` for a channel of another community.
+///
+/// # Errors
+/// [`StoreError`] when storage fails.
+pub async fn community_channel(
+    store: &dyn Store,
+    community: &Community,
+    channel: ChannelId,
+) -> Result<Option<Channel>, StoreError> {
+    Ok(store
+        .channels(community.id)
+        .await?
+        .into_iter()
+        .find(|c| c.id == channel))
+}
+
+/// A sync run of one of the community's channels, with that channel.
+///
+/// # Errors
+/// [`StoreError`] when storage fails.
+pub async fn community_sync_run(
+    store: &dyn Store,
+    community: &Community,
+    run: SyncRunId,
+) -> Result<Option<(Channel, SyncRun)>, StoreError> {
+    let Some(run) = store.sync_run(run).await? else {
+        return Ok(None);
+    };
+    for channel in store.channels(community.id).await? {
+        if store
+            .sync_job_of(channel.id)
+            .await?
+            .is_some_and(|job| job.id == run.job_id)
+        {
+            return Ok(Some((channel, run)));
+        }
+    }
+    Ok(None)
+}
+
+/// The community's announcement with this id.
+///
+/// # Errors
+/// [`StoreError`] when storage fails.
+pub async fn community_announcement(
+    store: &dyn Store,
+    community: &Community,
+    announcement: AnnouncementId,
+) -> Result<Option<Announcement>, StoreError> {
+    Ok(store
+        .announcement(announcement)
+        .await?
+        .filter(|a| a.community_id == community.id))
 }
 
 /// The audit actor for a user.

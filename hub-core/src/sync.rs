@@ -173,7 +173,7 @@ pub struct ConsentChange {
 }
 
 /// Why a plan is held rather than applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Hold {
     /// Too many removals from one side.
@@ -190,6 +190,67 @@ pub enum Hold {
         /// How many the last run saw.
         last_seen: usize,
     },
+}
+
+impl Hold {
+    /// The hold a stored plan records (see [`SyncPlan::for_storage`]).
+    #[must_use]
+    pub fn from_stored(plan: &serde_json::Value) -> Option<Self> {
+        let held = plan.get("held")?;
+        let number = |key: &str| {
+            held.get(key)
+                .and_then(serde_json::Value::as_u64)
+                .and_then(|n| usize::try_from(n).ok())
+        };
+        match held.get("reason")?.as_str()? {
+            "too_many_removals" => Some(Self::TooManyRemovals {
+                side: match held.get("side")?.as_str()? {
+                    "hub" => "hub",
+                    "channel" => "channel",
+                    _ => return None,
+                },
+                removals: number("removals")?,
+                of: number("of")?,
+            }),
+            "empty_side" => Some(Self::EmptySide {
+                last_seen: number("last_seen")?,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The hold in a sentence, for the lead.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::TooManyRemovals { side, removals, of } => format!(
+                "it would remove {removals} of {of} people from the {side}, past the guardrail"
+            ),
+            Self::EmptySide { last_seen } => {
+                format!("the channel read empty, though the last run saw {last_seen} members there")
+            }
+        }
+    }
+
+    /// Whether a lead's approval of `self` also covers `fresh`, the hold of
+    /// the plan made when the approval is carried out: the same kind of hold,
+    /// removing no more people. A plan that grew since the lead read it is
+    /// held again rather than applied on an approval of something smaller.
+    #[must_use]
+    pub fn covers(&self, fresh: &Self) -> bool {
+        match (self, fresh) {
+            (
+                Self::TooManyRemovals { side, removals, .. },
+                Self::TooManyRemovals {
+                    side: fresh_side,
+                    removals: fresh_removals,
+                    ..
+                },
+            ) => side == fresh_side && fresh_removals <= removals,
+            (Self::EmptySide { .. }, Self::EmptySide { .. }) => true,
+            _ => false,
+        }
+    }
 }
 
 /// What one run would change.
@@ -211,6 +272,73 @@ pub struct SyncPlan {
     pub unchanged: usize,
     /// Why the plan is held, if it is.
     pub held: Option<Hold>,
+}
+
+/// A stored plan read back for showing (see [`SyncPlan::for_storage`]):
+/// each list's first entries, every total, and why it is held.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StoredPlan {
+    /// New hub members from the channel.
+    pub hub_adds: Vec<StoredEntry>,
+    /// Consent the sync sets in the hub.
+    pub consent_changes: Vec<StoredEntry>,
+    /// Hub members to add to the channel.
+    pub channel_adds: Vec<StoredEntry>,
+    /// People to remove from the channel.
+    pub channel_removals: Vec<StoredEntry>,
+    /// Channel accounts without an email.
+    pub unmatched: Vec<String>,
+    /// People already in step.
+    pub unchanged: u64,
+    /// Each list's full length.
+    pub totals: StoredTotals,
+    /// Whether some list was cut to [`STORED_PLAN_ENTRIES`].
+    pub truncated: bool,
+    /// Why it is held, if it is.
+    #[serde(skip)]
+    pub held: Option<Hold>,
+}
+
+/// One person in a stored plan's list; fields a list does not have are empty.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StoredEntry {
+    /// Their email.
+    pub email: String,
+    /// Their name.
+    pub name: String,
+    /// Why they are removed (`opted_out`, `left`, `not_in_hub`).
+    pub reason: String,
+    /// The consent the sync sets.
+    pub status: String,
+}
+
+/// The full length of each list of a stored plan.
+#[derive(Debug, Clone, Copy, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct StoredTotals {
+    /// New hub members.
+    pub hub_adds: u64,
+    /// Consent changes.
+    pub consent_changes: u64,
+    /// Channel adds.
+    pub channel_adds: u64,
+    /// Channel removals.
+    pub channel_removals: u64,
+    /// Unmatched accounts.
+    pub unmatched: u64,
+}
+
+impl StoredPlan {
+    /// Reads a run's stored plan; a run that never planned (a failed read)
+    /// reads as an empty plan.
+    #[must_use]
+    pub fn read(plan: &serde_json::Value) -> Self {
+        let mut stored: Self = serde_json::from_value(plan.clone()).unwrap_or_default();
+        stored.held = Hold::from_stored(plan);
+        stored
+    }
 }
 
 /// How many entries of each list a stored plan keeps; the totals are kept too.
@@ -404,13 +532,17 @@ pub enum RunMode {
     DryRun,
     /// Plan and apply, unless a guardrail holds the plan.
     Apply,
-    /// Plan and apply even past the guardrails: a lead approved a held plan.
-    ApplyApproved,
+    /// Plan and apply past a guardrail, as far as a lead's approval of a
+    /// held plan covers the fresh one (see [`Hold::covers`]).
+    ApplyApproved(Hold),
 }
 
 /// Why a run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
+    /// No plan is held for the channel, so there is nothing to approve.
+    #[error("{0}")]
+    NothingHeld(String),
     /// No such channel, or it has no sync schedule.
     #[error("{0}")]
     NotFound(String),
@@ -492,21 +624,51 @@ impl SyncEngine {
     /// # Errors
     /// [`SyncError::NotFound`] when the channel has no sync schedule.
     pub async fn discard_held(&self, channel_id: ChannelId) -> Result<Option<SyncRun>, SyncError> {
+        let Some(mut held) = self.held_run(channel_id).await? else {
+            return Ok(None);
+        };
+        held.state = SyncRunState::Discarded;
+        held.finished_at = Some(self.clock.now());
+        self.store.record_sync_run(&held).await?;
+        Ok(Some(held))
+    }
+
+    /// Applies the plan a guardrail is holding for the channel, as the lead
+    /// approved it: the channel is read again and planned afresh, and the
+    /// fresh plan is applied when the approval covers it (no more removals
+    /// than the lead read); otherwise the fresh plan is held in its turn.
+    ///
+    /// # Errors
+    /// [`SyncError::NothingHeld`] when no plan is held for the channel.
+    pub async fn approve_held(&self, channel_id: ChannelId) -> Result<SyncRun, SyncError> {
+        let held = self.held_run(channel_id).await?.ok_or_else(|| {
+            SyncError::NothingHeld(
+                "no plan is held for this channel, so there is nothing to approve".into(),
+            )
+        })?;
+        let hold = Hold::from_stored(&held.plan).ok_or_else(|| {
+            SyncError::NothingHeld(format!(
+                "the held run {} does not say why it was held; run the sync again",
+                held.id
+            ))
+        })?;
+        self.run(channel_id, RunMode::ApplyApproved(hold)).await
+    }
+
+    /// The channel's held run: its latest run other than dry runs, if that
+    /// one is held (a run applied or discarded since settled it).
+    ///
+    /// # Errors
+    /// [`SyncError::NotFound`] when the channel has no sync schedule.
+    pub async fn held_run(&self, channel_id: ChannelId) -> Result<Option<SyncRun>, SyncError> {
         let job = self.store.sync_job_of(channel_id).await?.ok_or_else(|| {
             SyncError::NotFound(format!("the channel {channel_id} has no sync schedule"))
         })?;
-        // Dry runs since then do not count; a run applied since then settled it.
         let runs = self.store.sync_runs(job.id, 50).await?;
-        let Some(mut latest) = runs.into_iter().find(|r| r.state != SyncRunState::Planned) else {
-            return Ok(None);
-        };
-        if latest.state != SyncRunState::Held {
-            return Ok(None);
-        }
-        latest.state = SyncRunState::Discarded;
-        latest.finished_at = Some(self.clock.now());
-        self.store.record_sync_run(&latest).await?;
-        Ok(Some(latest))
+        Ok(runs
+            .into_iter()
+            .find(|r| r.state != SyncRunState::Planned)
+            .filter(|r| r.state == SyncRunState::Held))
     }
 
     async fn execute(
@@ -558,7 +720,21 @@ impl SyncEngine {
         run.counts.unchanged = plan.unchanged as u64;
         run.counts.unmatched = plan.unmatched.len() as u64;
         run.plan = plan.for_storage();
-        let held = plan.held.is_some() && mode != RunMode::ApplyApproved;
+        let held = match (plan.held, mode) {
+            (None, _) => false,
+            (Some(fresh), RunMode::ApplyApproved(approved)) => {
+                let covered = approved.covers(&fresh);
+                if !covered {
+                    run.error = Some(
+                        "the plan changed since it was approved and would now remove more; \
+                         it is held again for a fresh look"
+                            .into(),
+                    );
+                }
+                !covered
+            }
+            (Some(_), _) => true,
+        };
         if mode == RunMode::DryRun || job.direction == SyncDirection::Observe {
             run.state = SyncRunState::Planned;
             return Ok(());
@@ -836,6 +1012,51 @@ mod tests {
 
     use super::*;
     use crate::model::member::{CommunityRole, Consent, ConsentSource};
+
+    #[test]
+    fn a_hold_survives_storage_and_an_approval_covers_only_as_many_removals() {
+        let approved = Hold::TooManyRemovals {
+            side: "channel",
+            removals: 200,
+            of: 1000,
+        };
+        let plan = SyncPlan {
+            held: Some(approved),
+            ..SyncPlan::default()
+        };
+        assert_eq!(Hold::from_stored(&plan.for_storage()), Some(approved));
+        let empty = Hold::EmptySide { last_seen: 40 };
+        assert_eq!(
+            Hold::from_stored(&serde_json::json!({ "held": empty })),
+            Some(empty)
+        );
+        assert_eq!(
+            Hold::from_stored(&serde_json::json!({ "held": null })),
+            None
+        );
+
+        let fewer = Hold::TooManyRemovals {
+            side: "channel",
+            removals: 150,
+            of: 900,
+        };
+        let more = Hold::TooManyRemovals {
+            side: "channel",
+            removals: 201,
+            of: 1000,
+        };
+        let other_side = Hold::TooManyRemovals {
+            side: "hub",
+            removals: 10,
+            of: 1000,
+        };
+        assert!(approved.covers(&approved));
+        assert!(approved.covers(&fewer));
+        assert!(!approved.covers(&more));
+        assert!(!approved.covers(&other_side));
+        assert!(!approved.covers(&empty));
+        assert!(empty.covers(&Hold::EmptySide { last_seen: 7 }));
+    }
 
     fn member(email: &str, consent: ConsentStatus, state: MemberState) -> Member {
         Member {

@@ -18,7 +18,7 @@ use hub_core::{
     },
     ports::{adapter::RemoteMember, clock::ManualClock, store::Store},
     secrets::SecretKeys,
-    sync::{RunMode, SyncEngine},
+    sync::{Hold, RunMode, SyncEngine, SyncError},
 };
 use hub_testkit::{
     database::TestDatabase,
@@ -157,6 +157,15 @@ async fn an_import_adds_people_with_slack_consent_only_and_a_second_run_changes_
     );
     let runs = s.store.sync_runs(run.job_id, 10).await.unwrap();
     assert_eq!(runs.len(), 2, "every run is kept");
+    let kept = s.store.sync_run(again.id).await.unwrap().unwrap();
+    assert_eq!((kept.job_id, kept.counts), (again.job_id, again.counts));
+    assert!(
+        s.store
+            .sync_run(hub_core::ids::SyncRunId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -208,7 +217,14 @@ async fn a_token_revoked_mid_apply_stops_before_any_removal() {
         .script_member_changes([Scripted::Accept, Scripted::Auth]);
     let run = s
         .engine
-        .run(s.channel, RunMode::ApplyApproved)
+        .run(
+            s.channel,
+            RunMode::ApplyApproved(Hold::TooManyRemovals {
+                side: "channel",
+                removals: 100,
+                of: 100,
+            }),
+        )
         .await
         .unwrap();
     assert_eq!(run.state, SyncRunState::Failed);
@@ -322,16 +338,31 @@ async fn five_losing_one_is_applied_and_a_thousand_losing_two_hundred_is_held_un
         runs.iter()
             .any(|r| r.id == held.id && r.state == SyncRunState::Discarded)
     );
-    let approved = large
+    // Nothing is held any more, so there is nothing to approve.
+    assert!(matches!(
+        large.engine.approve_held(large.channel).await,
+        Err(SyncError::NothingHeld(_))
+    ));
+    let held_again = large
         .engine
-        .run(large.channel, RunMode::ApplyApproved)
+        .run(large.channel, RunMode::Apply)
         .await
         .unwrap();
+    assert_eq!(held_again.state, SyncRunState::Held);
+    // More people leave before the lead approves: an approval of 200
+    // removals does not cover 300, so the fresh plan is held in its turn.
+    large.fake.set_members(people(0..700), 300);
+    let grown = large.engine.approve_held(large.channel).await.unwrap();
+    assert_eq!(grown.state, SyncRunState::Held);
+    assert_eq!(grown.plan["held"]["removals"], 300);
+    assert!(grown.error.is_some(), "the lead is told why");
+    assert_eq!(large.slack_subscribed().await, 1000);
+    let approved = large.engine.approve_held(large.channel).await.unwrap();
     assert_eq!(
         (approved.state, approved.counts.removed),
-        (SyncRunState::Applied, 200)
+        (SyncRunState::Applied, 300)
     );
-    assert_eq!(large.slack_subscribed().await, 800);
+    assert_eq!(large.slack_subscribed().await, 700);
     assert_eq!(
         large.hub_size().await,
         1000,

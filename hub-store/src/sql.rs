@@ -95,6 +95,10 @@ pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO deliveries \
 pub(crate) const DELIVERIES_OF: &str = "SELECT id, announcement_id, channel_id, state, attempts, next_attempt_at, \
      lease_until, remote_ref, last_error, possible_duplicates FROM deliveries WHERE announcement_id = $1 \
      ORDER BY channel_id";
+pub(crate) const ANNOUNCEMENT: &str = "SELECT id, community_id, title, body_markdown, author, send_at, created_at \
+     FROM announcements WHERE id = $1";
+pub(crate) const ANNOUNCEMENTS_OF: &str = "SELECT id, community_id, title, body_markdown, author, send_at, created_at \
+     FROM announcements WHERE community_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
 pub(crate) const RENEW_LEASE: &str = "UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'sending'";
 /// `$3` state, `$4` remote ref, `$5` error, `$6` next attempt, `$7` attempts
 /// refunded, `$8` possible duplicates added, `$9` now.
@@ -189,6 +193,8 @@ pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
      error = excluded.error, finished_at = excluded.finished_at";
 pub(crate) const SYNC_RUNS: &str = "SELECT id, job_id, state, plan, counts, error, started_at, finished_at \
      FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC LIMIT $2";
+pub(crate) const SYNC_RUN: &str = "SELECT id, job_id, state, plan, counts, error, started_at, finished_at \
+     FROM sync_runs WHERE id = $1";
 pub(crate) const LAST_TICK: &str = "SELECT MAX(tick) FROM cron_claims WHERE job_id = $1";
 pub(crate) const COMMUNITY_BY_ID: &str =
     "SELECT id, slug, name, timezone, created_at FROM communities WHERE id = $1";

@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
-    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, UserId},
+    ids::{
+        AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
+    },
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement},
@@ -936,6 +938,34 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn announcement(
+        &self,
+        announcement: AnnouncementId,
+    ) -> Result<Option<Announcement>, StoreError> {
+        Ok(sqlx::query_as::<_, AnnouncementRow>(sql::ANNOUNCEMENT)
+            .bind(announcement.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(AnnouncementRow::into_announcement))
+    }
+
+    async fn announcements(
+        &self,
+        community: CommunityId,
+        limit: u32,
+    ) -> Result<Vec<Announcement>, StoreError> {
+        Ok(sqlx::query_as::<_, AnnouncementRow>(sql::ANNOUNCEMENTS_OF)
+            .bind(community.0)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(AnnouncementRow::into_announcement)
+            .collect())
+    }
+
     async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(sql::OUTBOX_SUMMARY)
             .fetch_all(&self.pool)
@@ -1044,6 +1074,16 @@ impl Store for SqliteStore {
             .into_iter()
             .map(SyncRunRow::into_run)
             .collect()
+    }
+
+    async fn sync_run(&self, run: SyncRunId) -> Result<Option<SyncRun>, StoreError> {
+        sqlx::query_as::<_, SyncRunRow>(sql::SYNC_RUN)
+            .bind(run.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(SyncRunRow::into_run)
+            .transpose()
     }
 
     async fn sync_roster(

@@ -686,6 +686,29 @@ async fn publishing_writes_the_announcement_and_its_deliveries_or_nothing(
         hub_core::model::announcement::DeliveryState::Pending
     );
     assert_eq!(store.deliveries(sent.id).await.unwrap().len(), 1);
+    let read = store.announcement(sent.id).await.unwrap().unwrap();
+    assert_eq!((read.title.as_str(), read.community_id), ("Hello", c.id));
+    let (second, _) = store
+        .publish(c.id, announcement("Second", vec![ours.id]), audit("p"))
+        .await
+        .unwrap();
+    let newest_first: Vec<_> = store
+        .announcements(c.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(newest_first, [second.id, sent.id]);
+    assert_eq!(store.announcements(c.id, 1).await.unwrap().len(), 1);
+    assert!(store.announcements(other.id, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .announcement(hub_core::ids::AnnouncementId::new())
+            .await
+            .unwrap()
+            .is_none()
+    );
     let listed = store.channels(c.id).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].settings["url"], "https://example.org/hook");
@@ -704,7 +727,7 @@ async fn publishing_writes_the_announcement_and_its_deliveries_or_nothing(
     let summary = store.outbox_summary().await.unwrap();
     assert_eq!(
         summary.by_state.values().sum::<u64>(),
-        1,
+        2,
         "the refused announcement left no delivery behind"
     );
 }

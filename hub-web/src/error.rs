@@ -125,6 +125,28 @@ impl From<StoreError> for AppError {
     }
 }
 
+impl From<hub_core::sync::SyncError> for AppError {
+    fn from(error: hub_core::sync::SyncError) -> Self {
+        use hub_core::sync::SyncError;
+        match error {
+            SyncError::NotFound(what) => Self::NotFound(what),
+            SyncError::NothingHeld(message) => Self::Conflict(message),
+            SyncError::Unsupported(message) => Self::Invalid(message),
+            SyncError::Store(e) => e.into(),
+        }
+    }
+}
+
+impl From<hub_core::announcements::PublishError> for AppError {
+    fn from(error: hub_core::announcements::PublishError) -> Self {
+        use hub_core::announcements::PublishError;
+        match error {
+            PublishError::Store(e) => e.into(),
+            other => Self::Invalid(other.to_string()),
+        }
+    }
+}
+
 impl From<askama::Error> for AppError {
     fn from(error: askama::Error) -> Self {
         Self::internal(error)

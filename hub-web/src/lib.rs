@@ -16,7 +16,10 @@ mod templates;
 use std::{sync::Arc, time::Duration};
 
 use axum::{Router, http::HeaderName, middleware};
-use hub_core::ports::{clock::Clock, store::Store};
+use hub_core::{
+    ports::{clock::Clock, store::Store},
+    sync::SyncEngine,
+};
 use tower_http::{
     catch_panic::CatchPanicLayer,
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
@@ -57,6 +60,9 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The settings.
     pub settings: Arc<WebSettings>,
+    /// Runs membership syncs when a lead asks; `None` where this process
+    /// cannot reach channels (the sync pages then say so).
+    pub sync: Option<SyncEngine>,
     login_limiter: Arc<login_limit::LoginLimiter>,
 }
 
@@ -69,7 +75,22 @@ impl AppState {
             store,
             clock,
             settings: Arc::new(settings),
+            sync: None,
         }
+    }
+
+    /// The same state, running syncs with `engine`.
+    #[must_use]
+    pub fn with_sync(mut self, engine: SyncEngine) -> Self {
+        self.sync = Some(engine);
+        self
+    }
+
+    /// The sync engine, or a 503 that says why there is none.
+    pub(crate) fn sync_engine(&self) -> Result<&SyncEngine, error::AppError> {
+        self.sync.as_ref().ok_or_else(|| {
+            error::AppError::Unavailable("this process was started without channel access".into())
+        })
     }
 }
 

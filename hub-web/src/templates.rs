@@ -3,8 +3,15 @@
 
 use askama::Template;
 use hub_core::{
+    ids::SyncRunId,
     import::ImportPlan,
-    model::{community::Community, member::Member},
+    model::{
+        channel::Channel,
+        community::Community,
+        member::Member,
+        sync::{SyncJob, SyncRun},
+    },
+    sync::StoredPlan,
 };
 
 /// What every page's header shows.
@@ -128,4 +135,42 @@ pub(crate) struct ImportResult {
     pub(crate) dry_run: bool,
     pub(crate) rejected: bool,
     pub(crate) plan: ImportPlan,
+}
+
+/// A channel with a sync schedule, on the Sync page.
+pub(crate) struct SyncChannelRow {
+    pub(crate) channel: Channel,
+    pub(crate) job: SyncJob,
+    pub(crate) health: String,
+    pub(crate) latest: Option<SyncRun>,
+    /// The run a guardrail holds, waiting for a lead.
+    pub(crate) held: Option<SyncRunId>,
+}
+
+/// A recent run, with its channel's name.
+pub(crate) struct SyncRunRow {
+    pub(crate) channel_name: String,
+    pub(crate) run: SyncRun,
+}
+
+#[derive(Template)]
+#[template(path = "sync/list.html")]
+pub(crate) struct SyncPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) channels: Vec<SyncChannelRow>,
+    pub(crate) runs: Vec<SyncRunRow>,
+}
+
+#[derive(Template)]
+#[template(path = "sync/run.html")]
+pub(crate) struct SyncRunPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) channel: Channel,
+    pub(crate) job: SyncJob,
+    pub(crate) run: SyncRun,
+    pub(crate) plan: StoredPlan,
+    /// Whether this is the held plan a lead may approve or discard now.
+    pub(crate) decidable: bool,
 }

@@ -9,7 +9,7 @@ use cophub::{
     config::{Config, Overrides},
     server::{self, Server},
 };
-use hub_core::secrets::SecretKeys;
+use hub_core::{ports::adapter::AdapterFactory, secrets::SecretKeys};
 use hub_testkit::database::TestDatabase;
 use reqwest::{Response, cookie::CookieStore};
 
@@ -23,6 +23,7 @@ pub struct TestApp {
     jar: Arc<reqwest::cookie::Jar>,
     pub server: Option<Server>,
     pub config: Config,
+    adapters: Arc<dyn AdapterFactory>,
     // Held so the database and the data folder outlive the server.
     _db: TestDatabase,
     _data_dir: tempfile::TempDir,
@@ -41,13 +42,23 @@ pub fn test_config(db: &TestDatabase, data_dir: &std::path::Path) -> Config {
 }
 
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(Arc::new(cophub::adapters::Adapters)).await
+}
+
+/// The server reaching every channel through `adapters` (a fake that follows
+/// a channel's contract, for channels this machine cannot reach).
+pub async fn spawn_app_with(adapters: Arc<dyn AdapterFactory>) -> TestApp {
     hub_core::tls::init();
     let db = TestDatabase::from_env().await;
     let data_dir = tempfile::tempdir().expect("a data folder");
     let config = test_config(&db, data_dir.path());
-    let server = server::start(&config, SocketAddr::from(([127, 0, 0, 1], 0)))
-        .await
-        .expect("the server starts");
+    let server = server::start_with(
+        &config,
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        adapters.clone(),
+    )
+    .await
+    .expect("the server starts");
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -62,6 +73,7 @@ pub async fn spawn_app() -> TestApp {
         jar,
         server: Some(server),
         config,
+        adapters,
         _db: db,
         _data_dir: data_dir,
     }
@@ -211,9 +223,13 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database and data folder.
     pub async fn restart(&mut self) {
         self.server.take().unwrap().stop().await;
-        let server = server::start(&self.config, SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("the server starts again");
+        let server = server::start_with(
+            &self.config,
+            SocketAddr::from(([127, 0, 0, 1], 0)),
+            self.adapters.clone(),
+        )
+        .await
+        .expect("the server starts again");
         self.base = format!("http://{}", server.address);
         self.setup_link = server.setup_link.clone();
         self.server = Some(server);

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod helpers;
 mod outbox;
+mod sync;
 
 use helpers::{OWNER_EMAIL, OWNER_PASSWORD, between, spawn_app};
 use serde_json::Value;

@@ -52,6 +52,28 @@ pub enum ChannelHealth {
     },
 }
 
+impl ChannelHealth {
+    /// The state in one word: `ok`, `needs_reconnect` or `failing`.
+    #[must_use]
+    pub fn word(&self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::NeedsReconnect { .. } => "needs_reconnect",
+            Self::Failing { .. } => "failing",
+        }
+    }
+
+    /// The state for a person: `ok`, or what is wrong and what the tool said.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Ok => "ok".to_owned(),
+            Self::NeedsReconnect { last_error } => format!("needs reconnecting: {last_error}"),
+            Self::Failing { last_error } => format!("failing: {last_error}"),
+        }
+    }
+}
+
 /// A connection of a community to one external tool.
 #[derive(Debug, Clone, Serialize)]
 pub struct Channel {

@@ -9,7 +9,9 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     Email,
-    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, UserId},
+    ids::{
+        AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
+    },
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement},
@@ -371,6 +373,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Unavailable` or `Internal`.
     async fn deliveries(&self, announcement: AnnouncementId) -> Result<Vec<Delivery>, StoreError>;
 
+    /// One announcement.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn announcement(
+        &self,
+        announcement: AnnouncementId,
+    ) -> Result<Option<Announcement>, StoreError>;
+
+    /// A community's announcements, newest first.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn announcements(
+        &self,
+        community: CommunityId,
+        limit: u32,
+    ) -> Result<Vec<Announcement>, StoreError>;
+
     /// Counts of every delivery by state.
     ///
     /// # Errors
@@ -428,6 +449,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn sync_runs(&self, job: SyncJobId, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
+
+    /// One run, wherever it belongs.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn sync_run(&self, run: SyncRunId) -> Result<Option<SyncRun>, StoreError>;
 
     /// Every member of a community as a sync of `consent`'s channel sees them.
     ///

@@ -2,6 +2,8 @@
 //! `{"error": {"code", "message"}}`, cursor pagination, and the OpenAPI
 //! document at `/api/openapi.json`, generated from these handlers.
 
+mod announcements;
+mod channels;
 mod communities;
 mod members;
 
@@ -9,7 +11,7 @@ use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, rejection::JsonRejection},
     http::{header, request::Parts},
-    routing::get,
+    routing::{get, post},
 };
 use hub_core::{
     access::visible_community, auth::hash_secret, model::community::Community, model::user::User,
@@ -39,11 +41,40 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/communities/{slug}/members/import",
-            axum::routing::post(members::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            post(members::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
         )
         .route(
             "/v1/communities/{slug}/members/{id}",
             get(members::show).patch(members::update),
+        )
+        .route("/v1/communities/{slug}/channels", get(channels::list))
+        .route(
+            "/v1/communities/{slug}/channels/{id}/sync",
+            post(channels::run),
+        )
+        .route(
+            "/v1/communities/{slug}/channels/{id}/sync/runs",
+            get(channels::runs),
+        )
+        .route(
+            "/v1/communities/{slug}/channels/{id}/sync/approve",
+            post(channels::approve),
+        )
+        .route(
+            "/v1/communities/{slug}/channels/{id}/sync/discard",
+            post(channels::discard),
+        )
+        .route(
+            "/v1/communities/{slug}/sync/runs/{id}",
+            get(channels::show_run),
+        )
+        .route(
+            "/v1/communities/{slug}/announcements",
+            get(announcements::list).post(announcements::create),
+        )
+        .route(
+            "/v1/communities/{slug}/announcements/{id}",
+            get(announcements::show),
         )
         .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
 }
@@ -54,9 +85,12 @@ pub(crate) fn router() -> Router<AppState> {
     paths(
         communities::list, communities::create, communities::show,
         members::list, members::create, members::show, members::update, members::import,
+        channels::list, channels::run, channels::runs, channels::show_run, channels::approve,
+        channels::discard,
+        announcements::create, announcements::list, announcements::show,
     ),
     modifiers(&BearerAuth),
-    tags((name = "communities"), (name = "members"))
+    tags((name = "communities"), (name = "members"), (name = "channels"), (name = "announcements"))
 )]
 struct ApiDoc;
 
@@ -150,6 +184,14 @@ mod tests {
             "/api/v1/communities/{slug}/members",
             "/api/v1/communities/{slug}/members/{id}",
             "/api/v1/communities/{slug}/members/import",
+            "/api/v1/communities/{slug}/channels",
+            "/api/v1/communities/{slug}/channels/{id}/sync",
+            "/api/v1/communities/{slug}/channels/{id}/sync/runs",
+            "/api/v1/communities/{slug}/channels/{id}/sync/approve",
+            "/api/v1/communities/{slug}/channels/{id}/sync/discard",
+            "/api/v1/communities/{slug}/sync/runs/{id}",
+            "/api/v1/communities/{slug}/announcements",
+            "/api/v1/communities/{slug}/announcements/{id}",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} is missing");
         }

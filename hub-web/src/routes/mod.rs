@@ -8,6 +8,7 @@ mod health;
 mod members;
 pub(crate) use members::member_query;
 mod setup;
+mod sync;
 
 use axum::{
     Router,
@@ -39,6 +40,17 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/communities/{slug}/members/{id}",
             get(members::show).post(members::update),
+        )
+        .route("/communities/{slug}/sync", get(sync::show))
+        .route("/communities/{slug}/sync/runs/{run}", get(sync::show_run))
+        .route("/communities/{slug}/sync/{channel}/run", post(sync::run))
+        .route(
+            "/communities/{slug}/sync/{channel}/approve",
+            post(sync::approve),
+        )
+        .route(
+            "/communities/{slug}/sync/{channel}/discard",
+            post(sync::discard),
         )
         .route(
             "/communities/{slug}/import",

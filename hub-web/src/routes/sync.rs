@@ -1,0 +1,207 @@
+//! A community's membership sync on the dashboard: each scheduled channel
+//! with its last run, "dry run" and "run now", every run's plan as a diff,
+//! and approve or discard for a plan a guardrail holds.
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, State},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use hub_core::{
+    access::{community_channel, community_sync_run, visible_community},
+    ids::{ChannelId, SyncRunId},
+    model::{community::Community, sync::SyncRunState},
+    sync::{RunMode, StoredPlan},
+};
+use serde::Deserialize;
+
+use super::nav;
+use crate::{
+    AppState,
+    csrf::CsrfToken,
+    error::AppError,
+    session::CurrentUser,
+    templates::{SyncChannelRow, SyncPage, SyncRunPage, SyncRunRow},
+};
+
+/// How many recent runs the page lists per channel.
+const RUNS_PER_CHANNEL: u32 = 10;
+
+async fn community(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+) -> Result<Community, AppError> {
+    visible_community(state.store.as_ref(), &user.0, slug)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This community".into()))
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path(slug): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let community = community(&state, &user, &slug).await?;
+    let mut channels = Vec::new();
+    let mut runs = Vec::new();
+    for channel in state.store.channels(community.id).await? {
+        let Some(job) = state.store.sync_job_of(channel.id).await? else {
+            continue;
+        };
+        let recent = state.store.sync_runs(job.id, RUNS_PER_CHANNEL).await?;
+        // The run that decides what is held: the latest that is not a dry run.
+        let held = recent
+            .iter()
+            .find(|r| r.state != SyncRunState::Planned)
+            .filter(|r| r.state == SyncRunState::Held)
+            .map(|r| r.id);
+        runs.extend(recent.iter().map(|run| SyncRunRow {
+            channel_name: channel.name.clone(),
+            run: run.clone(),
+        }));
+        channels.push(SyncChannelRow {
+            health: channel.health.describe(),
+            latest: recent.into_iter().next(),
+            channel,
+            job,
+            held,
+        });
+    }
+    runs.sort_by_key(|row| std::cmp::Reverse(row.run.started_at));
+    Ok(Html(
+        SyncPage {
+            nav: nav(&user, &csrf),
+            community,
+            channels,
+            runs,
+        }
+        .render()?,
+    ))
+}
+
+pub(crate) async fn show_run(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, run)): Path<(String, String)>,
+) -> Result<Html<String>, AppError> {
+    let community = community(&state, &user, &slug).await?;
+    let not_found = || AppError::NotFound("This sync run".into());
+    let run: SyncRunId = run.parse().map_err(|_| not_found())?;
+    let (channel, run) = community_sync_run(state.store.as_ref(), &community, run)
+        .await?
+        .ok_or_else(not_found)?;
+    let engine_held = match &state.sync {
+        Some(engine) => engine.held_run(channel.id).await?.map(|r| r.id),
+        None => None,
+    };
+    let job = state
+        .store
+        .sync_job_of(channel.id)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This channel's sync schedule".into()))?;
+    Ok(Html(
+        SyncRunPage {
+            nav: nav(&user, &csrf),
+            community,
+            plan: StoredPlan::read(&run.plan),
+            decidable: engine_held == Some(run.id),
+            channel,
+            job,
+            run,
+        }
+        .render()?,
+    ))
+}
+
+/// The run form: its token and whether to apply.
+#[derive(Debug, Deserialize)]
+pub(crate) struct RunForm {
+    #[serde(default)]
+    csrf: String,
+    /// `dry_run` or `apply`.
+    #[serde(default)]
+    mode: String,
+}
+
+pub(crate) async fn run(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, channel)): Path<(String, String)>,
+    Form(form): Form<RunForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let mode = match form.mode.as_str() {
+        "dry_run" => RunMode::DryRun,
+        "apply" => RunMode::Apply,
+        other => {
+            return Err(AppError::BadRequest(format!(
+                "mode {other:?} must be dry_run or apply"
+            )));
+        }
+    };
+    let (community, channel) = scheduled_channel(&state, &user, &slug, &channel).await?;
+    let run = state.sync_engine()?.run(channel, mode).await?;
+    Ok(to_run(&community, run.id))
+}
+
+/// A decision's form: just its token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct DecisionForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn approve(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, channel)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let (community, channel) = scheduled_channel(&state, &user, &slug, &channel).await?;
+    let run = state.sync_engine()?.approve_held(channel).await?;
+    Ok(to_run(&community, run.id))
+}
+
+pub(crate) async fn discard(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, channel)): Path<(String, String)>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let (community, channel) = scheduled_channel(&state, &user, &slug, &channel).await?;
+    match state.sync_engine()?.discard_held(channel).await? {
+        Some(run) => Ok(to_run(&community, run.id)),
+        None => Err(AppError::Conflict(
+            "no plan is held for this channel, so there is nothing to discard".into(),
+        )),
+    }
+}
+
+/// The community and its channel `id`, which must exist.
+async fn scheduled_channel(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+    id: &str,
+) -> Result<(Community, ChannelId), AppError> {
+    let community = community(state, user, slug).await?;
+    let not_found = || AppError::NotFound("This channel".into());
+    let id: ChannelId = id.parse().map_err(|_| not_found())?;
+    let channel = community_channel(state.store.as_ref(), &community, id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok((community, channel.id))
+}
+
+fn to_run(community: &Community, run: SyncRunId) -> Response {
+    Redirect::to(&format!("/communities/{}/sync/runs/{run}", community.slug)).into_response()
+}

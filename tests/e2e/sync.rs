@@ -1,0 +1,429 @@
+//! Membership sync and announcements as a lead meets them: the Sync page
+//! (dry run, run now, a held plan's diff, approve, discard) and the same
+//! through the API, against a fake Slack-like channel from hub-testkit.
+
+use std::{sync::Arc, time::Duration};
+
+use hub_core::{
+    Email,
+    model::{channel::ChannelKind, community::Community, sync::NewSyncJob},
+    ports::adapter::RemoteMember,
+};
+use hub_testkit::{
+    fake_adapter::{FakeChannel, FakeFactory},
+    fixtures::{self, audit},
+};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::{
+    api,
+    helpers::{OWNER_EMAIL, TestApp, spawn_app_with},
+};
+
+fn people(range: std::ops::Range<usize>) -> Vec<RemoteMember> {
+    range
+        .map(|i| RemoteMember {
+            external_id: format!("U{i}"),
+            email: Some(Email::parse(&format!("p{i}@example.org")).unwrap()),
+            name: format!("Person {i}"),
+        })
+        .collect()
+}
+
+struct Synced {
+    app: TestApp,
+    fake: FakeChannel,
+    community: Community,
+    channel: String,
+}
+
+/// An owner, the community `rse`, and a Slack channel importing its members
+/// from a fake workspace of 40 people.
+async fn synced_app() -> Synced {
+    let fake = FakeChannel::new();
+    fake.set_members(people(0..40), 15);
+    let app = spawn_app_with(Arc::new(FakeFactory(fake.clone()))).await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    let store = app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let channel = fixtures::channel(store.as_ref(), community.id, ChannelKind::Slack, 0).await;
+    let job = NewSyncJob {
+        direction: hub_core::model::sync::SyncDirection::Import,
+        cron: "@daily".into(),
+        max_remove_fraction: 0.10,
+        max_remove_count: 3,
+    };
+    store
+        .create_sync_job(channel.id, job, audit())
+        .await
+        .unwrap();
+    Synced {
+        app,
+        fake,
+        community,
+        channel: channel.id.to_string(),
+    }
+}
+
+impl Synced {
+    async fn in_slack(&self) -> usize {
+        let store = &self.app.server.as_ref().unwrap().store;
+        store
+            .all_members(self.community.id)
+            .await
+            .unwrap()
+            .iter()
+            .filter(|m| {
+                m.consent(hub_core::model::member::ConsentChannel::Slack)
+                    == hub_core::model::member::ConsentStatus::Subscribed
+            })
+            .count()
+    }
+
+    /// Posts a Sync page form; returns the page it redirects to.
+    async fn click(&self, action: &str, mode: Option<&str>) -> String {
+        let path = format!("/communities/rse/sync/{}/{action}", self.channel);
+        let fields: Vec<(&str, &str)> = mode.map(|m| ("mode", m)).into_iter().collect();
+        let response = self.app.post_form(&path, &fields).await;
+        assert_eq!(response.status(), 303, "{}", response.text().await.unwrap());
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let page = self.app.get(&location).await;
+        assert_eq!(page.status(), 200);
+        page.text().await.unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_lead_plans_runs_and_approves_a_held_sync_on_the_sync_page() {
+    let s = synced_app().await;
+    let page = s
+        .app
+        .get("/communities/rse/sync")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("slack"), "{page}");
+    assert!(page.contains("<code>@daily</code>"));
+    assert!(page.contains("never"));
+
+    let dry = s.click("run", Some("dry_run")).await;
+    assert!(dry.contains("state-planned"), "{dry}");
+    assert!(dry.contains("+ p0@example.org"));
+    assert!(dry.contains("Into the hub from the channel (40)"));
+    assert_eq!(s.in_slack().await, 0, "a dry run changes nothing");
+
+    let applied = s.click("run", Some("apply")).await;
+    assert!(applied.contains("state-applied"), "{applied}");
+    assert_eq!(s.in_slack().await, 40);
+
+    // Half the workspace leaves: past the guardrail, so the plan is held.
+    s.fake.set_members(people(0..20), 15);
+    let held = s.click("run", Some("apply")).await;
+    assert!(held.contains("Held for a lead"), "{held}");
+    assert!(held.contains("remove 20 of 40 people"), "{held}");
+    assert!(held.contains("− p20@example.org"));
+    assert!(held.contains("Approve and apply"));
+    assert_eq!(s.in_slack().await, 40, "held: nothing applied");
+    let overview = s
+        .app
+        .get("/communities/rse/sync")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(overview.contains("A plan is held"), "{overview}");
+
+    let approved = s.click("approve", None).await;
+    assert!(approved.contains("state-applied"), "{approved}");
+    assert!(!approved.contains("Approve and apply"));
+    assert_eq!(s.in_slack().await, 20);
+    let overview = s
+        .app
+        .get("/communities/rse/sync")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!overview.contains("A plan is held"));
+
+    // Nothing is held now: a stale discard is refused, and changes nothing.
+    let stale = s
+        .app
+        .post_form(&format!("/communities/rse/sync/{}/discard", s.channel), &[])
+        .await;
+    assert_eq!(stale.status(), 409);
+    assert!(stale.text().await.unwrap().contains("nothing to discard"));
+
+    let bad_mode = s
+        .app
+        .post_form(
+            &format!("/communities/rse/sync/{}/run", s.channel),
+            &[("mode", "everything")],
+        )
+        .await;
+    assert_eq!(bad_mode.status(), 400);
+    for path in [
+        "/communities/rse/sync/not-an-id/run".to_owned(),
+        format!("/communities/rse/sync/{}/run", uuid::Uuid::new_v4()),
+    ] {
+        let response = s.app.post_form(&path, &[("mode", "apply")]).await;
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    assert_eq!(
+        s.app
+            .get("/communities/rse/sync/runs/not-a-run")
+            .await
+            .status(),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_held_plan_is_discarded_from_its_page() {
+    let s = synced_app().await;
+    s.click("run", Some("apply")).await;
+    s.fake.set_members(Vec::new(), 15);
+    let held = s.click("run", Some("apply")).await;
+    assert!(held.contains("the channel read empty"), "{held}");
+    let discarded = s.click("discard", None).await;
+    assert!(discarded.contains("state-discarded"), "{discarded}");
+    assert!(!discarded.contains("Approve and apply"));
+    assert_eq!(s.in_slack().await, 40, "a discarded plan changes nothing");
+}
+
+#[tokio::test]
+async fn the_api_runs_lists_approves_and_discards_syncs() {
+    let s = synced_app().await;
+    let token = s.app.api_token(OWNER_EMAIL).await;
+    let call = |method: Method, path: String| {
+        let app = &s.app;
+        let token = token.clone();
+        async move { api(app, &token, method, &path).await.send().await.unwrap() }
+    };
+
+    let channels: Value = call(Method::GET, "/api/v1/communities/rse/channels".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(channels[0]["id"], s.channel.as_str());
+    assert_eq!(channels[0]["sync"]["direction"], "import");
+    assert_eq!(channels[0]["health"], "ok");
+
+    let sync = format!("/api/v1/communities/rse/channels/{}/sync", s.channel);
+    let dry = call(Method::POST, format!("{sync}?dry_run=true")).await;
+    assert_eq!(dry.status(), 201);
+    let dry: Value = dry.json().await.unwrap();
+    assert_eq!(dry["state"], "planned");
+    assert_eq!(dry["plan"]["totals"]["hub_adds"], 40);
+    assert_eq!(s.in_slack().await, 0);
+
+    let applied: Value = call(Method::POST, sync.clone()).await.json().await.unwrap();
+    assert_eq!(applied["state"], "applied");
+    assert_eq!(applied["counts"]["added"], 40);
+
+    s.fake.set_members(people(0..30), 15);
+    let held: Value = call(Method::POST, sync.clone()).await.json().await.unwrap();
+    assert_eq!(held["state"], "held");
+    assert_eq!(held["plan"]["held"]["removals"], 10);
+    let discarded = call(Method::POST, format!("{sync}/discard")).await;
+    assert_eq!(discarded.status(), 200);
+    let discarded: Value = discarded.json().await.unwrap();
+    assert_eq!(
+        (&discarded["id"], &discarded["state"]),
+        (&held["id"], &json!("discarded"))
+    );
+    let nothing = call(Method::POST, format!("{sync}/approve")).await;
+    assert_eq!(nothing.status(), 409);
+    let error: Value = nothing.json().await.unwrap();
+    assert_eq!(error["error"]["code"], "conflict");
+
+    call(Method::POST, sync.clone()).await;
+    let approved = call(Method::POST, format!("{sync}/approve")).await;
+    assert_eq!(approved.status(), 201);
+    let approved: Value = approved.json().await.unwrap();
+    assert_eq!(approved["state"], "applied");
+    assert_eq!(s.in_slack().await, 30);
+
+    let runs: Value = call(Method::GET, format!("{sync}/runs?limit=10"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let states: Vec<&str> = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        states,
+        ["applied", "held", "discarded", "applied", "planned"],
+        "newest first; the approved plan's held run stays on record"
+    );
+    let one: Value = call(
+        Method::GET,
+        format!(
+            "/api/v1/communities/rse/sync/runs/{}",
+            approved["id"].as_str().unwrap()
+        ),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(one["counts"]["removed"], 10);
+
+    for (method, path, status) in [
+        (Method::GET, format!("{sync}/runs?limit=0"), 400),
+        (Method::GET, format!("{sync}/runs?limit=x"), 400),
+        (Method::POST, format!("{sync}?dry_run=maybe"), 400),
+        (
+            Method::POST,
+            "/api/v1/communities/rse/channels/nope/sync".to_owned(),
+            404,
+        ),
+        (
+            Method::GET,
+            format!("/api/v1/communities/rse/sync/runs/{}", uuid::Uuid::new_v4()),
+            404,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/communities/other/channels/{}/sync", s.channel),
+            404,
+        ),
+    ] {
+        let response = call(method.clone(), path.clone()).await;
+        assert_eq!(response.status(), status, "{method} {path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].is_string(), "{method} {path}");
+    }
+}
+
+#[tokio::test]
+async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
+    let s = synced_app().await;
+    let token = s.app.api_token(OWNER_EMAIL).await;
+    let post = |body: Value| {
+        let app = &s.app;
+        let token = token.clone();
+        async move {
+            api(
+                app,
+                &token,
+                Method::POST,
+                "/api/v1/communities/rse/announcements",
+            )
+            .await
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+        }
+    };
+    let created = post(json!({
+        "title": "Call for talks",
+        "body_markdown": "Propose a session for **May**.",
+        "channels": [s.channel, s.channel],
+    }))
+    .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(
+        created["deliveries"].as_array().unwrap().len(),
+        1,
+        "one delivery per channel, however often it is named"
+    );
+    let path = format!(
+        "/api/v1/communities/rse/announcements/{}",
+        created["id"].as_str().unwrap()
+    );
+
+    // The worker inside the server delivers it to the fake channel.
+    let mut shown = Value::Null;
+    for _ in 0..100 {
+        shown = api(&s.app, &token, Method::GET, &path)
+            .await
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if shown["deliveries"][0]["state"] == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(shown["deliveries"][0]["state"], "sent", "{shown}");
+    assert!(shown["deliveries"][0]["remote_ref"].is_string());
+    assert_eq!(s.fake.posts().len(), 1);
+
+    let listed: Value = api(
+        &s.app,
+        &token,
+        Method::GET,
+        "/api/v1/communities/rse/announcements",
+    )
+    .await
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(listed["items"][0]["title"], "Call for talks");
+
+    let later = post(json!({
+        "title": "Next month",
+        "body_markdown": "Soon.",
+        "channels": [s.channel],
+        "send_at": "2099-01-01T09:00:00Z",
+    }))
+    .await;
+    let later: Value = later.json().await.unwrap();
+    assert_eq!(later["deliveries"][0]["state"], "pending");
+    assert_eq!(later["send_at"], "2099-01-01T09:00:00Z");
+
+    for (body, status) in [
+        (
+            json!({"title": "", "body_markdown": "x", "channels": [s.channel]}),
+            422,
+        ),
+        (
+            json!({"title": "No channel", "body_markdown": "x", "channels": []}),
+            422,
+        ),
+        (
+            json!({"title": "Elsewhere", "body_markdown": "x", "channels": [uuid::Uuid::new_v4()]}),
+            422,
+        ),
+        (
+            json!({"title": "Typo", "body": "x", "channels": [s.channel]}),
+            400,
+        ),
+    ] {
+        let response = post(body.clone()).await;
+        assert_eq!(response.status(), status, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert!(error["error"]["message"].is_string());
+    }
+    let missing = api(
+        &s.app,
+        &token,
+        Method::GET,
+        &format!(
+            "/api/v1/communities/rse/announcements/{}",
+            uuid::Uuid::new_v4()
+        ),
+    )
+    .await
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(missing.status(), 404);
+}
