@@ -278,3 +278,45 @@ async fn a_lead_sets_up_cophub_imports_members_and_edits_one_in_a_real_browser()
 
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lead_runs_a_sync_reads_the_held_plan_and_approves_it_in_a_real_browser() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let s = crate::sync::synced_app().await;
+    browser.client.goto(&s.app.url("/login")).await.unwrap();
+    browser.fill("input[name=email]", OWNER_EMAIL).await;
+    browser.fill("input[name=password]", OWNER_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser
+        .client
+        .goto(&s.app.url("/communities/rse/members"))
+        .await
+        .unwrap();
+    browser.click("nav.tabs a[href='/communities/rse/sync']").await;
+    assert!(browser.text().await.contains("never"));
+
+    browser.click("input[value=apply] ~ button").await;
+    let page = browser.text().await;
+    assert!(page.contains("slack: applied"), "{page}");
+    assert_eq!(s.in_slack().await, 40);
+
+    // Half the workspace leaves; the next run is held, and says why.
+    s.fake.set_members(crate::sync::people(0..20), 15);
+    browser.click("a[href='/communities/rse/sync']").await;
+    browser.click("input[value=apply] ~ button").await;
+    let page = browser.text().await;
+    assert!(page.contains("slack: held"), "{page}");
+    assert!(page.contains("remove 20 of 40 people"), "{page}");
+    assert!(page.contains("− p39@example.org"), "{page}");
+    assert_eq!(s.in_slack().await, 40);
+
+    browser.click("form[action$='/approve'] button").await;
+    let page = browser.text().await;
+    assert!(page.contains("slack: applied"), "{page}");
+    assert!(!page.contains("Approve and apply"));
+    assert_eq!(s.in_slack().await, 20);
+
+    browser.client.clone().close().await.unwrap();
+}

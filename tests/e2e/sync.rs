@@ -21,7 +21,7 @@ use crate::{
     helpers::{OWNER_EMAIL, TestApp, spawn_app_with},
 };
 
-fn people(range: std::ops::Range<usize>) -> Vec<RemoteMember> {
+pub(crate) fn people(range: std::ops::Range<usize>) -> Vec<RemoteMember> {
     range
         .map(|i| RemoteMember {
             external_id: format!("U{i}"),
@@ -31,16 +31,16 @@ fn people(range: std::ops::Range<usize>) -> Vec<RemoteMember> {
         .collect()
 }
 
-struct Synced {
-    app: TestApp,
-    fake: FakeChannel,
+pub(crate) struct Synced {
+    pub(crate) app: TestApp,
+    pub(crate) fake: FakeChannel,
     community: Community,
     channel: String,
 }
 
 /// An owner, the community `rse`, and a Slack channel importing its members
 /// from a fake workspace of 40 people.
-async fn synced_app() -> Synced {
+pub(crate) async fn synced_app() -> Synced {
     let fake = FakeChannel::new();
     fake.set_members(people(0..40), 15);
     let app = spawn_app_with(Arc::new(FakeFactory(fake.clone()))).await;
@@ -68,7 +68,7 @@ async fn synced_app() -> Synced {
 }
 
 impl Synced {
-    async fn in_slack(&self) -> usize {
+    pub(crate) async fn in_slack(&self) -> usize {
         let store = &self.app.server.as_ref().unwrap().store;
         store
             .all_members(self.community.id)
