@@ -46,7 +46,16 @@ pub enum Command {
     #[command(
         after_help = "Example:\n  COPHUB_DATABASE_URL=postgres://cophub@db/cophub COPHUB_SECRET_KEY=... cophub worker"
     )]
-    Worker,
+    Worker {
+        /// Run one pass (the deliveries that are due, the sync jobs whose tick
+        /// has come), then exit: for a system cron, or a catch-up by hand.
+        #[arg(long)]
+        once: bool,
+        /// With --once: act as if it were this time (RFC 3339), to rehearse
+        /// schedules across a DST change or a downtime.
+        #[arg(long, requires = "once", value_name = "TIME", hide = true)]
+        now: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Create or upgrade the database schema, then exit.
     #[command(
         after_help = "Example:\n  COPHUB_DATABASE_URL=postgres://cophub@db/cophub cophub migrate"

@@ -53,7 +53,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Serve { listen } => serve(&config, listen.unwrap_or(config.server.listen)).await,
-        Command::Worker => run_worker(&config).await,
+        Command::Worker { once: false, .. } => run_worker(&config).await,
+        Command::Worker { once: true, now } => run_worker_once(&config, now).await,
         Command::Channel(ChannelCommand::Add {
             community,
             kind,
@@ -391,6 +392,25 @@ async fn run_worker(config: &Config) -> Result<(), Failure> {
     server::shutdown_signal().await;
     tracing::info!("shutting down");
     worker.stop().await;
+    Ok(())
+}
+
+async fn run_worker_once(
+    config: &Config,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+) -> Result<(), Failure> {
+    use hub_core::ports::clock::{Clock, ManualClock, SystemClock};
+    let store = server::open_store(config).await?;
+    let clock: Arc<dyn Clock> = match now {
+        Some(now) => Arc::new(ManualClock::new(now)),
+        None => Arc::new(SystemClock),
+    };
+    let pass =
+        server::run_worker_once(config, store, Arc::new(crate::adapters::Adapters), clock).await?;
+    println!(
+        "worked on {} due deliveries; ran {} sync jobs",
+        pass.deliveries, pass.syncs
+    );
     Ok(())
 }
 

@@ -49,18 +49,81 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
 ///
 /// # Errors
 /// [`Failure::Usage`] when the secret keys cannot be loaded.
-pub fn sync_engine(
+pub fn sync_engine_at(
     config: &Config,
     store: Arc<dyn Store>,
     adapters: Arc<dyn AdapterFactory>,
+    clock: Arc<dyn Clock>,
 ) -> Result<hub_core::sync::SyncEngine, Failure> {
     hub_core::tls::init();
     Ok(hub_core::sync::SyncEngine::new(
         store,
         adapters,
         Arc::new(config.secret_keys()?),
-        Arc::new(SystemClock),
+        clock,
     ))
+}
+
+/// [`sync_engine_at`] on the system clock.
+///
+/// # Errors
+/// [`Failure::Usage`] when the secret keys cannot be loaded.
+pub fn sync_engine(
+    config: &Config,
+    store: Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
+) -> Result<hub_core::sync::SyncEngine, Failure> {
+    sync_engine_at(config, store, adapters, Arc::new(SystemClock))
+}
+
+/// This process's outbox and sync scheduler, under one name (for its
+/// delivery leases and cron claims) and one clock.
+fn worker_parts(
+    config: &Config,
+    store: Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
+    clock: Arc<dyn Clock>,
+) -> Result<(Outbox, hub_core::sync::Scheduler), Failure> {
+    let id = worker_id();
+    let outbox = Outbox::new(
+        store.clone(),
+        adapters.clone(),
+        Arc::new(config.secret_keys()?),
+        clock.clone(),
+        config.outbox_settings(),
+        id.clone(),
+    );
+    let engine = sync_engine_at(config, store.clone(), adapters, clock.clone())?;
+    Ok((
+        outbox,
+        hub_core::sync::Scheduler::new(store, engine, clock, id),
+    ))
+}
+
+/// What one pass of the worker did.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerPass {
+    /// Deliveries claimed and attempted.
+    pub deliveries: usize,
+    /// Sync jobs whose tick had come and that this process ran.
+    pub syncs: usize,
+}
+
+/// One pass of the worker at `clock`'s time: one batch of due deliveries,
+/// and every sync job whose cron tick has come and no instance claimed.
+///
+/// # Errors
+/// [`Failure`] when the keys cannot be loaded or the database fails.
+pub async fn run_worker_once(
+    config: &Config,
+    store: Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
+    clock: Arc<dyn Clock>,
+) -> Result<WorkerPass, Failure> {
+    let (outbox, scheduler) = worker_parts(config, store, adapters, clock)?;
+    let deliveries = outbox.run_once().await?;
+    let syncs = scheduler.run_once().await?.len();
+    Ok(WorkerPass { deliveries, syncs })
 }
 
 /// A running server.
@@ -97,20 +160,7 @@ impl Worker {
         store: Arc<dyn Store>,
         adapters: Arc<dyn AdapterFactory>,
     ) -> Result<Self, Failure> {
-        hub_core::tls::init();
-        let keys = Arc::new(config.secret_keys()?);
-        // One name for this process's delivery leases and cron claims.
-        let id = worker_id();
-        let outbox = Outbox::new(
-            store.clone(),
-            adapters.clone(),
-            keys,
-            Arc::new(SystemClock),
-            config.outbox_settings(),
-            id.clone(),
-        );
-        let engine = sync_engine(config, store.clone(), adapters)?;
-        let scheduler = hub_core::sync::Scheduler::new(store, engine, Arc::new(SystemClock), id);
+        let (outbox, scheduler) = worker_parts(config, store, adapters, Arc::new(SystemClock))?;
         let (stop, stopped) = watch::channel(false);
         let mut outbox_stop = stopped.clone();
         let mut scheduler_stop = stopped;

@@ -294,7 +294,9 @@ async fn a_lead_runs_a_sync_reads_the_held_plan_and_approves_it_in_a_real_browse
         .goto(&s.app.url("/communities/rse/members"))
         .await
         .unwrap();
-    browser.click("nav.tabs a[href='/communities/rse/sync']").await;
+    browser
+        .click("nav.tabs a[href='/communities/rse/sync']")
+        .await;
     assert!(browser.text().await.contains("never"));
 
     browser.click("input[value=apply] ~ button").await;

@@ -1,6 +1,7 @@
-//! The outbox across real processes: `cophub worker` killed with SIGKILL
-//! mid-delivery and restarted, and two workers sharing one database. The
-//! webhook receiver runs in this test process and counts by delivery id.
+//! The outbox and cron across real processes: `cophub worker` killed with
+//! SIGKILL mid-delivery and restarted, two workers sharing one database, and
+//! two instances taking the same cron ticks. The webhook receiver runs in
+//! this test process and counts by delivery id.
 
 use std::{
     process::{Child, Command, Stdio},
@@ -81,6 +82,11 @@ impl Fixture {
 
     /// A `cophub worker` process whose leases last `lease_seconds`.
     fn worker(&self, lease_seconds: u32) -> Child {
+        self.worker_with(lease_seconds, &[])
+    }
+
+    /// A `cophub worker` process with extra arguments.
+    fn worker_with(&self, lease_seconds: u32, extra: &[&str]) -> Child {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cophub"));
         for (key, _) in std::env::vars() {
             if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
@@ -90,6 +96,7 @@ impl Fixture {
         command
             .args(["worker", "--database-url", self.db.url(), "--data-dir"])
             .arg(std::env::temp_dir())
+            .args(extra)
             .env("COPHUB_SECRET_KEY", &self.key)
             .env("COPHUB_LOG_FILTER", "error")
             .env("COPHUB_OUTBOX__LEASE_SECONDS", lease_seconds.to_string())
@@ -230,5 +237,72 @@ async fn two_workers_on_one_database_send_each_delivery_once_and_keep_the_pace()
         gaps[gaps.len() / 2] >= 80,
         "the median gap is {} ms: {gaps:?}",
         gaps[gaps.len() / 2]
+    );
+}
+
+#[tokio::test]
+async fn two_instances_run_each_cron_tick_once_and_missed_ticks_once() {
+    use chrono::{DurationRound, TimeDelta};
+    let fixture = fixture().await;
+    // A Slack channel synced every minute. This build has no Slack adapter
+    // yet, so each run fails and says so, but it is still a run, kept once.
+    let channel = hub_testkit::fixtures::channel(
+        fixture.store.as_ref(),
+        fixture.community,
+        ChannelKind::Slack,
+        0,
+    )
+    .await;
+    let job = fixture
+        .store
+        .create_sync_job(
+            channel.id,
+            hub_core::model::sync::NewSyncJob {
+                direction: hub_core::model::sync::SyncDirection::Import,
+                cron: "* * * * *".into(),
+                max_remove_fraction: 0.1,
+                max_remove_count: 3,
+            },
+            audit(),
+        )
+        .await
+        .unwrap();
+    let first = job
+        .created_at
+        .duration_trunc(TimeDelta::minutes(1))
+        .unwrap()
+        + TimeDelta::minutes(2)
+        + TimeDelta::seconds(20);
+    // Three simulated minutes, then ten minutes of downtime.
+    let passes = [
+        first,
+        first + TimeDelta::minutes(1),
+        first + TimeDelta::minutes(2),
+        first + TimeDelta::minutes(12),
+    ];
+    for (i, at) in passes.iter().enumerate() {
+        let at = at.to_rfc3339();
+        // Both instances take the same minute at the same moment.
+        let mut instances = [
+            fixture.worker_with(30, &["--once", "--now", &at]),
+            fixture.worker_with(30, &["--once", "--now", &at]),
+        ];
+        for instance in &mut instances {
+            let status = instance.wait().unwrap();
+            assert!(status.success(), "pass {i}: {status}");
+        }
+        let runs = fixture.store.sync_runs(job.id, 100).await.unwrap();
+        assert_eq!(runs.len(), i + 1, "after pass {i} at {at}: {runs:#?}");
+    }
+    let runs = fixture.store.sync_runs(job.id, 100).await.unwrap();
+    assert!(
+        runs.iter()
+            .all(|r| r.error.as_deref().is_some_and(|e| e.contains("slack"))),
+        "{runs:#?}"
+    );
+    assert_eq!(
+        fixture.store.last_cron_tick(job.id).await.unwrap(),
+        Some(passes[3].duration_trunc(TimeDelta::minutes(1)).unwrap()),
+        "after the downtime only the latest missed tick ran"
     );
 }
