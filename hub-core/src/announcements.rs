@@ -1,13 +1,16 @@
 //! Publishing an announcement: checked, then written with one delivery per
-//! target channel in one transaction (the outbox does the rest).
+//! target channel in one transaction (the outbox does the rest). Editing or
+//! retracting it queues, per channel, what that channel needs: nothing where
+//! the post has not gone out yet (it will carry the new text, or is
+//! cancelled), an edit or a retraction where it has.
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::{
-    ids::{ChannelId, CommunityId},
+    ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId},
     model::{
-        announcement::{Announcement, Delivery, NewAnnouncement},
+        announcement::{Announcement, Delivery, DeliveryAction, DeliveryState, NewAnnouncement},
         audit::NewAuditEvent,
     },
     ports::store::{Store, StoreError},
@@ -27,6 +30,132 @@ pub enum PublishError {
     Store(#[from] StoreError),
 }
 
+/// A change to a published announcement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AnnouncementChange {
+    /// New text (both parts; pass the old one to keep it).
+    Edit {
+        /// The title, checked like a new one's.
+        title: String,
+        /// The body, Markdown.
+        body_markdown: String,
+    },
+    /// Take it down everywhere.
+    Retract,
+}
+
+/// One thing a change does to the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeStep {
+    /// Queue an edit or a retraction for the channel.
+    Queue {
+        /// The channel.
+        channel: ChannelId,
+        /// `Edit` or `Retract`.
+        action: DeliveryAction,
+    },
+    /// Cancel a delivery that is not needed any more.
+    Cancel(DeliveryId),
+}
+
+/// What a change needs per channel, given an announcement's deliveries. The
+/// store carries the steps out in the transaction that changes the text,
+/// with the deliveries locked, so no worker claims one in between.
+///
+/// - An edit: a post still waiting will carry the new text, so nothing; a
+///   post out (or going out) gets an edit, unless one is already waiting
+///   (it sends the newest text when it runs).
+/// - A retraction: a post that never went out is cancelled, as is every
+///   edit still waiting; a post out (or going out) gets a retraction.
+#[must_use]
+pub fn change_steps(change: &AnnouncementChange, deliveries: &[Delivery]) -> Vec<ChangeStep> {
+    let mut steps = Vec::new();
+    for post in deliveries
+        .iter()
+        .filter(|d| d.action == DeliveryAction::Post)
+    {
+        let channel = post.channel_id;
+        let waiting = |action: DeliveryAction| {
+            deliveries.iter().filter(move |d| {
+                d.channel_id == channel && d.action == action && d.state.is_waiting()
+            })
+        };
+        let out = matches!(post.state, DeliveryState::Sending | DeliveryState::Sent);
+        match change {
+            AnnouncementChange::Edit { .. } => {
+                if out && waiting(DeliveryAction::Edit).next().is_none() {
+                    steps.push(ChangeStep::Queue {
+                        channel,
+                        action: DeliveryAction::Edit,
+                    });
+                }
+            }
+            AnnouncementChange::Retract => {
+                steps.extend(waiting(DeliveryAction::Edit).map(|d| ChangeStep::Cancel(d.id)));
+                if out {
+                    steps.push(ChangeStep::Queue {
+                        channel,
+                        action: DeliveryAction::Retract,
+                    });
+                } else if post.state != DeliveryState::Cancelled {
+                    steps.push(ChangeStep::Cancel(post.id));
+                }
+            }
+        }
+    }
+    steps
+}
+
+/// Checks a title as a person typed it; returns it trimmed.
+fn checked_title(title: &str) -> Result<&str, PublishError> {
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
+        return Err(PublishError::Title);
+    }
+    Ok(title)
+}
+
+/// Edits or retracts a published announcement.
+///
+/// # Errors
+/// [`PublishError::Title`] for a bad title; `Store(Conflict)` when the
+/// announcement was retracted already; `Store(NotFound)`.
+pub async fn change(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    announcement: AnnouncementId,
+    change: AnnouncementChange,
+    actor: &str,
+) -> Result<(Announcement, Vec<Delivery>), PublishError> {
+    let (action, subject) = match &change {
+        AnnouncementChange::Edit { title, .. } => {
+            ("announcement.edit", checked_title(title)?.to_owned())
+        }
+        AnnouncementChange::Retract => ("announcement.retract", String::new()),
+    };
+    let change = match change {
+        AnnouncementChange::Edit { body_markdown, .. } => AnnouncementChange::Edit {
+            title: subject.clone(),
+            body_markdown,
+        },
+        retract @ AnnouncementChange::Retract => retract,
+    };
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: action.into(),
+        community_id: None,
+        subject: if subject.is_empty() {
+            announcement.to_string()
+        } else {
+            subject
+        },
+        details: json!({ "announcement": announcement }),
+    };
+    Ok(store
+        .change_announcement(announcement, &change, now, audit)
+        .await?)
+}
+
 /// Publishes an announcement to `targets` (at once, or at `send_at`).
 ///
 /// # Errors
@@ -42,10 +171,7 @@ pub async fn publish(
     send_at: Option<DateTime<Utc>>,
     actor: &str,
 ) -> Result<(Announcement, Vec<Delivery>), PublishError> {
-    let title = title.trim();
-    if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
-        return Err(PublishError::Title);
-    }
+    let title = checked_title(title)?;
     if targets.is_empty() {
         return Err(PublishError::NoTargets);
     }

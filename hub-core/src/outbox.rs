@@ -12,6 +12,10 @@
 //!   count a possible duplicate;
 //! - `Auth`: the channel needs reconnecting; its work waits, no attempt spent;
 //! - `Permanent`, `Unsupported`: `failed`, shown to the lead, who may retry.
+//!
+//! An edit or a retraction is a delivery too, done through the adapter's
+//! `edit` / `retract` once the post it changes has gone out (it waits while
+//! the post is on its way, and is cancelled if the post never arrived).
 
 use std::{sync::Arc, time::Duration};
 
@@ -20,11 +24,11 @@ use chrono::{DateTime, Utc};
 use crate::{
     ids::DeliveryId,
     model::{
-        announcement::{Announcement, Delivery},
+        announcement::{Announcement, Delivery, DeliveryAction, DeliveryState},
         channel::{Channel, ChannelHealth},
     },
     ports::{
-        adapter::{AdapterError, AdapterFactory, ChannelAdapter},
+        adapter::{AdapterError, AdapterFactory, ChannelAdapter, Receipt},
         clock::Clock,
         store::{Store, StoreError},
     },
@@ -108,6 +112,22 @@ pub enum Finish {
         /// The last error.
         error: String,
     },
+    /// Not needed any more (an edit or retraction of a post that never
+    /// reached the channel).
+    Cancelled {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Where the post an edit or retraction changes stands.
+enum PostedRef {
+    /// Out, with the channel's reference.
+    Sent(String),
+    /// Not yet: try again soon.
+    Later,
+    /// It never reached the channel.
+    Never,
 }
 
 /// One worker of the outbox.
@@ -236,10 +256,61 @@ impl Outbox {
             return self.retry_later(work, error.to_string(), true, false);
         }
         let key = work.delivery.id.to_string();
-        let result = self
-            .with_renewed_lease(work.delivery.id, adapter.post(&work.announcement, &key))
-            .await;
+        let result = match work.delivery.action {
+            DeliveryAction::Post => {
+                self.with_renewed_lease(work.delivery.id, adapter.post(&work.announcement, &key))
+                    .await
+            }
+            action => {
+                let remote_ref = match self.posted_ref(work).await {
+                    Ok(PostedRef::Sent(remote_ref)) => remote_ref,
+                    Ok(PostedRef::Later) => {
+                        return Finish::Retry {
+                            at: self.clock.now() + chrono_duration(self.settings.idle_poll * 4),
+                            error: "waiting for the post to go out first".into(),
+                            refund_attempt: true,
+                            possible_duplicate: false,
+                        };
+                    }
+                    Ok(PostedRef::Never) => {
+                        return Finish::Cancelled {
+                            reason: "the post never reached the channel".into(),
+                        };
+                    }
+                    Err(error) => return self.retry_later(work, error.to_string(), true, false),
+                };
+                let change = async {
+                    if action == DeliveryAction::Edit {
+                        adapter.edit(&remote_ref, &work.announcement, &key).await
+                    } else {
+                        adapter.retract(&remote_ref, &key).await.map(|()| Receipt {
+                            remote_ref: remote_ref.clone(),
+                            url: None,
+                        })
+                    }
+                };
+                self.with_renewed_lease(work.delivery.id, change).await
+            }
+        };
         self.classify(work, adapter.as_ref(), &key, result).await
+    }
+
+    /// Where the post an edit or retraction changes stands.
+    async fn posted_ref(&self, work: &ClaimedDelivery) -> Result<PostedRef, StoreError> {
+        let deliveries = self.store.deliveries(work.announcement.id).await?;
+        let post = deliveries.into_iter().find(|d| {
+            d.channel_id == work.delivery.channel_id && d.action == DeliveryAction::Post
+        });
+        Ok(match post {
+            Some(post) => match (post.state, post.remote_ref) {
+                (DeliveryState::Sent, Some(remote_ref)) => PostedRef::Sent(remote_ref),
+                (DeliveryState::Pending | DeliveryState::Sending | DeliveryState::RetryWait, _) => {
+                    PostedRef::Later
+                }
+                _ => PostedRef::Never,
+            },
+            None => PostedRef::Never,
+        })
     }
 
     /// Waits for the channel's next send slot, which the store hands out so
@@ -283,7 +354,7 @@ impl Outbox {
         work: &ClaimedDelivery,
         adapter: &dyn ChannelAdapter,
         key: &str,
-        result: Result<crate::ports::adapter::Receipt, AdapterError>,
+        result: Result<Receipt, AdapterError>,
     ) -> Finish {
         let error = match result {
             Ok(receipt) => {
@@ -309,6 +380,10 @@ impl Outbox {
                 }
             }
             AdapterError::Transient(_) => self.retry_later(work, message, false, false),
+            // Edits and retractions are safe to repeat: no lookup needed.
+            AdapterError::Ambiguous(_) if work.delivery.action != DeliveryAction::Post => {
+                self.retry_later(work, message, false, false)
+            }
             AdapterError::Ambiguous(_) => match adapter.find_post(key).await {
                 Ok(Some(receipt)) => Finish::Sent {
                     remote_ref: receipt.remote_ref,

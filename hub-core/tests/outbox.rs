@@ -9,23 +9,23 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use hub_core::{
-    announcements::publish,
+    announcements::{AnnouncementChange, PublishError, publish},
     ids::{AnnouncementId, ChannelId},
     model::{
-        announcement::{Delivery, DeliveryState},
+        announcement::{Delivery, DeliveryAction, DeliveryState},
         channel::{ChannelHealth, ChannelKind},
         community::Community,
     },
     outbox::{Outbox, OutboxSettings},
     ports::{
         clock::{Clock, ManualClock, SystemClock},
-        store::Store,
+        store::{Store, StoreError},
     },
     secrets::SecretKeys,
 };
 use hub_testkit::{
     database::TestDatabase,
-    fake_adapter::{FakeChannel, FakeFactory, Scripted},
+    fake_adapter::{Change, FakeChannel, FakeFactory, Scripted},
     fixtures,
 };
 
@@ -175,10 +175,12 @@ async fn server_errors_back_off_and_a_delivery_dies_after_its_attempts() {
     worker.run_once().await.unwrap();
     let first = s.delivery(id).await;
     assert_eq!((first.state, first.attempts), (DeliveryState::RetryWait, 1));
-    let wait = (first.next_attempt_at.unwrap() - s.clock.now()).num_milliseconds();
+    // PostgreSQL keeps microseconds, the clock nanoseconds: the stored time
+    // may read up to a microsecond early.
+    let wait = (first.next_attempt_at.unwrap() - s.clock.now()).num_microseconds().unwrap();
     assert!(
-        (1_000..=10_000).contains(&wait),
-        "backs off within the first ceiling: {wait} ms"
+        (999_999..=10_000_000).contains(&wait),
+        "backs off within the first ceiling: {wait} µs"
     );
     for _ in 0..2 {
         s.advance(61);
@@ -393,4 +395,219 @@ async fn bad_announcements_are_refused_before_anything_is_written() {
     .await;
     assert!(unknown.is_err());
     assert!(s.store.outbox_summary().await.unwrap().by_state.is_empty());
+}
+
+async fn change(
+    s: &Setup,
+    id: AnnouncementId,
+    change: AnnouncementChange,
+) -> Result<Vec<Delivery>, PublishError> {
+    hub_core::announcements::change(s.store.as_ref(), s.clock.now(), id, change, "test")
+        .await
+        .map(|(_, deliveries)| deliveries)
+}
+
+fn edit(title: &str) -> AnnouncementChange {
+    AnnouncementChange::Edit {
+        title: title.into(),
+        body_markdown: "New body".into(),
+    }
+}
+
+fn of(deliveries: &[Delivery], action: DeliveryAction) -> Vec<DeliveryState> {
+    deliveries
+        .iter()
+        .filter(|d| d.action == action)
+        .map(|d| d.state)
+        .collect()
+}
+
+#[tokio::test]
+async fn an_edit_before_the_post_goes_out_changes_the_post_and_queues_nothing() {
+    let s = setup(0).await;
+    let id = s.publish("Draft").await;
+    let deliveries = change(&s, id, edit("Final")).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), []);
+    s.worker("w").run_once().await.unwrap();
+    assert_eq!(s.fake.posts()[0].1, "Final");
+    assert!(s.fake.changes().is_empty());
+}
+
+#[tokio::test]
+async fn an_edit_after_the_post_is_sent_through_the_adapter_once_however_many_edits_wait() {
+    let s = setup(0).await;
+    let id = s.publish("Call on Friday").await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let post = s.delivery(id).await;
+    let remote_ref = post.remote_ref.clone().unwrap();
+
+    let deliveries = change(&s, id, edit("Call on Monday")).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Pending]);
+    // A second edit before the first went out: the waiting edit sends the newest text.
+    let deliveries = change(&s, id, edit("Call on Tuesday")).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Pending]);
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(
+        s.fake.changes(),
+        [Change::Edited {
+            remote_ref: remote_ref.clone(),
+            title: "Call on Tuesday".into(),
+            revision: 3,
+        }]
+    );
+    // A later edit is a new delivery, sent in its turn.
+    change(&s, id, edit("Call on Wednesday")).await.unwrap();
+    worker.run_once().await.unwrap();
+    let deliveries = s.store.deliveries(id).await.unwrap();
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Edit),
+        [DeliveryState::Sent, DeliveryState::Sent]
+    );
+    assert_eq!(s.fake.posts().len(), 1, "edits never post again");
+    assert_eq!(s.fake.changes().len(), 2);
+}
+
+#[tokio::test]
+async fn an_edit_of_a_post_in_flight_waits_for_it_and_a_failed_edit_retries() {
+    let s = setup(0).await;
+    let id = s.publish("Hello").await;
+    // The post fails for now, then the edit's first try hits a 5xx.
+    s.fake.script([Scripted::Transient]);
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    assert_eq!(s.delivery(id).await.state, DeliveryState::RetryWait);
+    // Waiting to retry counts as not out: the retry carries the new text.
+    let deliveries = change(&s, id, edit("Hello again")).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), []);
+    s.advance(120);
+    worker.run_once().await.unwrap();
+    assert_eq!(s.fake.posts()[0].1, "Hello again");
+
+    s.fake.script([Scripted::Transient]);
+    change(&s, id, edit("Third text")).await.unwrap();
+    worker.run_once().await.unwrap();
+    let deliveries = s.store.deliveries(id).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::RetryWait]);
+    s.advance(120);
+    worker.run_once().await.unwrap();
+    let deliveries = s.store.deliveries(id).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Sent]);
+    assert_eq!(s.fake.changes().len(), 1);
+}
+
+#[tokio::test]
+async fn a_retraction_cancels_what_has_not_gone_out_and_takes_down_what_has() {
+    let s = setup(0).await;
+    let unsent = s.publish("Not yet").await;
+    let deliveries = change(&s, unsent, AnnouncementChange::Retract)
+        .await
+        .unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Cancelled]);
+    assert_eq!(of(&deliveries, DeliveryAction::Retract), []);
+    let worker = s.worker("w");
+    assert_eq!(worker.run_once().await.unwrap(), 0, "nothing to send");
+    assert!(s.fake.posts().is_empty());
+
+    let sent = s.publish("Out there").await;
+    worker.run_once().await.unwrap();
+    let remote_ref = s.delivery(sent).await.remote_ref.unwrap();
+    // An edit still waiting is not needed once the post comes down.
+    s.fake.script([Scripted::Transient]);
+    change(&s, sent, edit("Edited")).await.unwrap();
+    worker.run_once().await.unwrap();
+    let deliveries = change(&s, sent, AnnouncementChange::Retract)
+        .await
+        .unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Cancelled]);
+    assert_eq!(of(&deliveries, DeliveryAction::Retract), [DeliveryState::Pending]);
+    worker.run_once().await.unwrap();
+    assert_eq!(
+        s.fake.changes(),
+        [Change::Retracted { remote_ref }],
+        "the failed edit never went through; the retraction did"
+    );
+
+    // Retracted is final.
+    let again = change(&s, sent, edit("Back?")).await.unwrap_err();
+    assert!(
+        matches!(again, PublishError::Store(StoreError::Conflict(_))),
+        "{again:?}"
+    );
+    let twice = change(&s, sent, AnnouncementChange::Retract)
+        .await
+        .unwrap_err();
+    assert!(matches!(twice, PublishError::Store(StoreError::Conflict(_))));
+    let bad = change(&s, s.publish("x").await, edit("")).await.unwrap_err();
+    assert!(matches!(bad, PublishError::Title), "{bad:?}");
+}
+
+#[tokio::test]
+async fn a_retraction_queued_while_the_post_is_in_flight_waits_for_the_post() {
+    let s = setup(0).await;
+    let id = s.publish("In flight").await;
+    // A worker claims the post and dies: it stays `sending` until its lease ends.
+    s.store
+        .claim_deliveries(
+            "crashed",
+            s.clock.now(),
+            s.clock.now() + chrono::Duration::seconds(60),
+            10,
+        )
+        .await
+        .unwrap();
+    let deliveries = change(&s, id, AnnouncementChange::Retract)
+        .await
+        .unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Sending]);
+    assert_eq!(of(&deliveries, DeliveryAction::Retract), [DeliveryState::Pending]);
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let deliveries = s.store.deliveries(id).await.unwrap();
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Retract),
+        [DeliveryState::RetryWait],
+        "waits for the post, spending no attempt"
+    );
+    assert!(s.fake.changes().is_empty());
+    // The lease runs out; the post is re-sent, then taken down.
+    s.advance(61);
+    worker.run_once().await.unwrap();
+    s.advance(1);
+    worker.run_once().await.unwrap();
+    let deliveries = s.store.deliveries(id).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Sent]);
+    assert_eq!(of(&deliveries, DeliveryAction::Retract), [DeliveryState::Sent]);
+    assert_eq!(s.fake.changes().len(), 1);
+    let retract = deliveries
+        .iter()
+        .find(|d| d.action == DeliveryAction::Retract)
+        .unwrap();
+    assert_eq!(retract.attempts, 1, "the waits were refunded");
+}
+
+#[tokio::test]
+async fn a_post_that_never_arrived_cancels_its_edit() {
+    let s = setup(0).await;
+    let id = s.publish("Refused").await;
+    s.store
+        .claim_deliveries(
+            "crashed",
+            s.clock.now(),
+            s.clock.now() + chrono::Duration::seconds(60),
+            10,
+        )
+        .await
+        .unwrap();
+    change(&s, id, edit("Refused, edited")).await.unwrap();
+    // The post is refused for good when it is retried.
+    s.fake.script([Scripted::Permanent]);
+    s.advance(61);
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    s.advance(1);
+    worker.run_once().await.unwrap();
+    let deliveries = s.store.deliveries(id).await.unwrap();
+    assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Failed]);
+    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Cancelled]);
 }

@@ -230,11 +230,15 @@ pub(crate) struct AnnouncementRow {
     author: String,
     send_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
+    revision: i32,
+    retracted_at: Option<DateTime<Utc>>,
 }
 
 impl AnnouncementRow {
     pub(crate) fn into_announcement(self) -> Announcement {
         Announcement {
+            revision: u32::try_from(self.revision).unwrap_or(1),
+            retracted_at: self.retracted_at,
             id: AnnouncementId(self.id),
             community_id: CommunityId(self.community_id),
             title: self.title,
@@ -251,6 +255,7 @@ pub(crate) struct DeliveryRow {
     id: Uuid,
     announcement_id: Uuid,
     channel_id: Uuid,
+    action: String,
     state: String,
     attempts: i32,
     next_attempt_at: DateTime<Utc>,
@@ -274,6 +279,7 @@ impl DeliveryRow {
             id: DeliveryId(self.id),
             announcement_id: AnnouncementId(self.announcement_id),
             channel_id: ChannelId(self.channel_id),
+            action: self.action.parse().map_err(corrupt)?,
             state: self.state.parse().map_err(corrupt)?,
             attempts: u32::try_from(self.attempts).map_err(corrupt)?,
             next_attempt_at: Some(self.next_attempt_at),

@@ -84,21 +84,64 @@ pub(crate) const SET_NEXT_SEND: &str = "UPDATE channels SET next_send_at = $2 WH
 pub(crate) const CHANNEL_OF_COMMUNITY: &str =
     "SELECT COUNT(*) FROM channels WHERE id = $1 AND community_id = $2";
 
-pub(crate) const INSERT_ANNOUNCEMENT: &str = "INSERT INTO announcements \
+/// An announcement's columns, as [`crate::rows::AnnouncementRow`] reads them.
+macro_rules! announcement_columns {
+    () => {
+        "id, community_id, title, body_markdown, author, send_at, created_at, revision, retracted_at"
+    };
+}
+pub(crate) use announcement_columns;
+/// A delivery's columns, as [`crate::rows::DeliveryRow`] reads them.
+macro_rules! delivery_columns {
+    () => {
+        "id, announcement_id, channel_id, action, state, attempts, next_attempt_at, lease_until, \
+         remote_ref, last_error, possible_duplicates"
+    };
+}
+pub(crate) use delivery_columns;
+
+pub(crate) const INSERT_ANNOUNCEMENT: &str = concat!(
+    "INSERT INTO announcements \
      (id, community_id, title, body_markdown, author, send_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
-     RETURNING id, community_id, title, body_markdown, author, send_at, created_at";
-pub(crate) const INSERT_DELIVERY: &str = "INSERT INTO deliveries \
-     (id, announcement_id, channel_id, state, attempts, next_attempt_at, updated_at) \
-     VALUES ($1, $2, $3, 'pending', 0, $4, $5) \
-     RETURNING id, announcement_id, channel_id, state, attempts, next_attempt_at, lease_until, remote_ref, \
-     last_error, possible_duplicates";
-pub(crate) const DELIVERIES_OF: &str = "SELECT id, announcement_id, channel_id, state, attempts, next_attempt_at, \
-     lease_until, remote_ref, last_error, possible_duplicates FROM deliveries WHERE announcement_id = $1 \
-     ORDER BY channel_id";
-pub(crate) const ANNOUNCEMENT: &str = "SELECT id, community_id, title, body_markdown, author, send_at, created_at \
-     FROM announcements WHERE id = $1";
-pub(crate) const ANNOUNCEMENTS_OF: &str = "SELECT id, community_id, title, body_markdown, author, send_at, created_at \
-     FROM announcements WHERE community_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2";
+     RETURNING ",
+    announcement_columns!()
+);
+/// `$4` the action, `$5` when it is due, `$6` now.
+pub(crate) const INSERT_DELIVERY: &str = concat!(
+    "INSERT INTO deliveries \
+     (id, announcement_id, channel_id, action, state, attempts, next_attempt_at, updated_at) \
+     VALUES ($1, $2, $3, $4, 'pending', 0, $5, $6) RETURNING ",
+    delivery_columns!()
+);
+pub(crate) const DELIVERIES_OF: &str = concat!(
+    "SELECT ",
+    delivery_columns!(),
+    " FROM deliveries WHERE announcement_id = $1 ORDER BY channel_id, action, next_attempt_at"
+);
+pub(crate) const ANNOUNCEMENT: &str = concat!(
+    "SELECT ",
+    announcement_columns!(),
+    " FROM announcements WHERE id = $1"
+);
+pub(crate) const ANNOUNCEMENTS_OF: &str = concat!(
+    "SELECT ",
+    announcement_columns!(),
+    " FROM announcements WHERE community_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+);
+/// `$2` title, `$3` body: a new revision.
+pub(crate) const EDIT_ANNOUNCEMENT: &str = concat!(
+    "UPDATE announcements SET title = $2, body_markdown = $3, revision = revision + 1 \
+     WHERE id = $1 RETURNING ",
+    announcement_columns!()
+);
+/// `$2` when.
+pub(crate) const RETRACT_ANNOUNCEMENT: &str = concat!(
+    "UPDATE announcements SET retracted_at = $2 WHERE id = $1 RETURNING ",
+    announcement_columns!()
+);
+/// `$2` why, `$3` now.
+pub(crate) const CANCEL_DELIVERY: &str = "UPDATE deliveries SET state = 'cancelled', last_error = $2, \
+     updated_at = $3 WHERE id = $1 AND state IN ('pending', 'retry_wait', 'failed', 'dead')";
 pub(crate) const RENEW_LEASE: &str = "UPDATE deliveries SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND state = 'sending'";
 /// `$3` state, `$4` remote ref, `$5` error, `$6` next attempt, `$7` attempts
 /// refunded, `$8` possible duplicates added, `$9` now.
@@ -117,12 +160,13 @@ pub(crate) const DUE_DELIVERIES: &str = "SELECT d.id FROM deliveries d JOIN chan
 /// Claims what [`DUE_DELIVERIES`] selects (spliced in as `{due}`): `$2`
 /// owner, `$3` lease end. A re-claimed `sending` delivery was in flight when
 /// its worker died, so it may have been sent: counted as a possible duplicate.
-pub(crate) const CLAIM_TEMPLATE: &str = "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, \
+pub(crate) const CLAIM_TEMPLATE: &str = concat!(
+    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, \
      lease_owner = $2, lease_until = $3, updated_at = $1, \
      possible_duplicates = possible_duplicates + CASE WHEN state = 'sending' THEN 1 ELSE 0 END \
-     WHERE id IN ({due}) \
-     RETURNING id, announcement_id, channel_id, state, attempts, next_attempt_at, lease_until, remote_ref, \
-     last_error, possible_duplicates";
+     WHERE id IN ({due}) RETURNING ",
+    delivery_columns!()
+);
 
 /// The columns [`FINISH_DELIVERY`] sets for an outcome.
 pub(crate) struct FinishColumns<'a> {
@@ -172,6 +216,7 @@ impl<'a> FinishColumns<'a> {
             },
             Finish::Failed { error } => failed("failed", error),
             Finish::Dead { error } => failed("dead", error),
+            Finish::Cancelled { reason } => failed("cancelled", reason),
         }
     }
 }

@@ -12,9 +12,10 @@ use hub_core::{
     ids::{
         AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
     },
+    announcements::{AnnouncementChange, ChangeStep, change_steps},
     import::ImportPlan,
     model::{
-        announcement::{Announcement, Delivery, NewAnnouncement},
+        announcement::{Announcement, Delivery, DeliveryAction, NewAnnouncement},
         audit::{AuditEvent, GENESIS_HASH, NewAuditEvent},
         channel::{Channel, ChannelHealth, NewChannel},
         community::{Community, NewCommunity},
@@ -813,6 +814,7 @@ impl Store for SqliteStore {
                 .bind(DeliveryId::new().0)
                 .bind(created.id.0)
                 .bind(target.0)
+                .bind(DeliveryAction::Post.as_str())
                 .bind(announcement.due_at)
                 .bind(now)
                 .fetch_one(&mut *tx)
@@ -830,6 +832,99 @@ impl Store for SqliteStore {
         .await?;
         tx.commit().await.map_err(internal)?;
         Ok((created, deliveries))
+    }
+
+    async fn change_announcement(
+        &self,
+        announcement: AnnouncementId,
+        change: &AnnouncementChange,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<(Announcement, Vec<Delivery>), StoreError> {
+        let mut tx = self.write().await?;
+        // BEGIN IMMEDIATE holds the write lock until the commit: no worker
+        // claims a delivery whose fate this change decides.
+        let current = sqlx::query_as::<_, AnnouncementRow>(sql::ANNOUNCEMENT)
+            .bind(announcement.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound(format!("the announcement {announcement}")))?
+            .into_announcement();
+        if current.retracted_at.is_some() {
+            return Err(StoreError::Conflict(
+                "this announcement was retracted; it cannot be changed any more".into(),
+            ));
+        }
+        let deliveries = sqlx::query_as::<_, DeliveryRow>(sql::DELIVERIES_OF)
+            .bind(announcement.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(DeliveryRow::into_delivery)
+            .collect::<Result<Vec<_>, _>>()?;
+        let changed = match change {
+            AnnouncementChange::Edit {
+                title,
+                body_markdown,
+            } => sqlx::query_as::<_, AnnouncementRow>(sql::EDIT_ANNOUNCEMENT)
+                .bind(announcement.0)
+                .bind(title)
+                .bind(body_markdown),
+            AnnouncementChange::Retract => {
+                sqlx::query_as::<_, AnnouncementRow>(sql::RETRACT_ANNOUNCEMENT)
+                    .bind(announcement.0)
+                    .bind(now)
+            }
+        }
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(internal)?
+        .into_announcement();
+        for step in change_steps(change, &deliveries) {
+            match step {
+                ChangeStep::Queue { channel, action } => {
+                    sqlx::query(sql::INSERT_DELIVERY)
+                        .bind(DeliveryId::new().0)
+                        .bind(announcement.0)
+                        .bind(channel.0)
+                        .bind(action.as_str())
+                        .bind(now)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(internal)?;
+                }
+                ChangeStep::Cancel(delivery) => {
+                    sqlx::query(sql::CANCEL_DELIVERY)
+                        .bind(delivery.0)
+                        .bind("not needed any more: the announcement was retracted")
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(internal)?;
+                }
+            }
+        }
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(changed.community_id),
+                ..audit
+            },
+        )
+        .await?;
+        let deliveries = sqlx::query_as::<_, DeliveryRow>(sql::DELIVERIES_OF)
+            .bind(announcement.0)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(DeliveryRow::into_delivery)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().await.map_err(internal)?;
+        Ok((changed, deliveries))
     }
 
     async fn claim_deliveries(
@@ -856,7 +951,7 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let mut announcements = QueryBuilder::<Sqlite>::new(
-            "SELECT id, community_id, title, body_markdown, author, send_at, created_at FROM announcements WHERE id IN (",
+            concat!("SELECT ", sql::announcement_columns!(), " FROM announcements WHERE id IN ("),
         );
         let mut ids = announcements.separated(", ");
         for row in &rows {

@@ -47,6 +47,26 @@ struct State {
     member_calls: usize,
     latency: Duration,
     lookups: bool,
+    changes: Vec<Change>,
+}
+
+/// An edit or a retraction that took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The message `remote_ref` now reads `title` (at `revision`).
+    Edited {
+        /// The post's reference.
+        remote_ref: String,
+        /// Its new title.
+        title: String,
+        /// The announcement's revision.
+        revision: u32,
+    },
+    /// The message `remote_ref` was taken down.
+    Retracted {
+        /// The post's reference.
+        remote_ref: String,
+    },
 }
 
 /// A fake channel; clones share their state.
@@ -118,6 +138,12 @@ impl FakeChannel {
         self.state().posts.clone()
     }
 
+    /// Edits and retractions that took effect, in order.
+    #[must_use]
+    pub fn changes(&self) -> Vec<Change> {
+        self.state().changes.clone()
+    }
+
     /// How many posts were attempted, successful or not.
     #[must_use]
     pub fn attempts(&self) -> usize {
@@ -132,7 +158,7 @@ impl ChannelAdapter for FakeChannel {
             list_members: true,
             manage_members: true,
             post: true,
-            edit: false,
+            edit: true,
             calls: false,
         }
     }
@@ -181,17 +207,7 @@ impl ChannelAdapter for FakeChannel {
         announcement: &Announcement,
         idempotency_key: &str,
     ) -> Result<Receipt, AdapterError> {
-        let (answer, latency) = {
-            let mut state = self.state();
-            state.attempts += 1;
-            (
-                state.script.pop_front().unwrap_or(Scripted::Accept),
-                state.latency,
-            )
-        };
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
+        let answer = self.next_answer().await;
         let posted = || {
             self.state()
                 .posts
@@ -216,6 +232,39 @@ impl ChannelAdapter for FakeChannel {
         }
     }
 
+    async fn edit(
+        &self,
+        remote_ref: &str,
+        announcement: &Announcement,
+        _idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError> {
+        let answer = self.next_answer().await;
+        self.change(
+            &answer,
+            remote_ref,
+            Change::Edited {
+                remote_ref: remote_ref.to_owned(),
+                title: announcement.title.clone(),
+                revision: announcement.revision,
+            },
+        )?;
+        Ok(Receipt {
+            remote_ref: remote_ref.to_owned(),
+            url: None,
+        })
+    }
+
+    async fn retract(&self, remote_ref: &str, _idempotency_key: &str) -> Result<(), AdapterError> {
+        let answer = self.next_answer().await;
+        self.change(
+            &answer,
+            remote_ref,
+            Change::Retracted {
+                remote_ref: remote_ref.to_owned(),
+            },
+        )
+    }
+
     async fn find_post(&self, idempotency_key: &str) -> Result<Option<Receipt>, AdapterError> {
         let state = self.state();
         if !state.lookups {
@@ -234,6 +283,45 @@ impl ChannelAdapter for FakeChannel {
     }
 
     async fn health(&self) -> Result<(), AdapterError> {
+        Ok(())
+    }
+}
+
+impl FakeChannel {
+    /// Counts an attempt, takes the next scripted answer and waits the latency.
+    async fn next_answer(&self) -> Scripted {
+        let (answer, latency) = {
+            let mut state = self.state();
+            state.attempts += 1;
+            (
+                state.script.pop_front().unwrap_or(Scripted::Accept),
+                state.latency,
+            )
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        answer
+    }
+
+    /// Carries out an edit or a retraction as `answer` says, on a message
+    /// that must exist (like Slack's `message_not_found`).
+    fn change(&self, answer: &Scripted, remote_ref: &str, change: Change) -> Result<(), AdapterError> {
+        if let Some(error) = error_of(answer) {
+            return Err(error);
+        }
+        let mut state = self.state();
+        if !state
+            .posts
+            .iter()
+            .any(|(key, _)| format!("ref-{key}") == remote_ref)
+        {
+            return Err(AdapterError::Permanent("message_not_found".into()));
+        }
+        state.changes.push(change);
+        if matches!(answer, Scripted::AmbiguousAfterPosting) {
+            return Err(AdapterError::Ambiguous("the fake's answer was lost".into()));
+        }
         Ok(())
     }
 }

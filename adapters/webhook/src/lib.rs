@@ -85,22 +85,44 @@ impl WebhookAdapter {
         })
     }
 
-    fn payload(&self, announcement: &Announcement, delivery_id: &str) -> serde_json::Value {
+    /// The signed-JSON event for an announcement: `announcement.published`
+    /// or `announcement.edited` (with the delivery id of the post it
+    /// replaces, so receivers can find it), with the text and revision.
+    fn event(
+        kind: &str,
+        announcement: &Announcement,
+        delivery_id: &str,
+        replaces: Option<&str>,
+    ) -> serde_json::Value {
+        serde_json::json!({
+            "type": kind,
+            "delivery_id": delivery_id,
+            "replaces": replaces,
+            "announcement": {
+                "id": announcement.id,
+                "community_id": announcement.community_id,
+                "title": announcement.title,
+                "body_markdown": announcement.body_markdown,
+                "revision": announcement.revision,
+                "created_at": announcement.created_at,
+            },
+        })
+    }
+
+    fn slack_text(announcement: &Announcement) -> serde_json::Value {
+        serde_json::json!({
+            "text": format!("*{}*\n\n{}", slack_escape(&announcement.title), slack_escape(&announcement.body_markdown)),
+        })
+    }
+
+    /// A Slack-compatible incoming webhook can only post: it has no way to
+    /// change or delete a message it posted.
+    fn only_signed_json(&self, what: &str) -> Result<(), AdapterError> {
         match self.settings.format {
-            PayloadFormat::SignedJson => serde_json::json!({
-                "type": "announcement.published",
-                "delivery_id": delivery_id,
-                "announcement": {
-                    "id": announcement.id,
-                    "community_id": announcement.community_id,
-                    "title": announcement.title,
-                    "body_markdown": announcement.body_markdown,
-                    "created_at": announcement.created_at,
-                },
-            }),
-            PayloadFormat::Slack => serde_json::json!({
-                "text": format!("*{}*\n\n{}", slack_escape(&announcement.title), slack_escape(&announcement.body_markdown)),
-            }),
+            PayloadFormat::SignedJson => Ok(()),
+            PayloadFormat::Slack => Err(AdapterError::Unsupported(format!(
+                "an incoming webhook cannot {what} a message it posted; send a correction instead"
+            ))),
         }
     }
 
@@ -162,38 +184,15 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Duration {
         .unwrap_or(DEFAULT_RETRY_AFTER)
 }
 
-#[async_trait]
-impl ChannelAdapter for WebhookAdapter {
-    fn capabilities(&self) -> Capabilities {
-        Capabilities {
-            post: true,
-            ..Capabilities::default()
-        }
-    }
-
-    async fn list_members(&self, _cursor: Option<&str>) -> Result<RemotePage, AdapterError> {
-        Err(AdapterError::Unsupported("a webhook has no members".into()))
-    }
-
-    async fn add_member(
+impl WebhookAdapter {
+    /// Sends one payload, signed where the format is, with the delivery id.
+    async fn send(
         &self,
-        _email: &hub_core::Email,
-        _name: &str,
-    ) -> Result<String, AdapterError> {
-        Err(AdapterError::Unsupported("a webhook has no members".into()))
-    }
-
-    async fn remove_member(&self, _external_id: &str) -> Result<(), AdapterError> {
-        Err(AdapterError::Unsupported("a webhook has no members".into()))
-    }
-
-    async fn post(
-        &self,
-        announcement: &Announcement,
+        payload: &serde_json::Value,
         idempotency_key: &str,
     ) -> Result<Receipt, AdapterError> {
         let (client, url) = self.client().await?;
-        let body = serde_json::to_vec(&self.payload(announcement, idempotency_key))
+        let body = serde_json::to_vec(payload)
             .map_err(|e| AdapterError::Permanent(e.to_string()))?;
         let mut request = client
             .post(url)
@@ -239,11 +238,78 @@ impl ChannelAdapter for WebhookAdapter {
             _ => {
                 let text = response.text().await.unwrap_or_default();
                 Err(AdapterError::Permanent(format!(
-                    "the receiver refused the announcement ({status}): {}",
+                    "the receiver refused it ({status}): {}",
                     text.chars().take(200).collect::<String>()
                 )))
             }
         }
+    }
+}
+
+#[async_trait]
+impl ChannelAdapter for WebhookAdapter {
+    fn capabilities(&self) -> Capabilities {
+        Capabilities {
+            post: true,
+            edit: self.settings.format == PayloadFormat::SignedJson,
+            ..Capabilities::default()
+        }
+    }
+
+    async fn list_members(&self, _cursor: Option<&str>) -> Result<RemotePage, AdapterError> {
+        Err(AdapterError::Unsupported("a webhook has no members".into()))
+    }
+
+    async fn add_member(
+        &self,
+        _email: &hub_core::Email,
+        _name: &str,
+    ) -> Result<String, AdapterError> {
+        Err(AdapterError::Unsupported("a webhook has no members".into()))
+    }
+
+    async fn remove_member(&self, _external_id: &str) -> Result<(), AdapterError> {
+        Err(AdapterError::Unsupported("a webhook has no members".into()))
+    }
+
+    async fn post(
+        &self,
+        announcement: &Announcement,
+        idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError> {
+        let payload = match self.settings.format {
+            PayloadFormat::SignedJson => {
+                Self::event("announcement.published", announcement, idempotency_key, None)
+            }
+            PayloadFormat::Slack => Self::slack_text(announcement),
+        };
+        self.send(&payload, idempotency_key).await
+    }
+
+    async fn edit(
+        &self,
+        remote_ref: &str,
+        announcement: &Announcement,
+        idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError> {
+        self.only_signed_json("edit")?;
+        let payload = Self::event(
+            "announcement.edited",
+            announcement,
+            idempotency_key,
+            Some(remote_ref),
+        );
+        self.send(&payload, idempotency_key).await
+    }
+
+    async fn retract(&self, remote_ref: &str, idempotency_key: &str) -> Result<(), AdapterError> {
+        self.only_signed_json("delete")?;
+        let payload = serde_json::json!({
+            "type": "announcement.retracted",
+            "delivery_id": idempotency_key,
+            "replaces": remote_ref,
+        });
+        self.send(&payload, idempotency_key).await.map(drop)
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

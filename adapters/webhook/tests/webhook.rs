@@ -25,6 +25,8 @@ fn announcement() -> Announcement {
         author: "test".into(),
         send_at: None,
         created_at: Utc::now(),
+        revision: 1,
+        retracted_at: None,
     }
 }
 
@@ -50,6 +52,47 @@ async fn a_signed_announcement_arrives_once_with_a_valid_signature() {
     let body = &receiver.bodies()[0];
     assert_eq!(body["delivery_id"], "delivery-1");
     assert_eq!(body["announcement"]["title"], "Call on <Friday> & more");
+}
+
+#[tokio::test]
+async fn edits_and_retractions_are_signed_events_naming_the_post_they_change() {
+    let receiver = WebhookReceiver::start(SECRET).await;
+    let hook = adapter(&receiver.url, serde_json::json!({}));
+    assert!(hook.capabilities().edit);
+    let mut edited = announcement();
+    hook.post(&edited, "post-1").await.unwrap();
+    edited.title = "Call moved to Monday".into();
+    edited.revision = 2;
+    let receipt = hook.edit("post-1", &edited, "edit-1").await.unwrap();
+    assert_eq!(receipt.remote_ref, "edit-1");
+    hook.retract("post-1", "retract-1").await.unwrap();
+    let stats = receiver.stats();
+    assert_eq!((stats.distinct, stats.refused), (3, 0), "each signed and verified");
+    let bodies = receiver.bodies();
+    assert_eq!(bodies[1]["type"], "announcement.edited");
+    assert_eq!(bodies[1]["replaces"], "post-1");
+    assert_eq!(bodies[1]["announcement"]["title"], "Call moved to Monday");
+    assert_eq!(bodies[1]["announcement"]["revision"], 2);
+    assert_eq!(bodies[2]["type"], "announcement.retracted");
+    assert_eq!(bodies[2]["replaces"], "post-1");
+    assert_eq!(bodies[2]["delivery_id"], "retract-1");
+}
+
+#[tokio::test]
+async fn a_slack_format_webhook_cannot_edit_or_retract_and_says_so() {
+    let receiver = WebhookReceiver::start("").await;
+    hub_core::tls::init();
+    let slack = WebhookAdapter::new(
+        &serde_json::json!({"url": receiver.url, "format": "slack", "allow_local": true}),
+        None,
+    )
+    .unwrap();
+    assert!(!slack.capabilities().edit);
+    let edit = slack.edit("d", &announcement(), "e").await.unwrap_err();
+    assert!(matches!(edit, AdapterError::Unsupported(_)), "{edit:?}");
+    let retract = slack.retract("d", "r").await.unwrap_err();
+    assert!(matches!(retract, AdapterError::Unsupported(_)), "{retract:?}");
+    assert_eq!(receiver.stats().total, 0, "nothing was sent");
 }
 
 #[tokio::test]

@@ -24,6 +24,10 @@ pub struct Announcement {
     pub send_at: Option<DateTime<Utc>>,
     /// When it was written.
     pub created_at: DateTime<Utc>,
+    /// 1 as published; each edit adds one.
+    pub revision: u32,
+    /// When a lead retracted it; it cannot be edited after that.
+    pub retracted_at: Option<DateTime<Utc>>,
 }
 
 /// An announcement to publish, with the channels it goes to.
@@ -61,6 +65,9 @@ pub enum DeliveryState {
     Failed,
     /// Gave up after the maximum number of attempts.
     Dead,
+    /// Not needed any more: a post retracted before it went out, an edit
+    /// or retraction of a post that never reached the channel.
+    Cancelled,
 }
 word_enum!(DeliveryState {
     Pending => "pending",
@@ -69,6 +76,32 @@ word_enum!(DeliveryState {
     RetryWait => "retry_wait",
     Failed => "failed",
     Dead => "dead",
+    Cancelled => "cancelled",
+});
+
+impl DeliveryState {
+    /// Waiting to be claimed (now or at its next attempt).
+    #[must_use]
+    pub fn is_waiting(self) -> bool {
+        matches!(self, Self::Pending | Self::RetryWait)
+    }
+}
+
+/// What a delivery does in its channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryAction {
+    /// Posts the announcement (one per channel).
+    Post,
+    /// Replaces the posted message with the announcement's current text.
+    Edit,
+    /// Takes the posted message down.
+    Retract,
+}
+word_enum!(DeliveryAction {
+    Post => "post",
+    Edit => "edit",
+    Retract => "retract",
 });
 
 /// One announcement's delivery to one channel.
@@ -80,6 +113,8 @@ pub struct Delivery {
     pub announcement_id: AnnouncementId,
     /// The channel.
     pub channel_id: ChannelId,
+    /// Post, edit or retract.
+    pub action: DeliveryAction,
     /// Where it stands.
     pub state: DeliveryState,
     /// How many times it was tried.

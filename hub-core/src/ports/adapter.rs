@@ -127,6 +127,36 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         Err(AdapterError::Unsupported("looking up earlier posts".into()))
     }
 
+    /// Replaces a posted message (`remote_ref`, from the post's receipt)
+    /// with the announcement's current text. Doing it twice is harmless.
+    ///
+    /// # Errors
+    /// `Unsupported` where posts cannot be edited (the default); any other
+    /// class otherwise.
+    async fn edit(
+        &self,
+        remote_ref: &str,
+        announcement: &Announcement,
+        idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError> {
+        let _ = (remote_ref, announcement, idempotency_key);
+        Err(AdapterError::Unsupported(
+            "editing a sent message; send a correction instead".into(),
+        ))
+    }
+
+    /// Takes a posted message down. A message already gone counts as done.
+    ///
+    /// # Errors
+    /// `Unsupported` where posts cannot be taken down (the default); any
+    /// other class otherwise.
+    async fn retract(&self, remote_ref: &str, idempotency_key: &str) -> Result<(), AdapterError> {
+        let _ = (remote_ref, idempotency_key);
+        Err(AdapterError::Unsupported(
+            "taking a sent message down; send a correction instead".into(),
+        ))
+    }
+
     /// Whether the channel works now.
     ///
     /// # Errors

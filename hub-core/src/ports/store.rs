@@ -328,6 +328,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> Result<(Announcement, Vec<Delivery>), StoreError>;
 
+    /// Edits or retracts an announcement and queues what each channel needs
+    /// ([`crate::announcements::change_steps`]), in one transaction with the
+    /// deliveries locked. The audit event gets the announcement's community.
+    /// Returns the announcement as changed and all its deliveries.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when it was retracted already.
+    async fn change_announcement(
+        &self,
+        announcement: AnnouncementId,
+        change: &crate::announcements::AnnouncementChange,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<(Announcement, Vec<Delivery>), StoreError>;
+
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`:
     /// pending or waiting ones whose time has come, and `sending` ones whose
     /// lease ran out (a crashed worker's; counted as a possible duplicate).
