@@ -298,9 +298,9 @@ impl Outbox {
     /// Where the post an edit or retraction changes stands.
     async fn posted_ref(&self, work: &ClaimedDelivery) -> Result<PostedRef, StoreError> {
         let deliveries = self.store.deliveries(work.announcement.id).await?;
-        let post = deliveries.into_iter().find(|d| {
-            d.channel_id == work.delivery.channel_id && d.action == DeliveryAction::Post
-        });
+        let post = deliveries
+            .into_iter()
+            .find(|d| d.channel_id == work.delivery.channel_id && d.action == DeliveryAction::Post);
         Ok(match post {
             Some(post) => match (post.state, post.remote_ref) {
                 (DeliveryState::Sent, Some(remote_ref)) => PostedRef::Sent(remote_ref),

@@ -177,7 +177,9 @@ async fn server_errors_back_off_and_a_delivery_dies_after_its_attempts() {
     assert_eq!((first.state, first.attempts), (DeliveryState::RetryWait, 1));
     // PostgreSQL keeps microseconds, the clock nanoseconds: the stored time
     // may read up to a microsecond early.
-    let wait = (first.next_attempt_at.unwrap() - s.clock.now()).num_microseconds().unwrap();
+    let wait = (first.next_attempt_at.unwrap() - s.clock.now())
+        .num_microseconds()
+        .unwrap();
     assert!(
         (999_999..=10_000_000).contains(&wait),
         "backs off within the first ceiling: {wait} µs"
@@ -443,10 +445,16 @@ async fn an_edit_after_the_post_is_sent_through_the_adapter_once_however_many_ed
     let remote_ref = post.remote_ref.clone().unwrap();
 
     let deliveries = change(&s, id, edit("Call on Monday")).await.unwrap();
-    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Pending]);
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Edit),
+        [DeliveryState::Pending]
+    );
     // A second edit before the first went out: the waiting edit sends the newest text.
     let deliveries = change(&s, id, edit("Call on Tuesday")).await.unwrap();
-    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Pending]);
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Edit),
+        [DeliveryState::Pending]
+    );
     assert_eq!(worker.run_once().await.unwrap(), 1);
     assert_eq!(
         s.fake.changes(),
@@ -488,7 +496,10 @@ async fn an_edit_of_a_post_in_flight_waits_for_it_and_a_failed_edit_retries() {
     change(&s, id, edit("Third text")).await.unwrap();
     worker.run_once().await.unwrap();
     let deliveries = s.store.deliveries(id).await.unwrap();
-    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::RetryWait]);
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Edit),
+        [DeliveryState::RetryWait]
+    );
     s.advance(120);
     worker.run_once().await.unwrap();
     let deliveries = s.store.deliveries(id).await.unwrap();
@@ -503,7 +514,10 @@ async fn a_retraction_cancels_what_has_not_gone_out_and_takes_down_what_has() {
     let deliveries = change(&s, unsent, AnnouncementChange::Retract)
         .await
         .unwrap();
-    assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Cancelled]);
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Post),
+        [DeliveryState::Cancelled]
+    );
     assert_eq!(of(&deliveries, DeliveryAction::Retract), []);
     let worker = s.worker("w");
     assert_eq!(worker.run_once().await.unwrap(), 0, "nothing to send");
@@ -516,11 +530,15 @@ async fn a_retraction_cancels_what_has_not_gone_out_and_takes_down_what_has() {
     s.fake.script([Scripted::Transient]);
     change(&s, sent, edit("Edited")).await.unwrap();
     worker.run_once().await.unwrap();
-    let deliveries = change(&s, sent, AnnouncementChange::Retract)
-        .await
-        .unwrap();
-    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Cancelled]);
-    assert_eq!(of(&deliveries, DeliveryAction::Retract), [DeliveryState::Pending]);
+    let deliveries = change(&s, sent, AnnouncementChange::Retract).await.unwrap();
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Edit),
+        [DeliveryState::Cancelled]
+    );
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Retract),
+        [DeliveryState::Pending]
+    );
     worker.run_once().await.unwrap();
     assert_eq!(
         s.fake.changes(),
@@ -537,8 +555,13 @@ async fn a_retraction_cancels_what_has_not_gone_out_and_takes_down_what_has() {
     let twice = change(&s, sent, AnnouncementChange::Retract)
         .await
         .unwrap_err();
-    assert!(matches!(twice, PublishError::Store(StoreError::Conflict(_))));
-    let bad = change(&s, s.publish("x").await, edit("")).await.unwrap_err();
+    assert!(matches!(
+        twice,
+        PublishError::Store(StoreError::Conflict(_))
+    ));
+    let bad = change(&s, s.publish("x").await, edit(""))
+        .await
+        .unwrap_err();
     assert!(matches!(bad, PublishError::Title), "{bad:?}");
 }
 
@@ -556,11 +579,15 @@ async fn a_retraction_queued_while_the_post_is_in_flight_waits_for_the_post() {
         )
         .await
         .unwrap();
-    let deliveries = change(&s, id, AnnouncementChange::Retract)
-        .await
-        .unwrap();
-    assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Sending]);
-    assert_eq!(of(&deliveries, DeliveryAction::Retract), [DeliveryState::Pending]);
+    let deliveries = change(&s, id, AnnouncementChange::Retract).await.unwrap();
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Post),
+        [DeliveryState::Sending]
+    );
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Retract),
+        [DeliveryState::Pending]
+    );
     let worker = s.worker("w");
     worker.run_once().await.unwrap();
     let deliveries = s.store.deliveries(id).await.unwrap();
@@ -577,7 +604,10 @@ async fn a_retraction_queued_while_the_post_is_in_flight_waits_for_the_post() {
     worker.run_once().await.unwrap();
     let deliveries = s.store.deliveries(id).await.unwrap();
     assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Sent]);
-    assert_eq!(of(&deliveries, DeliveryAction::Retract), [DeliveryState::Sent]);
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Retract),
+        [DeliveryState::Sent]
+    );
     assert_eq!(s.fake.changes().len(), 1);
     let retract = deliveries
         .iter()
@@ -608,6 +638,12 @@ async fn a_post_that_never_arrived_cancels_its_edit() {
     s.advance(1);
     worker.run_once().await.unwrap();
     let deliveries = s.store.deliveries(id).await.unwrap();
-    assert_eq!(of(&deliveries, DeliveryAction::Post), [DeliveryState::Failed]);
-    assert_eq!(of(&deliveries, DeliveryAction::Edit), [DeliveryState::Cancelled]);
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Post),
+        [DeliveryState::Failed]
+    );
+    assert_eq!(
+        of(&deliveries, DeliveryAction::Edit),
+        [DeliveryState::Cancelled]
+    );
 }

@@ -8,10 +8,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
+    announcements::{AnnouncementChange, ChangeStep, change_steps},
     ids::{
         AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
     },
-    announcements::{AnnouncementChange, ChangeStep, change_steps},
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, DeliveryAction, NewAnnouncement},
@@ -839,26 +839,34 @@ impl Store for PgStore {
         let mut tx = self.write().await?;
         // The announcement and its deliveries stay locked until the commit:
         // no worker claims a delivery whose fate this change decides.
-        let current = sqlx::query_as::<_, AnnouncementRow>(concat!("SELECT ", sql::announcement_columns!(), " FROM announcements WHERE id = $1 FOR UPDATE"))
-            .bind(announcement.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| StoreError::NotFound(format!("the announcement {announcement}")))?
-            .into_announcement();
+        let current = sqlx::query_as::<_, AnnouncementRow>(concat!(
+            "SELECT ",
+            sql::announcement_columns!(),
+            " FROM announcements WHERE id = $1 FOR UPDATE"
+        ))
+        .bind(announcement.0)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| StoreError::NotFound(format!("the announcement {announcement}")))?
+        .into_announcement();
         if current.retracted_at.is_some() {
             return Err(StoreError::Conflict(
                 "this announcement was retracted; it cannot be changed any more".into(),
             ));
         }
-        let deliveries = sqlx::query_as::<_, DeliveryRow>(concat!("SELECT ", sql::delivery_columns!(), " FROM deliveries WHERE announcement_id = $1 ORDER BY id FOR UPDATE"))
-            .bind(announcement.0)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(DeliveryRow::into_delivery)
-            .collect::<Result<Vec<_>, _>>()?;
+        let deliveries = sqlx::query_as::<_, DeliveryRow>(concat!(
+            "SELECT ",
+            sql::delivery_columns!(),
+            " FROM deliveries WHERE announcement_id = $1 ORDER BY id FOR UPDATE"
+        ))
+        .bind(announcement.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(DeliveryRow::into_delivery)
+        .collect::<Result<Vec<_>, _>>()?;
         let changed = match change {
             AnnouncementChange::Edit {
                 title,
@@ -945,9 +953,11 @@ impl Store for PgStore {
             tx.commit().await.map_err(internal)?;
             return Ok(Vec::new());
         }
-        let mut announcements = QueryBuilder::<Postgres>::new(
-            concat!("SELECT ", sql::announcement_columns!(), " FROM announcements WHERE id IN ("),
-        );
+        let mut announcements = QueryBuilder::<Postgres>::new(concat!(
+            "SELECT ",
+            sql::announcement_columns!(),
+            " FROM announcements WHERE id IN ("
+        ));
         let mut ids = announcements.separated(", ");
         for row in &rows {
             ids.push_bind(row.announcement_id());

@@ -9,10 +9,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
+    announcements::{AnnouncementChange, ChangeStep, change_steps},
     ids::{
         AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
     },
-    announcements::{AnnouncementChange, ChangeStep, change_steps},
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, DeliveryAction, NewAnnouncement},
@@ -950,9 +950,11 @@ impl Store for SqliteStore {
             tx.commit().await.map_err(internal)?;
             return Ok(Vec::new());
         }
-        let mut announcements = QueryBuilder::<Sqlite>::new(
-            concat!("SELECT ", sql::announcement_columns!(), " FROM announcements WHERE id IN ("),
-        );
+        let mut announcements = QueryBuilder::<Sqlite>::new(concat!(
+            "SELECT ",
+            sql::announcement_columns!(),
+            " FROM announcements WHERE id IN ("
+        ));
         let mut ids = announcements.separated(", ");
         for row in &rows {
             ids.push_bind(row.announcement_id());

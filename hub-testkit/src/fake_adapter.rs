@@ -306,7 +306,12 @@ impl FakeChannel {
 
     /// Carries out an edit or a retraction as `answer` says, on a message
     /// that must exist (like Slack's `message_not_found`).
-    fn change(&self, answer: &Scripted, remote_ref: &str, change: Change) -> Result<(), AdapterError> {
+    fn change(
+        &self,
+        answer: &Scripted,
+        remote_ref: &str,
+        change: Change,
+    ) -> Result<(), AdapterError> {
         if let Some(error) = error_of(answer) {
             return Err(error);
         }

@@ -363,6 +363,67 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
     assert!(shown["deliveries"][0]["remote_ref"].is_string());
     assert_eq!(s.fake.posts().len(), 1);
 
+    // An edit reaches the channel through its edit call, not a second post.
+    let patch = api(&s.app, &token, Method::PATCH, &path)
+        .await
+        .json(&json!({"title": "Call for talks (extended)"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patch.status(), 200);
+    let patched: Value = patch.json().await.unwrap();
+    assert_eq!(patched["revision"], 2);
+    assert_eq!(patched["body_markdown"], "Propose a session for **May**.");
+    let wait_for = |action: &'static str| {
+        let app = &s.app;
+        let token = token.clone();
+        let path = path.clone();
+        async move {
+            for _ in 0..100 {
+                let shown: Value = api(app, &token, Method::GET, &path)
+                    .await
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                let done = shown["deliveries"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|d| d["action"] == action && d["state"] == "sent");
+                if done {
+                    return shown;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("no {action} was sent");
+        }
+    };
+    wait_for("edit").await;
+    assert_eq!(s.fake.posts().len(), 1);
+    assert!(matches!(
+        &s.fake.changes()[..],
+        [hub_testkit::fake_adapter::Change::Edited { title, revision: 2, .. }] if title == "Call for talks (extended)"
+    ));
+    let retract = api(&s.app, &token, Method::POST, &format!("{path}/retract"))
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retract.status(), 200);
+    let retracted = wait_for("retract").await;
+    assert!(retracted["retracted_at"].is_string());
+    assert_eq!(s.fake.changes().len(), 2);
+    let too_late = api(&s.app, &token, Method::PATCH, &path)
+        .await
+        .json(&json!({"body_markdown": "again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_late.status(), 409);
+
     let listed: Value = api(
         &s.app,
         &token,
@@ -376,7 +437,7 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
     .json()
     .await
     .unwrap();
-    assert_eq!(listed["items"][0]["title"], "Call for talks");
+    assert_eq!(listed["items"][0]["title"], "Call for talks (extended)");
 
     let later = post(json!({
         "title": "Next month",

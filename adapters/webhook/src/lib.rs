@@ -192,8 +192,8 @@ impl WebhookAdapter {
         idempotency_key: &str,
     ) -> Result<Receipt, AdapterError> {
         let (client, url) = self.client().await?;
-        let body = serde_json::to_vec(payload)
-            .map_err(|e| AdapterError::Permanent(e.to_string()))?;
+        let body =
+            serde_json::to_vec(payload).map_err(|e| AdapterError::Permanent(e.to_string()))?;
         let mut request = client
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -278,9 +278,12 @@ impl ChannelAdapter for WebhookAdapter {
         idempotency_key: &str,
     ) -> Result<Receipt, AdapterError> {
         let payload = match self.settings.format {
-            PayloadFormat::SignedJson => {
-                Self::event("announcement.published", announcement, idempotency_key, None)
-            }
+            PayloadFormat::SignedJson => Self::event(
+                "announcement.published",
+                announcement,
+                idempotency_key,
+                None,
+            ),
             PayloadFormat::Slack => Self::slack_text(announcement),
         };
         self.send(&payload, idempotency_key).await

@@ -67,7 +67,11 @@ async fn edits_and_retractions_are_signed_events_naming_the_post_they_change() {
     assert_eq!(receipt.remote_ref, "edit-1");
     hook.retract("post-1", "retract-1").await.unwrap();
     let stats = receiver.stats();
-    assert_eq!((stats.distinct, stats.refused), (3, 0), "each signed and verified");
+    assert_eq!(
+        (stats.distinct, stats.refused),
+        (3, 0),
+        "each signed and verified"
+    );
     let bodies = receiver.bodies();
     assert_eq!(bodies[1]["type"], "announcement.edited");
     assert_eq!(bodies[1]["replaces"], "post-1");
@@ -91,7 +95,10 @@ async fn a_slack_format_webhook_cannot_edit_or_retract_and_says_so() {
     let edit = slack.edit("d", &announcement(), "e").await.unwrap_err();
     assert!(matches!(edit, AdapterError::Unsupported(_)), "{edit:?}");
     let retract = slack.retract("d", "r").await.unwrap_err();
-    assert!(matches!(retract, AdapterError::Unsupported(_)), "{retract:?}");
+    assert!(
+        matches!(retract, AdapterError::Unsupported(_)),
+        "{retract:?}"
+    );
     assert_eq!(receiver.stats().total, 0, "nothing was sent");
 }
 

@@ -10,9 +10,9 @@ use axum::{
 use chrono::{DateTime, Utc};
 use hub_core::{
     access::{actor, community_announcement},
-    announcements::publish,
+    announcements::{AnnouncementChange, change, publish},
     ids::{AnnouncementId, ChannelId},
-    model::announcement::{Announcement, Delivery, DeliveryState},
+    model::announcement::{Announcement, Delivery, DeliveryAction, DeliveryState},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -35,7 +35,11 @@ pub(crate) struct AnnouncementDto {
     /// When it goes out; null for at once.
     send_at: Option<DateTime<Utc>>,
     created_at: DateTime<Utc>,
-    /// One per channel.
+    /// 1 as published; each edit adds one.
+    revision: u32,
+    /// When it was retracted; it cannot be changed after that.
+    retracted_at: Option<DateTime<Utc>>,
+    /// Per channel: its post, and the edits and retraction made since.
     deliveries: Vec<DeliveryDto>,
 }
 
@@ -44,8 +48,12 @@ pub(crate) struct AnnouncementDto {
 pub(crate) struct DeliveryDto {
     id: Uuid,
     channel_id: Uuid,
+    /// `post`, `edit` or `retract`.
+    #[schema(value_type = String, example = "post")]
+    action: DeliveryAction,
     /// `pending`, `sending`, `sent`, `retry_wait`, `failed` (refused; a lead
-    /// may retry) or `dead` (gave up after the maximum attempts).
+    /// may retry), `dead` (gave up after the maximum attempts) or
+    /// `cancelled` (not needed any more).
     #[schema(value_type = String, example = "sent")]
     state: DeliveryState,
     attempts: u32,
@@ -68,11 +76,14 @@ impl AnnouncementDto {
             author: announcement.author,
             send_at: announcement.send_at,
             created_at: announcement.created_at,
+            revision: announcement.revision,
+            retracted_at: announcement.retracted_at,
             deliveries: deliveries
                 .into_iter()
                 .map(|d| DeliveryDto {
                     id: d.id.0,
                     channel_id: d.channel_id.0,
+                    action: d.action,
                     state: d.state,
                     attempts: d.attempts,
                     next_attempt_at: d.next_attempt_at,
@@ -186,12 +197,80 @@ pub(crate) async fn show(
     user: ApiUser,
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<Json<AnnouncementDto>, ApiError> {
-    let community = user.community(&state, &slug).await?;
-    let not_found = || ApiError(AppError::NotFound("This announcement".into()));
-    let id: AnnouncementId = id.parse().map_err(|_| not_found())?;
-    let announcement = community_announcement(state.store.as_ref(), &community, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let announcement = find(&state, &user, &slug, &id).await?;
     let deliveries = state.store.deliveries(announcement.id).await?;
     Ok(Json(AnnouncementDto::new(announcement, deliveries)))
+}
+
+/// New text for an announcement; an absent part stays as it is.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AnnouncementPatch {
+    title: Option<String>,
+    body_markdown: Option<String>,
+}
+
+#[utoipa::path(patch, path = "/api/v1/communities/{slug}/announcements/{id}", tag = "announcements",
+    params(("slug" = String, Path), ("id" = Uuid, Path)), request_body = AnnouncementPatch,
+    responses((status = 200, body = AnnouncementDto, description = "Changed; channels where the post is out get an edit delivery, posts still waiting carry the new text"),
+        (status = 404, description = "No such announcement"),
+        (status = 409, description = "It was retracted"),
+        (status = 422, description = "The title is invalid")))]
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((slug, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<AnnouncementPatch>,
+) -> Result<Json<AnnouncementDto>, ApiError> {
+    let current = find(&state, &user, &slug, &id).await?;
+    let edit = AnnouncementChange::Edit {
+        title: body.title.unwrap_or(current.title),
+        body_markdown: body.body_markdown.unwrap_or(current.body_markdown),
+    };
+    let (changed, deliveries) = change(
+        state.store.as_ref(),
+        state.clock.now(),
+        current.id,
+        edit,
+        &actor(&user.0),
+    )
+    .await?;
+    Ok(Json(AnnouncementDto::new(changed, deliveries)))
+}
+
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/announcements/{id}/retract", tag = "announcements",
+    params(("slug" = String, Path), ("id" = Uuid, Path)),
+    responses((status = 200, body = AnnouncementDto, description = "Retracted; posts not yet out are cancelled, posts out get a retract delivery (a channel that cannot take a message down shows it as failed)"),
+        (status = 404, description = "No such announcement"),
+        (status = 409, description = "It was retracted already")))]
+pub(crate) async fn retract(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Json<AnnouncementDto>, ApiError> {
+    let current = find(&state, &user, &slug, &id).await?;
+    let (changed, deliveries) = change(
+        state.store.as_ref(),
+        state.clock.now(),
+        current.id,
+        AnnouncementChange::Retract,
+        &actor(&user.0),
+    )
+    .await?;
+    Ok(Json(AnnouncementDto::new(changed, deliveries)))
+}
+
+/// The community's announcement `id`, as the user may see it.
+async fn find(
+    state: &AppState,
+    user: &ApiUser,
+    slug: &str,
+    id: &str,
+) -> Result<Announcement, ApiError> {
+    let community = user.community(state, slug).await?;
+    let not_found = || ApiError(AppError::NotFound("This announcement".into()));
+    let id: AnnouncementId = id.parse().map_err(|_| not_found())?;
+    community_announcement(state.store.as_ref(), &community, id)
+        .await?
+        .ok_or_else(not_found)
 }

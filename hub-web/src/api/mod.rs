@@ -74,7 +74,11 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/communities/{slug}/announcements/{id}",
-            get(announcements::show),
+            get(announcements::show).patch(announcements::update),
+        )
+        .route(
+            "/v1/communities/{slug}/announcements/{id}/retract",
+            post(announcements::retract),
         )
         .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
 }
@@ -88,6 +92,7 @@ pub(crate) fn router() -> Router<AppState> {
         channels::list, channels::run, channels::runs, channels::show_run, channels::approve,
         channels::discard,
         announcements::create, announcements::list, announcements::show,
+        announcements::update, announcements::retract,
     ),
     modifiers(&BearerAuth),
     tags((name = "communities"), (name = "members"), (name = "channels"), (name = "announcements"))
@@ -192,6 +197,7 @@ mod tests {
             "/api/v1/communities/{slug}/sync/runs/{id}",
             "/api/v1/communities/{slug}/announcements",
             "/api/v1/communities/{slug}/announcements/{id}",
+            "/api/v1/communities/{slug}/announcements/{id}/retract",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} is missing");
         }
