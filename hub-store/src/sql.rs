@@ -81,6 +81,7 @@ pub(crate) const SET_CHANNEL_HEALTH: &str =
 pub(crate) const HOLD_CHANNEL: &str =
     "UPDATE channels SET next_send_at = $2 WHERE id = $1 AND next_send_at < $2";
 pub(crate) const SET_NEXT_SEND: &str = "UPDATE channels SET next_send_at = $2 WHERE id = $1";
+pub(crate) const NEXT_SEND: &str = "SELECT next_send_at FROM channels WHERE id = $1";
 pub(crate) const CHANNEL_OF_COMMUNITY: &str =
     "SELECT COUNT(*) FROM channels WHERE id = $1 AND community_id = $2";
 

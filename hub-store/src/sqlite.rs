@@ -740,6 +740,19 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         interval: chrono::Duration,
     ) -> Result<DateTime<Utc>, StoreError> {
+        if interval.is_zero() {
+            // An unpaced channel hands out no slots: the next send may go at
+            // once, or when a hold ends. A plain read, so concurrent sends to
+            // one channel do not queue for its row (or the write lock).
+            let next: Option<DateTime<Utc>> = sqlx::query_scalar(sql::NEXT_SEND)
+                .bind(channel.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+            return Ok(next
+                .ok_or_else(|| StoreError::NotFound("this channel".into()))?
+                .max(now));
+        }
         let mut tx = self.write().await?;
         let next: Option<DateTime<Utc>> =
             sqlx::query_scalar("SELECT next_send_at FROM channels WHERE id = $1")
