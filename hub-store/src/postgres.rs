@@ -847,7 +847,7 @@ impl Store for PgStore {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         // SKIP LOCKED: concurrent workers each take rows no other is taking.
         let mut tx = self.write().await?;
-        let due = format!("{} FOR UPDATE OF d SKIP LOCKED", sql::DUE_DELIVERIES);
+        let due = sql::DUE_DELIVERIES.replace("{lock}", " FOR UPDATE OF d SKIP LOCKED");
         let claim = sql::CLAIM_TEMPLATE.replace("{due}", &due);
         let rows = sqlx::query_as::<_, DeliveryRow>(AssertSqlSafe(claim))
             .bind(now)

@@ -853,7 +853,8 @@ impl Store for SqliteStore {
         // BEGIN IMMEDIATE holds the write lock from the first read, so two
         // workers never claim the same rows.
         let mut tx = self.write().await?;
-        let claim = sql::CLAIM_TEMPLATE.replace("{due}", sql::DUE_DELIVERIES);
+        let due = sql::DUE_DELIVERIES.replace("{lock}", "");
+        let claim = sql::CLAIM_TEMPLATE.replace("{due}", &due);
         let rows = sqlx::query_as::<_, DeliveryRow>(AssertSqlSafe(claim))
             .bind(now)
             .bind(owner)
