@@ -738,6 +738,19 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         interval: chrono::Duration,
     ) -> Result<DateTime<Utc>, StoreError> {
+        if interval.is_zero() {
+            // An unpaced channel hands out no slots: the next send may go at
+            // once, or when a hold ends. A plain read, so concurrent sends to
+            // one channel do not queue for its row (or the write lock).
+            let next: Option<DateTime<Utc>> = sqlx::query_scalar(sql::NEXT_SEND)
+                .bind(channel.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+            return Ok(next
+                .ok_or_else(|| StoreError::NotFound("this channel".into()))?
+                .max(now));
+        }
         let mut tx = self.write().await?;
         let next: Option<DateTime<Utc>> =
             sqlx::query_scalar("SELECT next_send_at FROM channels WHERE id = $1 FOR UPDATE")
@@ -939,7 +952,7 @@ impl Store for PgStore {
     ) -> Result<Vec<ClaimedDelivery>, StoreError> {
         // SKIP LOCKED: concurrent workers each take rows no other is taking.
         let mut tx = self.write().await?;
-        let due = format!("{} FOR UPDATE OF d SKIP LOCKED", sql::DUE_DELIVERIES);
+        let due = sql::DUE_DELIVERIES.replace("{lock}", " FOR UPDATE OF d SKIP LOCKED");
         let claim = sql::CLAIM_TEMPLATE.replace("{due}", &due);
         let rows = sqlx::query_as::<_, DeliveryRow>(AssertSqlSafe(claim))
             .bind(now)

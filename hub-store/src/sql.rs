@@ -81,6 +81,7 @@ pub(crate) const SET_CHANNEL_HEALTH: &str =
 pub(crate) const HOLD_CHANNEL: &str =
     "UPDATE channels SET next_send_at = $2 WHERE id = $1 AND next_send_at < $2";
 pub(crate) const SET_NEXT_SEND: &str = "UPDATE channels SET next_send_at = $2 WHERE id = $1";
+pub(crate) const NEXT_SEND: &str = "SELECT next_send_at FROM channels WHERE id = $1";
 pub(crate) const CHANNEL_OF_COMMUNITY: &str =
     "SELECT COUNT(*) FROM channels WHERE id = $1 AND community_id = $2";
 
@@ -151,12 +152,28 @@ pub(crate) const FINISH_DELIVERY: &str = "UPDATE deliveries SET state = $3, remo
      WHERE id = $1 AND lease_owner = $2 AND state = 'sending'";
 pub(crate) const OUTBOX_SUMMARY: &str =
     "SELECT state, COUNT(*), COALESCE(SUM(possible_duplicates), 0) FROM deliveries GROUP BY state";
-/// Which deliveries are due: `$1` now. Both backends wrap it in their own claim.
-pub(crate) const DUE_DELIVERIES: &str = "SELECT d.id FROM deliveries d JOIN channels c ON c.id = d.channel_id \
-     WHERE ((d.state IN ('pending', 'retry_wait') AND d.next_attempt_at <= $1) \
-        OR (d.state = 'sending' AND d.lease_until < $1)) \
-       AND c.health <> 'needs_reconnect' AND c.next_send_at <= $1 \
-     ORDER BY d.next_attempt_at LIMIT $4";
+/// Which deliveries are due: `$1` now, at most `$4`. Both backends splice in
+/// their row lock as `{lock}` and wrap it in their own claim.
+///
+/// Waiting work and expired leases are looked up apart, each in its own
+/// index (`deliveries_due` in `next_attempt_at` order, so the first rows
+/// are the answer), then merged. One query with `OR` between the two made
+/// both databases collect and sort every due delivery on each claim
+/// (PostgreSQL: 12 to 22 ms per claim with 20,000 waiting, against 0.2 ms
+/// this way; SQLite: 8 ms with 8,879 waiting, against under 1 ms).
+pub(crate) const DUE_DELIVERIES: &str = "SELECT id FROM (\
+     SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at \
+       FROM deliveries d JOIN channels c ON c.id = d.channel_id \
+       WHERE d.state IN ('pending', 'retry_wait') AND d.next_attempt_at <= $1 \
+         AND c.health <> 'needs_reconnect' AND c.next_send_at <= $1 \
+       ORDER BY d.next_attempt_at LIMIT $4{lock}) waiting \
+     UNION ALL \
+     SELECT id, next_attempt_at FROM (SELECT d.id, d.next_attempt_at \
+       FROM deliveries d JOIN channels c ON c.id = d.channel_id \
+       WHERE d.state = 'sending' AND d.lease_until < $1 \
+         AND c.health <> 'needs_reconnect' AND c.next_send_at <= $1 \
+       ORDER BY d.next_attempt_at LIMIT $4{lock}) expired\
+     ) due ORDER BY next_attempt_at LIMIT $4";
 /// Claims what [`DUE_DELIVERIES`] selects (spliced in as `{due}`): `$2`
 /// owner, `$3` lease end. A re-claimed `sending` delivery was in flight when
 /// its worker died, so it may have been sent: counted as a possible duplicate.

@@ -743,6 +743,19 @@ impl Store for SqliteStore {
         now: DateTime<Utc>,
         interval: chrono::Duration,
     ) -> Result<DateTime<Utc>, StoreError> {
+        if interval.is_zero() {
+            // An unpaced channel hands out no slots: the next send may go at
+            // once, or when a hold ends. A plain read, so concurrent sends to
+            // one channel do not queue for its row (or the write lock).
+            let next: Option<DateTime<Utc>> = sqlx::query_scalar(sql::NEXT_SEND)
+                .bind(channel.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?;
+            return Ok(next
+                .ok_or_else(|| StoreError::NotFound("this channel".into()))?
+                .max(now));
+        }
         let mut tx = self.write().await?;
         let next: Option<DateTime<Utc>> =
             sqlx::query_scalar("SELECT next_send_at FROM channels WHERE id = $1")
@@ -937,7 +950,8 @@ impl Store for SqliteStore {
         // BEGIN IMMEDIATE holds the write lock from the first read, so two
         // workers never claim the same rows.
         let mut tx = self.write().await?;
-        let claim = sql::CLAIM_TEMPLATE.replace("{due}", sql::DUE_DELIVERIES);
+        let due = sql::DUE_DELIVERIES.replace("{lock}", "");
+        let claim = sql::CLAIM_TEMPLATE.replace("{due}", &due);
         let rows = sqlx::query_as::<_, DeliveryRow>(AssertSqlSafe(claim))
             .bind(now)
             .bind(owner)
