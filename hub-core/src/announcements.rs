@@ -156,6 +156,26 @@ pub async fn change(
         .await?)
 }
 
+/// Sends a failed or dead delivery again, as a lead asked.
+///
+/// # Errors
+/// `NotFound`; `Conflict` when the delivery is neither failed nor dead.
+pub async fn retry_delivery(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    delivery: DeliveryId,
+    actor: &str,
+) -> Result<Delivery, StoreError> {
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "delivery.retry".into(),
+        community_id: None,
+        subject: delivery.to_string(),
+        details: json!({ "delivery": delivery }),
+    };
+    store.retry_delivery(delivery, now, audit).await
+}
+
 /// Publishes an announcement to `targets` (at once, or at `send_at`).
 ///
 /// # Errors

@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
 use hub_core::{
-    announcements::{AnnouncementChange, PublishError, publish},
+    announcements::{AnnouncementChange, PublishError, publish, retry_delivery},
     ids::{AnnouncementId, ChannelId},
     model::{
         announcement::{Delivery, DeliveryAction, DeliveryState},
@@ -234,7 +234,7 @@ async fn a_revoked_token_parks_the_channel_until_it_is_reconnected() {
 }
 
 #[tokio::test]
-async fn a_refusal_fails_at_once_and_is_not_retried() {
+async fn a_refusal_fails_at_once_and_is_not_retried_until_a_lead_asks() {
     let s = setup(0).await;
     s.fake.script([Scripted::Permanent]);
     let id = s.publish("Bad blocks").await;
@@ -245,6 +245,30 @@ async fn a_refusal_fails_at_once_and_is_not_retried() {
     assert!(failed.last_error.unwrap().contains("invalid_blocks"));
     s.advance(3600);
     assert_eq!(worker.run_once().await.unwrap(), 0);
+
+    // The lead fixed the cause and presses "retry".
+    let retried = retry_delivery(s.store.as_ref(), s.clock.now(), failed.id, "user:lead")
+        .await
+        .unwrap();
+    assert_eq!(
+        (retried.state, retried.attempts),
+        (DeliveryState::Pending, 0)
+    );
+    assert_eq!(worker.run_once().await.unwrap(), 1);
+    assert_eq!(s.delivery(id).await.state, DeliveryState::Sent);
+    let again = retry_delivery(s.store.as_ref(), s.clock.now(), failed.id, "user:lead")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, StoreError::Conflict(_)),
+        "a sent delivery is not sent again"
+    );
+    let audit = s.store.audit_events(0, 100).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "delivery.retry" && e.community_id == Some(s.community.id))
+    );
 }
 
 #[tokio::test]

@@ -943,6 +943,43 @@ impl Store for PgStore {
         Ok((changed, deliveries))
     }
 
+    async fn retry_delivery(
+        &self,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<Delivery, StoreError> {
+        let mut tx = self.write().await?;
+        let community: Uuid = sqlx::query_scalar(sql::DELIVERY_COMMUNITY)
+            .bind(delivery.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound(format!("the delivery {delivery}")))?;
+        let retried = sqlx::query_as::<_, DeliveryRow>(sql::RETRY_DELIVERY)
+            .bind(delivery.0)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| {
+                StoreError::Conflict(
+                    "only a failed or dead delivery can be sent again; this one is not".into(),
+                )
+            })?
+            .into_delivery()?;
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(CommunityId(community)),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(retried)
+    }
+
     async fn claim_deliveries(
         &self,
         owner: &str,

@@ -140,6 +140,14 @@ pub(crate) const RETRACT_ANNOUNCEMENT: &str = concat!(
     "UPDATE announcements SET retracted_at = $2 WHERE id = $1 RETURNING ",
     announcement_columns!()
 );
+/// `$2` now. Only a failed or dead delivery is sent again.
+pub(crate) const RETRY_DELIVERY: &str = concat!(
+    "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2 \
+     WHERE id = $1 AND state IN ('failed', 'dead') RETURNING ",
+    delivery_columns!()
+);
+pub(crate) const DELIVERY_COMMUNITY: &str = "SELECT a.community_id FROM deliveries d \
+     JOIN announcements a ON a.id = d.announcement_id WHERE d.id = $1";
 /// `$2` why, `$3` now.
 pub(crate) const CANCEL_DELIVERY: &str = "UPDATE deliveries SET state = 'cancelled', last_error = $2, \
      updated_at = $3 WHERE id = $1 AND state IN ('pending', 'retry_wait', 'failed', 'dead')";

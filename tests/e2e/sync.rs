@@ -439,6 +439,66 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
     .unwrap();
     assert_eq!(listed["items"][0]["title"], "Call for talks (extended)");
 
+    // A refusal fails the delivery; the lead's retry sends it again.
+    s.fake
+        .script([hub_testkit::fake_adapter::Scripted::Permanent]);
+    let refused: Value = post(json!({
+        "title": "Refused once",
+        "body_markdown": "x",
+        "channels": [s.channel],
+    }))
+    .await
+    .json()
+    .await
+    .unwrap();
+    let refused_path = format!(
+        "/api/v1/communities/rse/announcements/{}",
+        refused["id"].as_str().unwrap()
+    );
+    let delivery = refused["deliveries"][0]["id"].as_str().unwrap().to_owned();
+    let state_of = |path: String| {
+        let app = &s.app;
+        let token = token.clone();
+        async move {
+            let shown: Value = api(app, &token, Method::GET, &path)
+                .await
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            shown["deliveries"][0]["state"].as_str().unwrap().to_owned()
+        }
+    };
+    for _ in 0..100 {
+        if state_of(refused_path.clone()).await == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state_of(refused_path.clone()).await, "failed");
+    let retry = format!("{refused_path}/deliveries/{delivery}/retry");
+    let retried = api(&s.app, &token, Method::POST, &retry)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retried.status(), 200);
+    for _ in 0..100 {
+        if state_of(refused_path.clone()).await == "sent" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(state_of(refused_path.clone()).await, "sent");
+    let not_failed = api(&s.app, &token, Method::POST, &retry)
+        .await
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_failed.status(), 409);
+
     let later = post(json!({
         "title": "Next month",
         "body_markdown": "Soon.",

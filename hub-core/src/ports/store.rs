@@ -343,6 +343,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> Result<(Announcement, Vec<Delivery>), StoreError>;
 
+    /// Sends a failed or dead delivery again: pending now, its attempts
+    /// counted afresh. Audited with the announcement's community.
+    ///
+    /// # Errors
+    /// `NotFound`; `Conflict` when the delivery is neither failed nor dead.
+    async fn retry_delivery(
+        &self,
+        delivery: DeliveryId,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<Delivery, StoreError>;
+
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`:
     /// pending or waiting ones whose time has come, and `sending` ones whose
     /// lease ran out (a crashed worker's; counted as a possible duplicate).

@@ -10,8 +10,8 @@ use axum::{
 use chrono::{DateTime, Utc};
 use hub_core::{
     access::{actor, community_announcement},
-    announcements::{AnnouncementChange, change, publish},
-    ids::{AnnouncementId, ChannelId},
+    announcements::{AnnouncementChange, change, publish, retry_delivery},
+    ids::{AnnouncementId, ChannelId, DeliveryId},
     model::announcement::{Announcement, Delivery, DeliveryAction, DeliveryState},
 };
 use serde::{Deserialize, Serialize};
@@ -258,6 +258,34 @@ pub(crate) async fn retract(
     )
     .await?;
     Ok(Json(AnnouncementDto::new(changed, deliveries)))
+}
+
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry", tag = "announcements",
+    params(("slug" = String, Path), ("id" = Uuid, Path), ("delivery" = Uuid, Path)),
+    responses((status = 200, body = AnnouncementDto, description = "The delivery is pending again, its attempts counted afresh"),
+        (status = 404, description = "No such announcement or delivery"),
+        (status = 409, description = "The delivery is neither failed nor dead")))]
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((slug, id, delivery)): Path<(String, String, String)>,
+) -> Result<Json<AnnouncementDto>, ApiError> {
+    let announcement = find(&state, &user, &slug, &id).await?;
+    let not_found = || ApiError(AppError::NotFound("This delivery".into()));
+    let delivery: DeliveryId = delivery.parse().map_err(|_| not_found())?;
+    let deliveries = state.store.deliveries(announcement.id).await?;
+    if !deliveries.iter().any(|d| d.id == delivery) {
+        return Err(not_found());
+    }
+    retry_delivery(
+        state.store.as_ref(),
+        state.clock.now(),
+        delivery,
+        &actor(&user.0),
+    )
+    .await?;
+    let deliveries = state.store.deliveries(announcement.id).await?;
+    Ok(Json(AnnouncementDto::new(announcement, deliveries)))
 }
 
 /// The community's announcement `id`, as the user may see it.

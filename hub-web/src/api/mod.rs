@@ -80,6 +80,10 @@ pub(crate) fn router() -> Router<AppState> {
             "/v1/communities/{slug}/announcements/{id}/retract",
             post(announcements::retract),
         )
+        .route(
+            "/v1/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
+            post(announcements::retry),
+        )
         .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
 }
 
@@ -92,7 +96,7 @@ pub(crate) fn router() -> Router<AppState> {
         channels::list, channels::run, channels::runs, channels::show_run, channels::approve,
         channels::discard,
         announcements::create, announcements::list, announcements::show,
-        announcements::update, announcements::retract,
+        announcements::update, announcements::retract, announcements::retry,
     ),
     modifiers(&BearerAuth),
     tags((name = "communities"), (name = "members"), (name = "channels"), (name = "announcements"))
@@ -198,6 +202,7 @@ mod tests {
             "/api/v1/communities/{slug}/announcements",
             "/api/v1/communities/{slug}/announcements/{id}",
             "/api/v1/communities/{slug}/announcements/{id}/retract",
+            "/api/v1/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} is missing");
         }
