@@ -66,6 +66,8 @@ pub struct OutboxConfig {
     pub backoff_max_seconds: u64,
     /// How often an idle worker polls, in milliseconds.
     pub idle_poll_ms: u64,
+    /// Recipients of a many-recipient channel claimed at a time.
+    pub recipient_batch: u32,
 }
 
 /// How logs are written.
@@ -260,6 +262,7 @@ impl Config {
             backoff_base: Duration::from_secs(o.backoff_base_seconds),
             backoff_max: Duration::from_secs(o.backoff_max_seconds.max(o.backoff_base_seconds)),
             idle_poll: Duration::from_millis(o.idle_poll_ms.max(10)),
+            recipient_batch: o.recipient_batch.max(1),
         }
     }
 

@@ -52,6 +52,8 @@ pub struct OutboxSettings {
     pub backoff_max: Duration,
     /// How long the worker loop sleeps when there is nothing to do.
     pub idle_poll: Duration,
+    /// Recipients claimed at a time on a many-recipient channel.
+    pub recipient_batch: u32,
 }
 
 impl Default for OutboxSettings {
@@ -64,6 +66,7 @@ impl Default for OutboxSettings {
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(3600),
             idle_poll: Duration::from_millis(500),
+            recipient_batch: 50,
         }
     }
 }
@@ -119,6 +122,10 @@ pub enum Finish {
         reason: String,
     },
 }
+
+/// The longest a send to one recipient waits for its slot; a longer wait
+/// is a pause (a rate limit), and the recipient is sent later instead.
+const MAX_PACE_WAIT: Duration = Duration::from_secs(5);
 
 /// Where the post an edit or retraction changes stands.
 enum PostedRef {
@@ -244,14 +251,18 @@ impl Outbox {
                 };
             }
         };
-        let adapter = match self.adapters.adapter(&work.channel, secret.as_deref()) {
-            Ok(adapter) => adapter,
-            Err(error) => {
-                return Finish::Failed {
-                    error: error.to_string(),
-                };
-            }
-        };
+        let adapter: Arc<dyn ChannelAdapter> =
+            match self.adapters.adapter(&work.channel, secret.as_deref()) {
+                Ok(adapter) => adapter,
+                Err(error) => {
+                    return Finish::Failed {
+                        error: error.to_string(),
+                    };
+                }
+            };
+        if work.delivery.action == DeliveryAction::Post && adapter.capabilities().per_recipient {
+            return self.fan_out(work, adapter).await;
+        }
         if let Err(error) = self.wait_for_pace(&work.channel).await {
             return self.retry_later(work, error.to_string(), true, false);
         }
@@ -295,6 +306,231 @@ impl Outbox {
         self.classify(work, adapter.as_ref(), &key, result).await
     }
 
+    /// Sends a many-recipient delivery person by person. The delivery is
+    /// sent when everyone is; it waits while some wait for a retry, and
+    /// fails when some were refused for good (a lead's retry resends only
+    /// those).
+    async fn fan_out(&self, work: &ClaimedDelivery, adapter: Arc<dyn ChannelAdapter>) -> Finish {
+        let Some(consent) = crate::sync::consent_channel(work.channel.kind) else {
+            return Finish::Failed {
+                error: format!("{} channels have no recipients", work.channel.kind),
+            };
+        };
+        let id = work.delivery.id;
+        let sent = self
+            .with_renewed_lease(id, self.send_to_recipients(work, adapter, consent))
+            .await;
+        match sent {
+            Ok(Some(stop)) => return stop,
+            Ok(None) => {}
+            Err(error) => return self.retry_later(work, error.to_string(), true, false),
+        }
+        let (counts, next) = match self.store.recipient_counts(id).await {
+            Ok(counts) => counts,
+            Err(error) => return self.retry_later(work, error.to_string(), true, false),
+        };
+        let now = self.clock.now();
+        if counts.waiting > 0 {
+            return Finish::Retry {
+                at: next.unwrap_or(now).max(now),
+                error: format!(
+                    "{} of {} recipients wait for a retry",
+                    counts.waiting, counts.total
+                ),
+                refund_attempt: true,
+                possible_duplicate: false,
+            };
+        }
+        if counts.failed > 0 {
+            return Finish::Failed {
+                error: format!(
+                    "{} of {} recipients could not be reached",
+                    counts.failed, counts.total
+                ),
+            };
+        }
+        Finish::Sent {
+            remote_ref: format!("{} recipients", counts.sent),
+            possible_duplicate: false,
+        }
+    }
+
+    /// Works through the delivery's due recipients a batch at a time, each
+    /// batch sent `concurrency` at once and recorded in one transaction.
+    /// `Some` when the channel said to stop (a rate limit, a revoked token).
+    async fn send_to_recipients(
+        &self,
+        work: &ClaimedDelivery,
+        adapter: Arc<dyn ChannelAdapter>,
+        consent: crate::model::member::ConsentChannel,
+    ) -> Result<Option<Finish>, StoreError> {
+        let id = work.delivery.id;
+        self.store
+            .expand_recipients(id, consent, self.clock.now())
+            .await?;
+        let announcement = Arc::new(work.announcement.clone());
+        loop {
+            let now = self.clock.now();
+            let batch = self
+                .store
+                .claim_recipients(
+                    id,
+                    consent,
+                    &self.worker_id,
+                    now,
+                    now + chrono_duration(self.settings.lease),
+                    self.settings.recipient_batch,
+                )
+                .await?;
+            if batch.is_empty() {
+                return Ok(None);
+            }
+            let semaphore = Arc::new(tokio::sync::Semaphore::new(
+                self.settings.concurrency.max(1),
+            ));
+            // Set by a rate limit or a revoked token: the sends not yet
+            // started go back unsent, their attempt refunded.
+            let halted = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let mut sends = tokio::task::JoinSet::new();
+            for recipient in batch {
+                let (this, adapter, announcement) =
+                    (self.clone(), adapter.clone(), announcement.clone());
+                let (permit, channel, halted) =
+                    (semaphore.clone(), work.channel.clone(), halted.clone());
+                sends.spawn(async move {
+                    let _permit = permit.acquire_owned().await;
+                    let unsent = |at: DateTime<Utc>, error: String| Finish::Retry {
+                        at,
+                        error,
+                        refund_attempt: true,
+                        possible_duplicate: false,
+                    };
+                    if halted.load(std::sync::atomic::Ordering::SeqCst) {
+                        let finish = unsent(
+                            this.clock.now(),
+                            "not sent: the channel asked us to stop".into(),
+                        );
+                        return (recipient.member_id, finish, None);
+                    }
+                    match this.send_slot(&channel).await {
+                        // A pace: wait for it.
+                        Ok(wait) if wait <= MAX_PACE_WAIT => tokio::time::sleep(wait).await,
+                        // A pause (the channel said to slow down): not now.
+                        Ok(wait) => {
+                            let at = this.clock.now() + chrono_duration(wait);
+                            let finish = unsent(at, "not sent: the channel is paused".into());
+                            return (recipient.member_id, finish, None);
+                        }
+                        Err(error) => {
+                            let finish = unsent(this.clock.now(), error.to_string());
+                            return (recipient.member_id, finish, None);
+                        }
+                    }
+                    if halted.load(std::sync::atomic::Ordering::SeqCst) {
+                        let finish = unsent(
+                            this.clock.now(),
+                            "not sent: the channel asked us to stop".into(),
+                        );
+                        return (recipient.member_id, finish, None);
+                    }
+                    let key = recipient.idempotency_key();
+                    let result = adapter.post_to(&announcement, &recipient, &key).await;
+                    // Stop the others at once, before recording why.
+                    if matches!(
+                        result,
+                        Err(AdapterError::RateLimited { .. } | AdapterError::Auth(_))
+                    ) {
+                        halted.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    let (finish, stop) =
+                        this.classify_recipient(&channel, &recipient, result).await;
+                    (recipient.member_id, finish, stop)
+                });
+            }
+            let mut outcomes = Vec::new();
+            let mut stop = None;
+            while let Some(joined) = sends.join_next().await {
+                match joined {
+                    Ok((member, finish, halt)) => {
+                        outcomes.push((member, finish));
+                        stop = stop.or(halt);
+                    }
+                    // A send that panicked keeps its lease; it runs out and
+                    // the recipient is claimed again.
+                    Err(error) => {
+                        tracing::error!(delivery = %id, %error, "a send failed to finish")
+                    }
+                }
+            }
+            self.store
+                .finish_recipients(id, &self.worker_id, &outcomes, self.clock.now())
+                .await?;
+            if stop.is_some() {
+                return Ok(stop);
+            }
+        }
+    }
+
+    /// One recipient's outcome, and the delivery's when the whole channel
+    /// must stop (a rate limit holds it; a revoked token parks it).
+    async fn classify_recipient(
+        &self,
+        channel: &Channel,
+        recipient: &crate::model::announcement::Recipient,
+        result: Result<Receipt, AdapterError>,
+    ) -> (Finish, Option<Finish>) {
+        let error = match result {
+            Ok(receipt) => {
+                return (
+                    Finish::Sent {
+                        remote_ref: receipt.remote_ref,
+                        possible_duplicate: false,
+                    },
+                    None,
+                );
+            }
+            Err(error) => error,
+        };
+        let message = error.to_string();
+        let now = self.clock.now();
+        let pause = |at: DateTime<Utc>| Finish::Retry {
+            at,
+            error: message.clone(),
+            refund_attempt: true,
+            possible_duplicate: false,
+        };
+        match error {
+            AdapterError::RateLimited { retry_after } => {
+                let until = now + chrono_duration(retry_after);
+                if let Err(e) = self.store.hold_channel_until(channel.id, until).await {
+                    tracing::warn!(channel = %channel.id, error = %e, "could not pause the channel");
+                }
+                (pause(until), Some(pause(until)))
+            }
+            AdapterError::Auth(_) => {
+                let health = ChannelHealth::NeedsReconnect {
+                    last_error: message.clone(),
+                };
+                if let Err(e) = self.store.set_channel_health(channel.id, &health).await {
+                    tracing::error!(channel = %channel.id, error = %e, "could not mark the channel for reconnecting");
+                }
+                (pause(now), Some(pause(now)))
+            }
+            AdapterError::Transient(_) => (
+                self.retry_after(recipient.attempts, message, false, false),
+                None,
+            ),
+            // Nothing can be looked up per person: retry, and count it.
+            AdapterError::Ambiguous(_) => (
+                self.retry_after(recipient.attempts, message, false, true),
+                None,
+            ),
+            AdapterError::Permanent(_) | AdapterError::Unsupported(_) => {
+                (Finish::Failed { error: message }, None)
+            }
+        }
+    }
+
     /// Where the post an edit or retraction changes stands.
     async fn posted_ref(&self, work: &ClaimedDelivery) -> Result<PostedRef, StoreError> {
         let deliveries = self.store.deliveries(work.announcement.id).await?;
@@ -316,16 +552,22 @@ impl Outbox {
     /// Waits for the channel's next send slot, which the store hands out so
     /// that the pace holds across every worker.
     async fn wait_for_pace(&self, channel: &Channel) -> Result<(), StoreError> {
+        let wait = self.send_slot(channel).await?;
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// Reserves the channel's next send slot; how long until it comes.
+    async fn send_slot(&self, channel: &Channel) -> Result<Duration, StoreError> {
         let now = self.clock.now();
         let interval = chrono::Duration::milliseconds(i64::from(channel.min_interval_ms));
         let slot = self
             .store
             .reserve_send_slot(channel.id, now, interval)
             .await?;
-        if let Ok(wait) = (slot - now).to_std() {
-            tokio::time::sleep(wait).await;
-        }
-        Ok(())
+        Ok((slot - now).to_std().unwrap_or(Duration::ZERO))
     }
 
     /// Runs `work`, renewing the delivery's lease while it takes long.
@@ -423,7 +665,18 @@ impl Outbox {
         refund: bool,
         possible_duplicate: bool,
     ) -> Finish {
-        let attempts = work.delivery.attempts;
+        self.retry_after(work.delivery.attempts, error, refund, possible_duplicate)
+    }
+
+    /// Retry after a failure, backing off by `attempts`; dead once they run
+    /// out (unless the attempt is refunded).
+    fn retry_after(
+        &self,
+        attempts: u32,
+        error: String,
+        refund: bool,
+        possible_duplicate: bool,
+    ) -> Finish {
         if !refund && attempts >= self.settings.max_attempts {
             return Finish::Dead { error };
         }

@@ -47,6 +47,7 @@ fn settings() -> OutboxSettings {
         backoff_base: Duration::from_secs(10),
         backoff_max: Duration::from_secs(60),
         idle_poll: Duration::from_millis(10),
+        recipient_batch: 50,
     }
 }
 
@@ -670,4 +671,257 @@ async fn a_post_that_never_arrived_cancels_its_edit() {
         of(&deliveries, DeliveryAction::Edit),
         [DeliveryState::Cancelled]
     );
+}
+
+/// A native-list-like channel (each subscriber gets their own copy) in a
+/// community of 300 members, 100 of them subscribed to email.
+async fn list_setup() -> (Setup, ChannelId) {
+    let s = setup(0).await;
+    let plan = hub_core::import::plan_import(
+        hub_core::import::parse_csv(fixtures::members_csv(300).as_bytes()).unwrap(),
+        &[],
+        false,
+    )
+    .unwrap();
+    s.store
+        .apply_import(s.community.id, &plan, fixtures::audit())
+        .await
+        .unwrap();
+    let list = fixtures::channel(s.store.as_ref(), s.community.id, ChannelKind::EmailList, 0)
+        .await
+        .id;
+    s.fake.set_per_recipient(true);
+    (s, list)
+}
+
+impl Setup {
+    async fn publish_to(&self, title: &str, channel: ChannelId) -> AnnouncementId {
+        publish(
+            self.store.as_ref(),
+            self.clock.now(),
+            self.community.id,
+            title,
+            "Body",
+            vec![channel],
+            None,
+            "test",
+        )
+        .await
+        .unwrap()
+        .0
+        .id
+    }
+
+    fn distinct_copies(&self) -> usize {
+        let keys: std::collections::HashSet<String> =
+            self.fake.copies().into_iter().map(|(key, _)| key).collect();
+        keys.len()
+    }
+}
+
+#[tokio::test]
+async fn a_list_delivery_sends_each_subscriber_their_own_copy_in_batches() {
+    let (s, list) = list_setup().await;
+    let id = s.publish_to("Newsletter", list).await;
+    assert_eq!(s.worker("w").run_once().await.unwrap(), 1);
+    let delivery = s.delivery(id).await;
+    assert_eq!(delivery.state, DeliveryState::Sent);
+    assert_eq!(delivery.remote_ref.as_deref(), Some("100 recipients"));
+    let copies = s.fake.copies();
+    assert_eq!(copies.len(), 100);
+    assert_eq!(s.distinct_copies(), 100);
+    // Only the subscribed (every third person in the fixture) get one.
+    assert!(copies.iter().all(|(_, email)| {
+        let n: usize = email[6..12].parse().unwrap();
+        n.is_multiple_of(3)
+    }));
+    let (counts, _) = s.store.recipient_counts(delivery.id).await.unwrap();
+    assert_eq!((counts.total, counts.sent), (100, 100));
+    assert_eq!(s.fake.posts().len(), 0, "no single post for everyone");
+}
+
+#[tokio::test]
+async fn a_retry_resends_only_the_recipients_that_failed() {
+    let (s, list) = list_setup().await;
+    s.fake.script([Scripted::Transient, Scripted::Permanent]);
+    let id = s.publish_to("Newsletter", list).await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let waiting = s.delivery(id).await;
+    assert_eq!(waiting.state, DeliveryState::RetryWait, "{waiting:?}");
+    assert_eq!(s.fake.copies().len(), 98);
+
+    s.advance(61);
+    worker.run_once().await.unwrap();
+    let failed = s.delivery(id).await;
+    assert_eq!(failed.state, DeliveryState::Failed);
+    assert_eq!(
+        failed.last_error.as_deref(),
+        Some("1 of 100 recipients could not be reached")
+    );
+    assert_eq!(
+        s.fake.copies().len(),
+        99,
+        "the transient one went out, alone"
+    );
+
+    retry_delivery(s.store.as_ref(), s.clock.now(), failed.id, "user:lead")
+        .await
+        .unwrap();
+    worker.run_once().await.unwrap();
+    assert_eq!(s.delivery(id).await.state, DeliveryState::Sent);
+    assert_eq!(s.fake.copies().len(), 100, "the refused one, alone");
+    assert_eq!(s.distinct_copies(), 100);
+}
+
+#[tokio::test]
+async fn a_crash_mid_list_resends_at_most_the_batch_in_flight_and_counts_it() {
+    let (s, list) = list_setup().await;
+    let id = s.publish_to("Newsletter", list).await;
+    // A worker claims the delivery and a batch of 50 recipients, sends 10
+    // of them, and dies.
+    let lease = s.clock.now() + chrono::Duration::seconds(60);
+    let claimed = s
+        .store
+        .claim_deliveries("crashed", s.clock.now(), lease, 10)
+        .await
+        .unwrap();
+    let delivery = claimed[0].delivery.id;
+    use hub_core::model::member::ConsentChannel;
+    s.store
+        .expand_recipients(delivery, ConsentChannel::Email, s.clock.now())
+        .await
+        .unwrap();
+    let batch = s
+        .store
+        .claim_recipients(
+            delivery,
+            ConsentChannel::Email,
+            "crashed",
+            s.clock.now(),
+            lease,
+            50,
+        )
+        .await
+        .unwrap();
+    assert_eq!(batch.len(), 50);
+    use hub_core::ports::adapter::ChannelAdapter;
+    for recipient in &batch[..10] {
+        s.fake
+            .post_to(
+                &claimed[0].announcement,
+                recipient,
+                &recipient.idempotency_key(),
+            )
+            .await
+            .unwrap();
+    }
+    // Another worker finds nothing until the leases run out, then finishes.
+    let worker = s.worker("w");
+    assert_eq!(worker.run_once().await.unwrap(), 0);
+    s.advance(61);
+    worker.run_once().await.unwrap();
+    assert_eq!(s.delivery(id).await.state, DeliveryState::Sent);
+    assert_eq!(s.distinct_copies(), 100, "everyone got theirs");
+    let duplicates = s.fake.copies().len() - 100;
+    assert_eq!(
+        duplicates, 10,
+        "only the sends of the batch in flight were repeated"
+    );
+    let (counts, _) = s.store.recipient_counts(delivery).await.unwrap();
+    assert_eq!(
+        counts.possible_duplicates, 50,
+        "the whole batch in flight is counted as possible duplicates"
+    );
+}
+
+#[tokio::test]
+async fn a_rate_limit_stops_the_list_and_people_who_opt_out_meanwhile_get_nothing() {
+    let (s, list) = list_setup().await;
+    s.fake
+        .script([Scripted::RateLimited(Duration::from_secs(30))]);
+    let id = s.publish_to("Newsletter", list).await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let sent_first = s.fake.copies().len();
+    assert!(
+        sent_first <= 3,
+        "at most the sends already under way went out: {sent_first}"
+    );
+    assert_eq!(s.delivery(id).await.state, DeliveryState::RetryWait);
+    // Before the pause ends, everyone not yet reached opts out but five.
+    let reached: std::collections::HashSet<String> = s
+        .fake
+        .copies()
+        .into_iter()
+        .map(|(_, email)| email)
+        .collect();
+    let mut kept = 0;
+    for member in s.store.all_members(s.community.id).await.unwrap() {
+        use hub_core::model::member::{ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate};
+        if member.consent(ConsentChannel::Email) != ConsentStatus::Subscribed
+            || reached.contains(&member.email.to_string())
+        {
+            continue;
+        }
+        if kept < 5 {
+            kept += 1;
+            continue;
+        }
+        let update = MemberUpdate {
+            consents: vec![(
+                ConsentChannel::Email,
+                ConsentStatus::OptedOut,
+                ConsentSource::Member,
+            )],
+            ..MemberUpdate::default()
+        };
+        s.store
+            .update_member(s.community.id, member.id, update, fixtures::audit())
+            .await
+            .unwrap();
+    }
+    s.advance(15);
+    assert_eq!(worker.run_once().await.unwrap(), 0, "the channel is paused");
+    s.advance(16);
+    worker.run_once().await.unwrap();
+    let delivery = s.delivery(id).await;
+    assert_eq!(delivery.state, DeliveryState::Sent);
+    assert_eq!(s.fake.copies().len(), sent_first + 5);
+    let (counts, _) = s.store.recipient_counts(delivery.id).await.unwrap();
+    assert_eq!(counts.cancelled, 100 - sent_first as u64 - 5);
+}
+
+#[tokio::test]
+async fn a_token_revoked_mid_list_parks_the_channel_and_spends_no_attempt() {
+    let (s, list) = list_setup().await;
+    s.fake.script([Scripted::Auth]);
+    let id = s.publish_to("Newsletter", list).await;
+    let worker = s.worker("w");
+    worker.run_once().await.unwrap();
+    let sent_first = s.fake.copies().len();
+    assert!(sent_first <= 3, "{sent_first}");
+    let channel = s
+        .store
+        .channels(s.community.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == list)
+        .unwrap();
+    assert!(matches!(
+        channel.health,
+        ChannelHealth::NeedsReconnect { .. }
+    ));
+    s.advance(3600);
+    assert_eq!(
+        worker.run_once().await.unwrap(),
+        0,
+        "nothing is sent until it is reconnected"
+    );
+    let delivery = s.delivery(id).await;
+    assert_eq!(delivery.state, DeliveryState::RetryWait);
+    let (counts, _) = s.store.recipient_counts(delivery.id).await.unwrap();
+    assert_eq!(counts.waiting, 100 - sent_first as u64);
+    assert_eq!(counts.failed, 0);
 }

@@ -14,7 +14,9 @@ use hub_core::{
     },
     import::ImportPlan,
     model::{
-        announcement::{Announcement, Delivery, DeliveryAction, NewAnnouncement},
+        announcement::{
+            Announcement, Delivery, DeliveryAction, NewAnnouncement, Recipient, RecipientCounts,
+        },
         audit::{AuditEvent, NewAuditEvent},
         channel::{Channel, ChannelHealth, NewChannel},
         community::{Community, NewCommunity},
@@ -38,8 +40,8 @@ use crate::{
     error::{internal, store_error},
     rows::{
         AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
-        SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed,
-        health_columns, members_with_consents,
+        RecipientRow, SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow,
+        bulk_member_json, claimed, health_columns, members_with_consents, recipient_counts,
     },
     sql,
 };
@@ -968,6 +970,12 @@ impl Store for PgStore {
                 )
             })?
             .into_delivery()?;
+        sqlx::query(sql::RETRY_RECIPIENTS)
+            .bind(delivery.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
         append_audit_in(
             &mut tx,
             NewAuditEvent {
@@ -978,6 +986,112 @@ impl Store for PgStore {
         .await?;
         tx.commit().await.map_err(internal)?;
         Ok(retried)
+    }
+
+    async fn expand_recipients(
+        &self,
+        delivery: DeliveryId,
+        consent: ConsentChannel,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(sql::EXPAND_RECIPIENTS)
+            .bind(delivery.0)
+            .bind(consent.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        sqlx::query(sql::SET_RECIPIENTS_TOTAL)
+            .bind(delivery.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let total: Option<i64> = sqlx::query_scalar(sql::RECIPIENTS_TOTAL)
+            .bind(delivery.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound(format!("the delivery {delivery}")))?;
+        tx.commit().await.map_err(internal)?;
+        Ok(total.unwrap_or(0).unsigned_abs())
+    }
+
+    async fn claim_recipients(
+        &self,
+        delivery: DeliveryId,
+        consent: ConsentChannel,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Recipient>, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(sql::CANCEL_GONE_RECIPIENTS)
+            .bind(delivery.0)
+            .bind(consent.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let claim = sql::CLAIM_RECIPIENTS.replace("{lock}", " FOR UPDATE SKIP LOCKED");
+        let rows = sqlx::query_as::<_, RecipientRow>(AssertSqlSafe(claim))
+            .bind(delivery.0)
+            .bind(now)
+            .bind(owner)
+            .bind(lease_until)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        rows.into_iter().map(RecipientRow::into_recipient).collect()
+    }
+
+    async fn finish_recipients(
+        &self,
+        delivery: DeliveryId,
+        owner: &str,
+        outcomes: &[(MemberId, Finish)],
+        _now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        let mut counted = 0;
+        for (member, finish) in outcomes {
+            let columns = sql::FinishColumns::of(finish);
+            counted += sqlx::query(sql::FINISH_RECIPIENT)
+                .bind(delivery.0)
+                .bind(member.0)
+                .bind(owner)
+                .bind(columns.state)
+                .bind(columns.remote_ref)
+                .bind(columns.error)
+                .bind(columns.next_attempt_at)
+                .bind(columns.refund)
+                .bind(columns.duplicates)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(counted)
+    }
+
+    async fn recipient_counts(
+        &self,
+        delivery: DeliveryId,
+    ) -> Result<(RecipientCounts, Option<DateTime<Utc>>), StoreError> {
+        let rows: Vec<(String, i64, i64)> = sqlx::query_as(sql::RECIPIENT_COUNTS)
+            .bind(delivery.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        let next: Option<DateTime<Utc>> = sqlx::query_scalar(sql::NEXT_RECIPIENT_DUE)
+            .bind(delivery.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok((recipient_counts(rows), next))
     }
 
     async fn claim_deliveries(

@@ -11,7 +11,7 @@ use hub_core::{
         AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
     },
     model::{
-        announcement::{Announcement, Delivery},
+        announcement::{Announcement, Delivery, Recipient, RecipientCounts},
         audit::AuditEvent,
         channel::{Channel, ChannelHealth},
         community::{Community, Slug},
@@ -289,6 +289,48 @@ impl DeliveryRow {
             possible_duplicates: u32::try_from(self.possible_duplicates).map_err(corrupt)?,
         })
     }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct RecipientRow {
+    delivery_id: Uuid,
+    member_id: Uuid,
+    email: String,
+    name: String,
+    state: String,
+    attempts: i32,
+    possible_duplicates: i32,
+}
+
+impl RecipientRow {
+    pub(crate) fn into_recipient(self) -> Result<Recipient, StoreError> {
+        Ok(Recipient {
+            delivery_id: DeliveryId(self.delivery_id),
+            member_id: MemberId(self.member_id),
+            email: self.email,
+            name: self.name,
+            state: self.state.parse().map_err(corrupt)?,
+            attempts: u32::try_from(self.attempts).map_err(corrupt)?,
+            possible_duplicates: u32::try_from(self.possible_duplicates).map_err(corrupt)?,
+        })
+    }
+}
+
+/// Adds up [`crate::sql::RECIPIENT_COUNTS`]' rows.
+pub(crate) fn recipient_counts(rows: Vec<(String, i64, i64)>) -> RecipientCounts {
+    let mut counts = RecipientCounts::default();
+    for (state, count, duplicates) in rows {
+        let count = count.unsigned_abs();
+        counts.total += count;
+        counts.possible_duplicates += duplicates.unsigned_abs();
+        match state.as_str() {
+            "sent" => counts.sent += count,
+            "failed" | "dead" => counts.failed += count,
+            "cancelled" => counts.cancelled += count,
+            _ => counts.waiting += count,
+        }
+    }
+    counts
 }
 
 /// Puts claimed deliveries together with their announcements and channels.

@@ -148,6 +148,54 @@ pub(crate) const RETRY_DELIVERY: &str = concat!(
 );
 pub(crate) const DELIVERY_COMMUNITY: &str = "SELECT a.community_id FROM deliveries d \
      JOIN announcements a ON a.id = d.announcement_id WHERE d.id = $1";
+/// `$2` now: a retried delivery's failed recipients are tried again too.
+pub(crate) const RETRY_RECIPIENTS: &str = "UPDATE recipients SET state = 'pending', attempts = 0, \
+     next_attempt_at = $2 WHERE delivery_id = $1 AND state IN ('failed', 'dead')";
+/// `$1` delivery, `$2` consent channel, `$3` now: its community's active
+/// members subscribed to the channel, unless the delivery has its rows.
+pub(crate) const EXPAND_RECIPIENTS: &str = "INSERT INTO recipients \
+     (delivery_id, member_id, email, name, state, attempts, next_attempt_at) \
+     SELECT d.id, m.id, m.email_display, m.name, 'pending', 0, $3 FROM deliveries d \
+     JOIN announcements a ON a.id = d.announcement_id \
+     JOIN members m ON m.community_id = a.community_id AND m.state = 'active' \
+     JOIN member_consents c ON c.member_id = m.id AND c.channel = $2 AND c.status = 'subscribed' \
+     WHERE d.id = $1 AND d.recipients_total IS NULL ON CONFLICT DO NOTHING";
+pub(crate) const SET_RECIPIENTS_TOTAL: &str = "UPDATE deliveries SET recipients_total = \
+     (SELECT COUNT(*) FROM recipients WHERE delivery_id = $1) WHERE id = $1 AND recipients_total IS NULL";
+pub(crate) const RECIPIENTS_TOTAL: &str = "SELECT recipients_total FROM deliveries WHERE id = $1";
+/// `$1` delivery, `$2` consent channel: those waiting who opted out or left.
+pub(crate) const CANCEL_GONE_RECIPIENTS: &str = "UPDATE recipients SET state = 'cancelled', \
+     last_error = 'opted out or left before their turn' \
+     WHERE delivery_id = $1 AND state IN ('pending', 'retry_wait') AND NOT EXISTS (\
+       SELECT 1 FROM members m JOIN member_consents c ON c.member_id = m.id \
+       WHERE m.id = recipients.member_id AND m.state = 'active' AND c.channel = $2 AND c.status = 'subscribed')";
+/// `$1` delivery, `$2` now, `$3` owner, `$4` lease end, `$5` how many;
+/// `{lock}` is the backend's row lock for the inner select. The pick is
+/// materialized: PostgreSQL may run an `IN (… LIMIT …)` subquery more than
+/// once inside the update and so claim more than `$5` (a test caught it).
+pub(crate) const CLAIM_RECIPIENTS: &str = "WITH picked AS MATERIALIZED (SELECT member_id FROM recipients \
+       WHERE delivery_id = $1 AND ((state IN ('pending', 'retry_wait') AND next_attempt_at <= $2) \
+         OR (state = 'sending' AND lease_until < $2)) \
+       ORDER BY next_attempt_at LIMIT $5{lock}) \
+     UPDATE recipients SET state = 'sending', attempts = attempts + 1, \
+     lease_owner = $3, lease_until = $4, \
+     possible_duplicates = possible_duplicates + CASE WHEN state = 'sending' THEN 1 ELSE 0 END \
+     WHERE delivery_id = $1 AND member_id IN (SELECT member_id FROM picked) \
+     RETURNING delivery_id, member_id, email, name, state, attempts, possible_duplicates";
+/// As [`FINISH_DELIVERY`], for `$1` delivery and `$2` member: `$3` owner,
+/// `$4` state, `$5` remote ref, `$6` error, `$7` next attempt, `$8` refund,
+/// `$9` possible duplicates added.
+pub(crate) const FINISH_RECIPIENT: &str = "UPDATE recipients SET state = $4, remote_ref = COALESCE($5, remote_ref), \
+     last_error = $6, next_attempt_at = COALESCE($7, next_attempt_at), attempts = attempts - $8, \
+     possible_duplicates = possible_duplicates + $9, lease_owner = NULL, lease_until = NULL \
+     WHERE delivery_id = $1 AND member_id = $2 AND lease_owner = $3 AND state = 'sending'";
+pub(crate) const RECIPIENT_COUNTS: &str = "SELECT state, COUNT(*), COALESCE(SUM(possible_duplicates), 0) \
+     FROM recipients WHERE delivery_id = $1 GROUP BY state";
+/// When the next of a delivery's recipients can be claimed: a waiting one's
+/// next attempt, or a held one's lease end (its worker may have died).
+pub(crate) const NEXT_RECIPIENT_DUE: &str = "SELECT MIN(CASE WHEN state = 'sending' THEN lease_until \
+     ELSE next_attempt_at END) FROM recipients \
+     WHERE delivery_id = $1 AND state IN ('pending', 'retry_wait', 'sending')";
 /// `$2` why, `$3` now.
 pub(crate) const CANCEL_DELIVERY: &str = "UPDATE deliveries SET state = 'cancelled', last_error = $2, \
      updated_at = $3 WHERE id = $1 AND state IN ('pending', 'retry_wait', 'failed', 'dead')";
@@ -182,14 +230,16 @@ pub(crate) const DUE_DELIVERIES: &str = "SELECT id FROM (\
          AND c.health <> 'needs_reconnect' AND c.next_send_at <= $1 \
        ORDER BY d.next_attempt_at LIMIT $4{lock}) expired\
      ) due ORDER BY next_attempt_at LIMIT $4";
-/// Claims what [`DUE_DELIVERIES`] selects (spliced in as `{due}`): `$2`
-/// owner, `$3` lease end. A re-claimed `sending` delivery was in flight when
+/// Claims what [`DUE_DELIVERIES`] selects (spliced in as `{due}`,
+/// materialized so it runs once, see [`CLAIM_RECIPIENTS`]): `$2` owner, `$3`
+/// lease end. A re-claimed `sending` delivery was in flight when
 /// its worker died, so it may have been sent: counted as a possible duplicate.
 pub(crate) const CLAIM_TEMPLATE: &str = concat!(
-    "UPDATE deliveries SET state = 'sending', attempts = attempts + 1, \
+    "WITH due AS MATERIALIZED ({due}) \
+     UPDATE deliveries SET state = 'sending', attempts = attempts + 1, \
      lease_owner = $2, lease_until = $3, updated_at = $1, \
      possible_duplicates = possible_duplicates + CASE WHEN state = 'sending' THEN 1 ELSE 0 END \
-     WHERE id IN ({due}) RETURNING ",
+     WHERE id IN (SELECT id FROM due) RETURNING ",
     delivery_columns!()
 );
 

@@ -11,7 +11,10 @@ use std::{
 use async_trait::async_trait;
 use hub_core::{
     Email,
-    model::{announcement::Announcement, channel::Channel},
+    model::{
+        announcement::{Announcement, Recipient},
+        channel::Channel,
+    },
     ports::adapter::{
         AdapterError, AdapterFactory, Capabilities, ChannelAdapter, Receipt, RemoteMember,
         RemotePage,
@@ -48,6 +51,8 @@ struct State {
     latency: Duration,
     lookups: bool,
     changes: Vec<Change>,
+    per_recipient: bool,
+    copies: Vec<(String, String)>,
 }
 
 /// An edit or a retraction that took effect.
@@ -138,6 +143,17 @@ impl FakeChannel {
         self.state().posts.clone()
     }
 
+    /// Sends each person their own copy (like the native email list).
+    pub fn set_per_recipient(&self, per_recipient: bool) {
+        self.state().per_recipient = per_recipient;
+    }
+
+    /// Copies sent to one person that took effect: (idempotency key, email), in order.
+    #[must_use]
+    pub fn copies(&self) -> Vec<(String, String)> {
+        self.state().copies.clone()
+    }
+
     /// Edits and retractions that took effect, in order.
     #[must_use]
     pub fn changes(&self) -> Vec<Change> {
@@ -160,6 +176,7 @@ impl ChannelAdapter for FakeChannel {
             post: true,
             edit: true,
             calls: false,
+            per_recipient: self.state().per_recipient,
         }
     }
 
@@ -230,6 +247,28 @@ impl ChannelAdapter for FakeChannel {
             Scripted::Auth => Err(AdapterError::Auth("token_revoked".into())),
             Scripted::Permanent => Err(AdapterError::Permanent("invalid_blocks".into())),
         }
+    }
+
+    async fn post_to(
+        &self,
+        _announcement: &Announcement,
+        recipient: &Recipient,
+        idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError> {
+        let answer = self.next_answer().await;
+        if let Some(error) = error_of(&answer) {
+            return Err(error);
+        }
+        self.state()
+            .copies
+            .push((idempotency_key.to_owned(), recipient.email.clone()));
+        if matches!(answer, Scripted::AmbiguousAfterPosting) {
+            return Err(AdapterError::Ambiguous("the fake's answer was lost".into()));
+        }
+        Ok(Receipt {
+            remote_ref: format!("<{idempotency_key}@fake>"),
+            url: None,
+        })
     }
 
     async fn edit(

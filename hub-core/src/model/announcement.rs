@@ -140,12 +140,40 @@ pub struct Recipient {
     pub delivery_id: DeliveryId,
     /// The member.
     pub member_id: MemberId,
+    /// Their address as given, when the delivery was first worked on.
+    pub email: String,
+    /// Their name.
+    pub name: String,
     /// Where it stands.
     pub state: DeliveryState,
     /// How many times it was tried.
     pub attempts: u32,
-    /// When it is due next.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// The Message-ID, stable across retries so a resend is recognisable.
-    pub message_id: String,
+    /// How many sends may have reached them twice.
+    pub possible_duplicates: u32,
+}
+
+impl Recipient {
+    /// The key that names this person's copy across retries (the email
+    /// channel builds its Message-ID from it, so a resend is recognisable).
+    #[must_use]
+    pub fn idempotency_key(&self) -> String {
+        format!("{}.{}", self.delivery_id, self.member_id)
+    }
+}
+
+/// How a delivery's recipients stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RecipientCounts {
+    /// All of them.
+    pub total: u64,
+    /// Delivered.
+    pub sent: u64,
+    /// Waiting for their first or next try, or held by a worker.
+    pub waiting: u64,
+    /// Refused for good, or out of attempts.
+    pub failed: u64,
+    /// No longer wanted (they opted out or left before their turn).
+    pub cancelled: u64,
+    /// Sends that may have reached someone twice.
+    pub possible_duplicates: u64,
 }

@@ -7,7 +7,10 @@ use async_trait::async_trait;
 
 use crate::{
     Email,
-    model::{announcement::Announcement, channel::Channel},
+    model::{
+        announcement::{Announcement, Recipient},
+        channel::Channel,
+    },
 };
 
 /// What a channel's tool supports.
@@ -22,6 +25,9 @@ pub struct Capabilities {
     pub post: bool,
     /// Can edit or retract a posted announcement.
     pub edit: bool,
+    /// Sends each person their own copy ([`ChannelAdapter::post_to`]):
+    /// the outbox keeps one recipient row per person.
+    pub per_recipient: bool,
     /// Can schedule calls.
     pub calls: bool,
 }
@@ -115,6 +121,25 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         announcement: &Announcement,
         idempotency_key: &str,
     ) -> Result<Receipt, AdapterError>;
+
+    /// Sends one person their copy of an announcement, on a channel with
+    /// [`Capabilities::per_recipient`]. The same `idempotency_key` on a
+    /// retry names the same copy (the email channel's Message-ID).
+    ///
+    /// # Errors
+    /// `Unsupported` where the channel posts once for everyone (the
+    /// default); any other class otherwise.
+    async fn post_to(
+        &self,
+        announcement: &Announcement,
+        recipient: &Recipient,
+        idempotency_key: &str,
+    ) -> Result<Receipt, AdapterError> {
+        let _ = (announcement, recipient, idempotency_key);
+        Err(AdapterError::Unsupported(
+            "this channel posts once for everyone".into(),
+        ))
+    }
 
     /// Looks for a post made earlier with this idempotency key, to settle an
     /// [`AdapterError::Ambiguous`] outcome before any retry.

@@ -14,7 +14,7 @@ use crate::{
     },
     import::ImportPlan,
     model::{
-        announcement::{Announcement, Delivery, NewAnnouncement},
+        announcement::{Announcement, Delivery, NewAnnouncement, Recipient, RecipientCounts},
         audit::{AuditEvent, NewAuditEvent},
         channel::{Channel, ChannelHealth, NewChannel},
         community::{Community, NewCommunity},
@@ -354,6 +354,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: DateTime<Utc>,
         audit: NewAuditEvent,
     ) -> Result<Delivery, StoreError>;
+
+    /// Makes the recipient rows of a delivery to a many-recipient channel,
+    /// once: the community's active members subscribed to `consent` now.
+    /// Later calls change nothing. Returns how many there are.
+    ///
+    /// # Errors
+    /// `NotFound`, `Unavailable` or `Internal`.
+    async fn expand_recipients(
+        &self,
+        delivery: DeliveryId,
+        consent: ConsentChannel,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` of a delivery's recipients for `owner` until
+    /// `lease_until`: waiting ones whose time has come, and ones whose lease
+    /// ran out (a crashed worker's; counted as possible duplicates). First
+    /// cancels the waiting ones who opted out of `consent` or left since.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_recipients(
+        &self,
+        delivery: DeliveryId,
+        consent: ConsentChannel,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Recipient>, StoreError>;
+
+    /// Records the outcomes of a claimed batch, in one transaction; an
+    /// outcome whose lease `owner` lost is ignored. Returns how many counted.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn finish_recipients(
+        &self,
+        delivery: DeliveryId,
+        owner: &str,
+        outcomes: &[(MemberId, Finish)],
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
+    /// How a delivery's recipients stand, and when the next waiting one is due.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn recipient_counts(
+        &self,
+        delivery: DeliveryId,
+    ) -> Result<(RecipientCounts, Option<DateTime<Utc>>), StoreError>;
 
     /// Claims up to `limit` due deliveries for `owner` until `lease_until`:
     /// pending or waiting ones whose time has come, and `sending` ones whose

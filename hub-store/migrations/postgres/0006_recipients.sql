@@ -1,0 +1,24 @@
+-- One row per person under a delivery to a many-recipient channel (the
+-- native list), so a retry resends only what failed and a crash resends at
+-- most the batches in flight. The rows are made when the delivery is first
+-- worked on (recipients_total is set then), from the members subscribed at
+-- that moment.
+
+ALTER TABLE deliveries ADD COLUMN recipients_total BIGINT;
+
+CREATE TABLE recipients (
+    delivery_id         UUID NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    member_id           UUID NOT NULL REFERENCES members(id) ON DELETE CASCADE,
+    email               TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    state               TEXT NOT NULL CHECK (state IN ('pending', 'sending', 'sent', 'retry_wait', 'failed', 'dead', 'cancelled')),
+    attempts            INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at     TIMESTAMPTZ NOT NULL,
+    lease_owner         TEXT,
+    lease_until         TIMESTAMPTZ,
+    remote_ref          TEXT,
+    last_error          TEXT,
+    possible_duplicates INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (delivery_id, member_id)
+);
+CREATE INDEX recipients_due ON recipients(delivery_id, next_attempt_at) WHERE state IN ('pending', 'retry_wait', 'sending');
