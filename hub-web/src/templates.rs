@@ -6,6 +6,7 @@ use hub_core::{
     ids::SyncRunId,
     import::ImportPlan,
     model::{
+        announcement::{Announcement, Delivery},
         channel::Channel,
         community::Community,
         member::Member,
@@ -173,4 +174,42 @@ pub(crate) struct SyncRunPage {
     pub(crate) plan: StoredPlan,
     /// Whether this is the held plan a lead may approve or discard now.
     pub(crate) decidable: bool,
+}
+
+/// An announcement in the list, with each delivery in a few words.
+pub(crate) struct AnnouncementRow {
+    pub(crate) announcement: Announcement,
+    pub(crate) states: String,
+}
+
+#[derive(Template)]
+#[template(path = "announcements/list.html")]
+pub(crate) struct AnnouncementsPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) channels: Vec<Channel>,
+    pub(crate) rows: Vec<AnnouncementRow>,
+    pub(crate) title: String,
+    pub(crate) body_markdown: String,
+    /// The channel ids checked in the form.
+    pub(crate) chosen: Vec<String>,
+    pub(crate) error: Option<String>,
+}
+
+/// A delivery with its channel's name.
+pub(crate) struct DeliveryRow {
+    pub(crate) delivery: Delivery,
+    pub(crate) channel_name: String,
+    /// Failed or dead: a lead may send it again.
+    pub(crate) retryable: bool,
+}
+
+#[derive(Template)]
+#[template(path = "announcements/show.html")]
+pub(crate) struct AnnouncementPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) announcement: Announcement,
+    pub(crate) deliveries: Vec<DeliveryRow>,
+    pub(crate) error: Option<String>,
 }

@@ -322,3 +322,88 @@ async fn a_lead_runs_a_sync_reads_the_held_plan_and_approves_it_in_a_real_browse
 
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lead_publishes_retries_a_refused_delivery_edits_and_retracts_in_a_real_browser() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let s = crate::sync::synced_app().await;
+    browser.client.goto(&s.app.url("/login")).await.unwrap();
+    browser.fill("input[name=email]", OWNER_EMAIL).await;
+    browser.fill("input[name=password]", OWNER_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser
+        .client
+        .goto(&s.app.url("/communities/rse/members"))
+        .await
+        .unwrap();
+    browser
+        .click("nav.tabs a[href='/communities/rse/announcements']")
+        .await;
+
+    // The channel refuses the first post for good.
+    s.fake
+        .script([hub_testkit::fake_adapter::Scripted::Permanent]);
+    browser.fill("input[name=title]", "Meetup on Friday").await;
+    browser
+        .fill("textarea[name=body_markdown]", "Bring **questions**.")
+        .await;
+    browser
+        .client
+        .find(Locator::Css("input[name=channel]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.click("form.compose button[type=submit]").await;
+    assert!(
+        browser
+            .path()
+            .await
+            .starts_with("/communities/rse/announcements/")
+    );
+    let page = browser.reload_until("tr.delivery-post-failed").await;
+    assert!(page.contains("refused: invalid_blocks"), "{page}");
+
+    browser.click("form[action$='/retry'] button").await;
+    let page = browser.reload_until("tr.delivery-post-sent").await;
+    assert!(!page.contains("Retry"), "{page}");
+    assert_eq!(s.fake.posts().len(), 1);
+
+    browser
+        .fill("input[name=title]", "Meetup moved to Monday")
+        .await;
+    browser.click("form[action$='/edit'] button").await;
+    let page = browser.text().await;
+    assert!(page.contains("revision 2"), "{page}");
+    let page = browser.reload_until("tr.delivery-edit-sent").await;
+    assert_eq!(s.fake.changes().len(), 1, "{page}");
+
+    browser.click("form[action$='/retract'] button").await;
+    let page = browser.reload_until("tr.delivery-retract-sent").await;
+    assert!(page.contains("retracted"), "{page}");
+    assert!(
+        !page.contains("Save the edit"),
+        "a retracted announcement cannot be edited"
+    );
+    assert_eq!(s.fake.changes().len(), 2);
+
+    browser.client.clone().close().await.unwrap();
+}
+
+impl Browser {
+    /// Reloads the page until something matches `selector` (the worker
+    /// delivers in the background); returns the page's text.
+    async fn reload_until(&self, selector: &str) -> String {
+        for _ in 0..100 {
+            if self.client.find(Locator::Css(selector)).await.is_ok() {
+                return self.text().await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.client.refresh().await.unwrap();
+        }
+        panic!("the page never showed {selector}: {}", self.text().await);
+    }
+}

@@ -548,3 +548,86 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
     .unwrap();
     assert_eq!(missing.status(), 404);
 }
+
+#[tokio::test]
+async fn the_announcements_page_refuses_bad_input_with_a_message_and_writes_nothing() {
+    let s = synced_app().await;
+    let page = s.app.get("/communities/rse/announcements").await;
+    assert_eq!(page.status(), 200);
+    let no_channel = s
+        .app
+        .post_form(
+            "/communities/rse/announcements",
+            &[("title", "Hello"), ("body_markdown", "x")],
+        )
+        .await;
+    assert_eq!(no_channel.status(), 422);
+    let text = no_channel.text().await.unwrap();
+    assert!(text.contains("choose at least one channel"), "{text}");
+    assert!(
+        text.contains("value=\"Hello\""),
+        "the form keeps what was typed"
+    );
+    let foreign = s
+        .app
+        .post_form(
+            "/communities/rse/announcements",
+            &[
+                ("title", "Hello"),
+                ("body_markdown", "x"),
+                ("channel", &uuid::Uuid::new_v4().to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(foreign.status(), 400);
+    let store = &s.app.server.as_ref().unwrap().store;
+    assert!(
+        store
+            .announcements(s.community.id, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing was written"
+    );
+
+    let created = s
+        .app
+        .post_form(
+            "/communities/rse/announcements",
+            &[
+                ("title", "Hello"),
+                ("body_markdown", "x"),
+                ("channel", &s.channel),
+            ],
+        )
+        .await;
+    assert_eq!(created.status(), 303);
+    let path = created.headers()["location"].to_str().unwrap().to_owned();
+    let bad_edit = s
+        .app
+        .post_form(
+            &format!("{path}/edit"),
+            &[("title", "  "), ("body_markdown", "y")],
+        )
+        .await;
+    assert_eq!(bad_edit.status(), 422);
+    assert!(bad_edit.text().await.unwrap().contains("a title must have"));
+    let id = path.rsplit('/').next().unwrap();
+    let delivery = store
+        .deliveries(id.parse().unwrap())
+        .await
+        .unwrap()
+        .remove(0);
+    let not_failed = s
+        .app
+        .post_form(&format!("{path}/deliveries/{}/retry", delivery.id), &[])
+        .await;
+    assert_eq!(not_failed.status(), 409);
+    assert_eq!(
+        s.app
+            .get("/communities/rse/announcements/not-an-id")
+            .await
+            .status(),
+        404
+    );
+}

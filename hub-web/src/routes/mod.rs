@@ -1,6 +1,7 @@
 //! The dashboard's routes and the health endpoints. Modules are nouns,
 //! handlers are verbs.
 
+mod announcements;
 mod assets;
 mod auth;
 mod communities;
@@ -40,6 +41,26 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/communities/{slug}/members/{id}",
             get(members::show).post(members::update),
+        )
+        .route(
+            "/communities/{slug}/announcements",
+            get(announcements::list).post(announcements::create),
+        )
+        .route(
+            "/communities/{slug}/announcements/{id}",
+            get(announcements::show),
+        )
+        .route(
+            "/communities/{slug}/announcements/{id}/edit",
+            post(announcements::edit),
+        )
+        .route(
+            "/communities/{slug}/announcements/{id}/retract",
+            post(announcements::retract),
+        )
+        .route(
+            "/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
+            post(announcements::retry),
         )
         .route("/communities/{slug}/sync", get(sync::show))
         .route("/communities/{slug}/sync/runs/{run}", get(sync::show_run))

@@ -1,0 +1,369 @@
+//! A community's announcements on the dashboard: the list with a plain
+//! compose form, and each announcement's page with every channel's delivery
+//! (post, edits, retraction), a retry button for what failed, and edit and
+//! retract.
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, State},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use hub_core::{
+    access::{actor, community_announcement, visible_community},
+    announcements::{AnnouncementChange, change, publish, retry_delivery},
+    ids::{AnnouncementId, ChannelId, DeliveryId},
+    model::{
+        announcement::{Announcement, DeliveryState},
+        community::Community,
+    },
+};
+use serde::Deserialize;
+
+use super::nav;
+use crate::{
+    AppState,
+    csrf::CsrfToken,
+    error::AppError,
+    session::CurrentUser,
+    templates::{AnnouncementPage, AnnouncementRow, AnnouncementsPage, DeliveryRow},
+};
+
+/// How many announcements the list shows.
+const LISTED: u32 = 50;
+
+async fn community(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+) -> Result<Community, AppError> {
+    visible_community(state.store.as_ref(), &user.0, slug)
+        .await?
+        .ok_or_else(|| AppError::NotFound("This community".into()))
+}
+
+async fn announcement(
+    state: &AppState,
+    community: &Community,
+    id: &str,
+) -> Result<Announcement, AppError> {
+    let not_found = || AppError::NotFound("This announcement".into());
+    let id: AnnouncementId = id.parse().map_err(|_| not_found())?;
+    community_announcement(state.store.as_ref(), community, id)
+        .await?
+        .ok_or_else(not_found)
+}
+
+/// The compose form, kept when it is shown again with an error.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct ComposeForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    pub(crate) title: String,
+    #[serde(default)]
+    pub(crate) body_markdown: String,
+    /// The chosen channels' ids (one field per checked box).
+    #[serde(default)]
+    channel: Vec<String>,
+}
+
+async fn list_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    community: Community,
+    form: ComposeForm,
+    error: Option<String>,
+) -> Result<String, AppError> {
+    let channels = state.store.channels(community.id).await?;
+    let mut rows = Vec::new();
+    for announcement in state.store.announcements(community.id, LISTED).await? {
+        let deliveries = state.store.deliveries(announcement.id).await?;
+        let states = deliveries
+            .iter()
+            .map(|d| {
+                let name = channels
+                    .iter()
+                    .find(|c| c.id == d.channel_id)
+                    .map_or("?", |c| c.name.as_str());
+                format!("{name} {} {}", d.action, d.state)
+            })
+            .collect::<Vec<_>>()
+            .join(" · ");
+        rows.push(AnnouncementRow {
+            announcement,
+            states,
+        });
+    }
+    Ok(AnnouncementsPage {
+        nav: nav(user, csrf),
+        community,
+        channels,
+        rows,
+        title: form.title,
+        body_markdown: form.body_markdown,
+        chosen: form.channel,
+        error,
+    }
+    .render()?)
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path(slug): Path<String>,
+) -> Result<Html<String>, AppError> {
+    let community = community(&state, &user, &slug).await?;
+    Ok(Html(
+        list_page(
+            &state,
+            &user,
+            &csrf,
+            community,
+            ComposeForm::default(),
+            None,
+        )
+        .await?,
+    ))
+}
+
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path(slug): Path<String>,
+    raw: axum::extract::RawForm,
+) -> Result<Response, AppError> {
+    // Repeated `channel` fields: parsed from the raw form, which the plain
+    // `Form` extractor cannot collect into a list.
+    let form = compose_form(&raw.0);
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let channels = state.store.channels(community.id).await?;
+    let mut targets = Vec::new();
+    for id in &form.channel {
+        let id: Option<ChannelId> = id.parse().ok();
+        match id.filter(|id| channels.iter().any(|c| c.id == *id)) {
+            Some(id) if !targets.contains(&id) => targets.push(id),
+            Some(_) => {}
+            None => {
+                return Err(AppError::BadRequest(
+                    "a chosen channel is not one of this community's".into(),
+                ));
+            }
+        }
+    }
+    let published = publish(
+        state.store.as_ref(),
+        state.clock.now(),
+        community.id,
+        &form.title,
+        &form.body_markdown,
+        targets,
+        None,
+        &actor(&user.0),
+    )
+    .await;
+    match published {
+        Ok((announcement, _)) => Ok(to_page(&community, announcement.id)),
+        Err(hub_core::announcements::PublishError::Store(e)) => Err(e.into()),
+        Err(invalid) => {
+            let page = list_page(
+                &state,
+                &user,
+                &csrf,
+                community,
+                form,
+                Some(invalid.to_string()),
+            )
+            .await?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
+        }
+    }
+}
+
+fn compose_form(body: &[u8]) -> ComposeForm {
+    let mut form = ComposeForm::default();
+    for (key, value) in url::form_urlencoded::parse(body) {
+        match key.as_ref() {
+            "csrf" => form.csrf = value.into_owned(),
+            "title" => form.title = value.into_owned(),
+            "body_markdown" => form.body_markdown = value.into_owned(),
+            "channel" => form.channel.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    form
+}
+
+pub(crate) async fn show(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Html<String>, AppError> {
+    let community = community(&state, &user, &slug).await?;
+    let announcement = announcement(&state, &community, &id).await?;
+    Ok(Html(
+        show_page(&state, &user, &csrf, community, announcement, None).await?,
+    ))
+}
+
+async fn show_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    community: Community,
+    announcement: Announcement,
+    error: Option<String>,
+) -> Result<String, AppError> {
+    let channels = state.store.channels(community.id).await?;
+    let deliveries = state
+        .store
+        .deliveries(announcement.id)
+        .await?
+        .into_iter()
+        .map(|delivery| DeliveryRow {
+            channel_name: channels
+                .iter()
+                .find(|c| c.id == delivery.channel_id)
+                .map_or_else(|| "?".to_owned(), |c| c.name.clone()),
+            retryable: matches!(delivery.state, DeliveryState::Failed | DeliveryState::Dead),
+            delivery,
+        })
+        .collect();
+    Ok(AnnouncementPage {
+        nav: nav(user, csrf),
+        community,
+        announcement,
+        deliveries,
+        error,
+    }
+    .render()?)
+}
+
+/// The edit form.
+#[derive(Debug, Deserialize)]
+pub(crate) struct EditForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body_markdown: String,
+}
+
+pub(crate) async fn edit(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<EditForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let current = announcement(&state, &community, &id).await?;
+    let edit = AnnouncementChange::Edit {
+        title: form.title,
+        body_markdown: form.body_markdown,
+    };
+    changed(&state, &user, &csrf, community, current, edit).await
+}
+
+/// A button's form: just its token.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ButtonForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+pub(crate) async fn retract(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<ButtonForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let current = announcement(&state, &community, &id).await?;
+    changed(
+        &state,
+        &user,
+        &csrf,
+        community,
+        current,
+        AnnouncementChange::Retract,
+    )
+    .await
+}
+
+async fn changed(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    community: Community,
+    current: Announcement,
+    edit: AnnouncementChange,
+) -> Result<Response, AppError> {
+    let result = change(
+        state.store.as_ref(),
+        state.clock.now(),
+        current.id,
+        edit,
+        &actor(&user.0),
+    )
+    .await;
+    match result {
+        Ok(_) => Ok(to_page(&community, current.id)),
+        Err(hub_core::announcements::PublishError::Store(e)) => Err(e.into()),
+        Err(invalid) => {
+            let page = show_page(
+                state,
+                user,
+                csrf,
+                community,
+                current,
+                Some(invalid.to_string()),
+            )
+            .await?;
+            Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
+        }
+    }
+}
+
+pub(crate) async fn retry(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, id, delivery)): Path<(String, String, String)>,
+    Form(form): Form<ButtonForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let current = announcement(&state, &community, &id).await?;
+    let not_found = || AppError::NotFound("This delivery".into());
+    let delivery: DeliveryId = delivery.parse().map_err(|_| not_found())?;
+    let deliveries = state.store.deliveries(current.id).await?;
+    if !deliveries.iter().any(|d| d.id == delivery) {
+        return Err(not_found());
+    }
+    retry_delivery(
+        state.store.as_ref(),
+        state.clock.now(),
+        delivery,
+        &actor(&user.0),
+    )
+    .await?;
+    Ok(to_page(&community, current.id))
+}
+
+fn to_page(community: &Community, announcement: AnnouncementId) -> Response {
+    Redirect::to(&format!(
+        "/communities/{}/announcements/{announcement}",
+        community.slug
+    ))
+    .into_response()
+}
