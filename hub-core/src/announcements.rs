@@ -156,16 +156,28 @@ pub async fn change(
         .await?)
 }
 
-/// Sends a failed or dead delivery again, as a lead asked.
+/// Sends a failed or dead delivery of `announcement` again, as a lead asked.
 ///
 /// # Errors
-/// `NotFound`; `Conflict` when the delivery is neither failed nor dead.
+/// `NotFound` when the delivery is not the announcement's; `Conflict` when
+/// it is neither failed nor dead.
 pub async fn retry_delivery(
     store: &dyn Store,
     now: DateTime<Utc>,
+    announcement: AnnouncementId,
     delivery: DeliveryId,
     actor: &str,
 ) -> Result<Delivery, StoreError> {
+    if !store
+        .deliveries(announcement)
+        .await?
+        .iter()
+        .any(|d| d.id == delivery)
+    {
+        return Err(StoreError::NotFound(format!(
+            "the delivery {delivery} of this announcement"
+        )));
+    }
     let audit = NewAuditEvent {
         actor: actor.to_owned(),
         action: "delivery.retry".into(),

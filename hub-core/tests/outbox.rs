@@ -248,7 +248,7 @@ async fn a_refusal_fails_at_once_and_is_not_retried_until_a_lead_asks() {
     assert_eq!(worker.run_once().await.unwrap(), 0);
 
     // The lead fixed the cause and presses "retry".
-    let retried = retry_delivery(s.store.as_ref(), s.clock.now(), failed.id, "user:lead")
+    let retried = retry_delivery(s.store.as_ref(), s.clock.now(), id, failed.id, "user:lead")
         .await
         .unwrap();
     assert_eq!(
@@ -257,7 +257,7 @@ async fn a_refusal_fails_at_once_and_is_not_retried_until_a_lead_asks() {
     );
     assert_eq!(worker.run_once().await.unwrap(), 1);
     assert_eq!(s.delivery(id).await.state, DeliveryState::Sent);
-    let again = retry_delivery(s.store.as_ref(), s.clock.now(), failed.id, "user:lead")
+    let again = retry_delivery(s.store.as_ref(), s.clock.now(), id, failed.id, "user:lead")
         .await
         .unwrap_err();
     assert!(
@@ -765,7 +765,7 @@ async fn a_retry_resends_only_the_recipients_that_failed() {
         "the transient one went out, alone"
     );
 
-    retry_delivery(s.store.as_ref(), s.clock.now(), failed.id, "user:lead")
+    retry_delivery(s.store.as_ref(), s.clock.now(), id, failed.id, "user:lead")
         .await
         .unwrap();
     worker.run_once().await.unwrap();

@@ -273,13 +273,10 @@ pub(crate) async fn retry(
     let announcement = find(&state, &user, &slug, &id).await?;
     let not_found = || ApiError(AppError::NotFound("This delivery".into()));
     let delivery: DeliveryId = delivery.parse().map_err(|_| not_found())?;
-    let deliveries = state.store.deliveries(announcement.id).await?;
-    if !deliveries.iter().any(|d| d.id == delivery) {
-        return Err(not_found());
-    }
     retry_delivery(
         state.store.as_ref(),
         state.clock.now(),
+        announcement.id,
         delivery,
         &actor(&user.0),
     )

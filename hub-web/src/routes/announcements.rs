@@ -10,7 +10,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use hub_core::{
-    access::{actor, community_announcement, visible_community},
+    access::{actor, community_announcement},
     announcements::{AnnouncementChange, change, publish, retry_delivery},
     ids::{AnnouncementId, ChannelId, DeliveryId},
     model::{
@@ -20,7 +20,7 @@ use hub_core::{
 };
 use serde::Deserialize;
 
-use super::nav;
+use super::{community, nav};
 use crate::{
     AppState,
     csrf::CsrfToken,
@@ -31,16 +31,6 @@ use crate::{
 
 /// How many announcements the list shows.
 const LISTED: u32 = 50;
-
-async fn community(
-    state: &AppState,
-    user: &CurrentUser,
-    slug: &str,
-) -> Result<Community, AppError> {
-    visible_community(state.store.as_ref(), &user.0, slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound("This community".into()))
-}
 
 async fn announcement(
     state: &AppState,
@@ -346,13 +336,10 @@ pub(crate) async fn retry(
     let current = announcement(&state, &community, &id).await?;
     let not_found = || AppError::NotFound("This delivery".into());
     let delivery: DeliveryId = delivery.parse().map_err(|_| not_found())?;
-    let deliveries = state.store.deliveries(current.id).await?;
-    if !deliveries.iter().any(|d| d.id == delivery) {
-        return Err(not_found());
-    }
     retry_delivery(
         state.store.as_ref(),
         state.clock.now(),
+        current.id,
         delivery,
         &actor(&user.0),
     )

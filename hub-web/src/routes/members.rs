@@ -10,7 +10,7 @@ use axum::{
 };
 use hub_core::{
     Email,
-    access::{actor, visible_community},
+    access::actor,
     ids::MemberId,
     model::{
         community::Community,
@@ -25,7 +25,7 @@ use hub_core::{
 };
 use serde::Deserialize;
 
-use super::nav;
+use super::{community, nav};
 use crate::{
     AppState,
     csrf::CsrfToken,
@@ -38,16 +38,6 @@ use crate::{
 
 /// Rows per roster page.
 const PAGE_SIZE: u32 = 50;
-
-async fn community(
-    state: &AppState,
-    user: &CurrentUser,
-    slug: &str,
-) -> Result<Community, AppError> {
-    visible_community(state.store.as_ref(), &user.0, slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound("This community".into()))
-}
 
 /// The roster's query string.
 #[derive(Debug, Default, Deserialize)]

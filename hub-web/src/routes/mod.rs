@@ -81,6 +81,17 @@ pub(crate) fn router() -> Router<AppState> {
         )
 }
 
+/// The community with this slug, if the user may see it; "not found" otherwise.
+pub(crate) async fn community(
+    state: &AppState,
+    user: &CurrentUser,
+    slug: &str,
+) -> Result<hub_core::model::community::Community, crate::error::AppError> {
+    hub_core::access::visible_community(state.store.as_ref(), &user.0, slug)
+        .await?
+        .ok_or_else(|| crate::error::AppError::NotFound("This community".into()))
+}
+
 /// The page header for a logged-in user.
 pub(crate) fn nav(user: &CurrentUser, csrf: &CsrfToken) -> Nav {
     Nav {

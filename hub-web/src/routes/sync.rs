@@ -9,14 +9,14 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use hub_core::{
-    access::{community_channel, community_sync_run, visible_community},
+    access::{community_channel, community_sync_run},
     ids::{ChannelId, SyncRunId},
     model::{community::Community, sync::SyncRunState},
     sync::{RunMode, StoredPlan},
 };
 use serde::Deserialize;
 
-use super::nav;
+use super::{community, nav};
 use crate::{
     AppState,
     csrf::CsrfToken,
@@ -27,16 +27,6 @@ use crate::{
 
 /// How many recent runs the page lists per channel.
 const RUNS_PER_CHANNEL: u32 = 10;
-
-async fn community(
-    state: &AppState,
-    user: &CurrentUser,
-    slug: &str,
-) -> Result<Community, AppError> {
-    visible_community(state.store.as_ref(), &user.0, slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound("This community".into()))
-}
 
 pub(crate) async fn show(
     State(state): State<AppState>,
