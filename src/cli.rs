@@ -246,6 +246,22 @@ pub enum ChannelCommand {
         #[arg(long, value_name = "EXPR", requires = "sync")]
         cron: Option<String>,
     },
+    /// Mark a channel working again after its credentials stopped working
+    /// (its waiting deliveries go out again), with a new secret if given.
+    #[command(
+        after_help = "Example (a webhook whose receiver got a new signing secret):\n  printf '%s\\n' \"$NEW_SECRET\" | cophub channel reconnect --community rse --channel 'Team webhook' --secret-stdin"
+    )]
+    Reconnect {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// The channel's name or id.
+        #[arg(long)]
+        channel: String,
+        /// Read a new secret from the first line of standard input.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
     /// List a community's channels.
     #[command(after_help = "Example:\n  cophub channel list --community rse")]
     List {

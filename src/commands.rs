@@ -90,6 +90,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             };
             sync_now(&config, &community, channel.as_deref(), mode).await
         }
+        Command::Channel(ChannelCommand::Reconnect {
+            community,
+            channel,
+            secret_stdin,
+        }) => reconnect_channel(&config, &community, &channel, secret_stdin).await,
         Command::Channel(ChannelCommand::List { community }) => {
             list_channels(&config, &community).await
         }
@@ -529,6 +534,43 @@ async fn add_channel(config: &Config, slug: &str, args: NewChannelArgs) -> Resul
             "Its members sync ({direction}) on the schedule {cron:?}, in the community's timezone."
         );
     }
+    Ok(())
+}
+
+async fn reconnect_channel(
+    config: &Config,
+    slug: &str,
+    name: &str,
+    secret_stdin: bool,
+) -> Result<(), Failure> {
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let channel = store
+        .channels(community.id)
+        .await?
+        .into_iter()
+        .find(|c| c.name == name || c.id.to_string() == name)
+        .ok_or_else(|| Failure::Usage(format!("the community {slug} has no channel {name:?}")))?;
+    let secret = if secret_stdin {
+        let secret = read_first_line_of_stdin("channel's new secret")?;
+        if secret.trim().is_empty() {
+            return Err(Failure::Usage(
+                "the new secret on standard input is empty".into(),
+            ));
+        }
+        Some(secret)
+    } else {
+        None
+    };
+    let keys = config.secret_keys()?;
+    let channel =
+        hub_core::channels::reconnect(store.as_ref(), &keys, channel.id, secret.as_deref(), "cli")
+            .await?;
+    println!(
+        "{}: {} — its waiting deliveries go out again",
+        channel.name,
+        channel.health.describe()
+    );
     Ok(())
 }
 

@@ -231,7 +231,8 @@ pub async fn start_with(
     };
     let worker = Worker::start(config, store.clone(), adapters.clone())?;
     let state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
-        .with_sync(sync_engine(config, store.clone(), adapters)?);
+        .with_sync(sync_engine(config, store.clone(), adapters)?)
+        .with_keys(Arc::new(config.secret_keys()?));
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::{
-    ids::CommunityId,
+    ids::{ChannelId, CommunityId},
     model::{
         audit::NewAuditEvent,
         channel::{Channel, NewChannel},
@@ -55,4 +55,28 @@ pub async fn add(
         min_interval_ms: request.min_interval_ms,
     };
     store.create_channel(community, channel, audit).await
+}
+
+/// Marks a channel working again after its credentials stopped working,
+/// with a new secret if one is given: its waiting deliveries go out again.
+///
+/// # Errors
+/// [`StoreError`] when storage fails; `NotFound` for an unknown channel.
+pub async fn reconnect(
+    store: &dyn Store,
+    keys: &SecretKeys,
+    channel: ChannelId,
+    secret: Option<&str>,
+    actor: &str,
+) -> Result<Channel, StoreError> {
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "channel.reconnect".into(),
+        community_id: None,
+        subject: channel.to_string(),
+        details: json!({"new_secret": secret.is_some()}),
+    };
+    store
+        .reconnect_channel(channel, secret.map(|s| keys.encrypt(s)), audit)
+        .await
 }

@@ -720,6 +720,34 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    async fn reconnect_channel(
+        &self,
+        channel: ChannelId,
+        encrypted_secret: Option<String>,
+        audit: NewAuditEvent,
+    ) -> Result<Channel, StoreError> {
+        let mut tx = self.write().await?;
+        let reconnected = sqlx::query_as::<_, ChannelRow>(sql::RECONNECT_CHANNEL)
+            .bind(channel.0)
+            .bind(encrypted_secret)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound("this channel".into()))?
+            .into_channel()?
+            .0;
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(reconnected.community_id),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(reconnected)
+    }
+
     async fn set_channel_health(
         &self,
         channel: ChannelId,

@@ -18,6 +18,7 @@ use std::{sync::Arc, time::Duration};
 use axum::{Router, http::HeaderName, middleware};
 use hub_core::{
     ports::{clock::Clock, store::Store},
+    secrets::SecretKeys,
     sync::SyncEngine,
 };
 use tower_http::{
@@ -63,6 +64,9 @@ pub struct AppState {
     /// Runs membership syncs when a lead asks; `None` where this process
     /// cannot reach channels (the sync pages then say so).
     pub sync: Option<SyncEngine>,
+    /// Encrypts channel credentials a lead gives; `None` where this process
+    /// has no keys (such requests then answer 503).
+    pub secret_keys: Option<Arc<SecretKeys>>,
     login_limiter: Arc<login_limit::LoginLimiter>,
 }
 
@@ -76,7 +80,15 @@ impl AppState {
             clock,
             settings: Arc::new(settings),
             sync: None,
+            secret_keys: None,
         }
+    }
+
+    /// The same state, encrypting channel credentials with `keys`.
+    #[must_use]
+    pub fn with_keys(mut self, keys: Arc<SecretKeys>) -> Self {
+        self.secret_keys = Some(keys);
+        self
     }
 
     /// The same state, running syncs with `engine`.

@@ -542,3 +542,100 @@ async fn a_lead_connects_a_webhook_and_an_announcement_from_the_command_line_arr
         "signed with the secret given on stdin"
     );
 }
+
+// Multi-threaded: the receiver answers on this runtime while the test waits
+// for each blocking `cophub` run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_whose_receiver_refuses_us_waits_until_it_is_reconnected_with_a_new_secret() {
+    let cli = Cli::new().await;
+    let receiver = hub_testkit::webhook_receiver::WebhookReceiver::start("the new secret").await;
+    assert!(
+        cli.run(&["community", "create", "--slug", "rse", "--name", "RSE"])
+            .status
+            .success()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("hook.toml");
+    std::fs::write(
+        &settings,
+        format!("url = \"{}\"\nallow_local = true\n", receiver.url),
+    )
+    .unwrap();
+    let add = [
+        "channel",
+        "add",
+        "--community",
+        "rse",
+        "--kind",
+        "webhook",
+        "--name",
+        "Team hook",
+        "--settings",
+        settings.to_str().unwrap(),
+        "--secret-stdin",
+    ];
+    assert!(
+        cli.run_with_input(&add, "the old secret\n")
+            .status
+            .success()
+    );
+    let queued = cli.run_with_input(
+        &[
+            "announce",
+            "--community",
+            "rse",
+            "--title",
+            "Hello",
+            "--body-file",
+            "-",
+        ],
+        "x",
+    );
+    assert!(queued.status.success(), "{}", stderr(&queued));
+
+    // The receiver refuses the old signature: the channel needs reconnecting.
+    assert!(cli.run(&["worker", "--once"]).status.success());
+    assert_eq!(receiver.stats().refused, 1);
+    let listed = stdout(&cli.run(&["channel", "list", "--community", "rse"]));
+    assert!(listed.contains("needs reconnecting"), "{listed}");
+    assert!(cli.run(&["worker", "--once"]).status.success());
+    assert_eq!(
+        receiver.stats().refused,
+        1,
+        "nothing is tried until reconnected"
+    );
+
+    let reconnect = [
+        "channel",
+        "reconnect",
+        "--community",
+        "rse",
+        "--channel",
+        "Team hook",
+        "--secret-stdin",
+    ];
+    let empty = cli.run_with_input(&reconnect, "\n");
+    assert_eq!(empty.status.code(), Some(2));
+    assert!(stderr(&empty).contains("empty"), "{}", stderr(&empty));
+    let unknown = cli.run(&[
+        "channel",
+        "reconnect",
+        "--community",
+        "rse",
+        "--channel",
+        "Nope",
+    ]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("no channel \"Nope\""));
+    let reconnected = cli.run_with_input(&reconnect, "the new secret\n");
+    assert!(reconnected.status.success(), "{}", stderr(&reconnected));
+    assert!(stdout(&reconnected).contains("Team hook: ok"));
+
+    assert!(cli.run(&["worker", "--once"]).status.success());
+    let stats = receiver.stats();
+    assert_eq!(
+        (stats.distinct, stats.refused),
+        (1, 1),
+        "delivered once, signed anew"
+    );
+}

@@ -277,6 +277,44 @@ async fn the_api_runs_lists_approves_and_discards_syncs() {
     .unwrap();
     assert_eq!(one["counts"]["removed"], 10);
 
+    // A revoked token fails the run and parks the channel until a lead
+    // reconnects it.
+    s.fake
+        .fail_page(1, hub_testkit::fake_adapter::Scripted::Auth);
+    let failed: Value = call(Method::POST, sync.clone()).await.json().await.unwrap();
+    assert_eq!(failed["state"], "failed");
+    let channels: Value = call(Method::GET, "/api/v1/communities/rse/channels".into())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(channels[0]["health"], "needs_reconnect");
+    assert!(
+        channels[0]["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("token_revoked")
+    );
+    let reconnect = format!("/api/v1/communities/rse/channels/{}/reconnect", s.channel);
+    for (body, status) in [
+        (json!({"secret": " "}), 422),
+        (json!({"token": "x"}), 400),
+        (json!({"secret": "xoxb-new"}), 200),
+    ] {
+        let response = api(&s.app, &token, Method::POST, &reconnect)
+            .await
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{body}");
+        if status == 200 {
+            let channel: Value = response.json().await.unwrap();
+            assert_eq!(channel["health"], "ok");
+            assert!(channel["last_error"].is_null());
+        }
+    }
+
     for (method, path, status) in [
         (Method::GET, format!("{sync}/runs?limit=0"), 400),
         (Method::GET, format!("{sync}/runs?limit=x"), 400),

@@ -281,6 +281,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Unavailable` or `Internal`.
     async fn channels(&self, community: CommunityId) -> Result<Vec<Channel>, StoreError>;
 
+    /// Marks a channel working again, with a new encrypted secret if one is
+    /// given (else it keeps its own): its waiting deliveries go out again.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown channel.
+    async fn reconnect_channel(
+        &self,
+        channel: ChannelId,
+        encrypted_secret: Option<String>,
+        audit: NewAuditEvent,
+    ) -> Result<Channel, StoreError>;
+
     /// Records whether a channel works. A channel that needs reconnecting gets
     /// no deliveries until it is `ok` again.
     ///

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::ApiUser;
+use super::{ApiJson, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
@@ -289,4 +289,42 @@ async fn channel(
         .await?
         .ok_or_else(not_found)?;
     Ok((community, channel.id))
+}
+
+/// New credentials, or none to keep the channel's own.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ReconnectDto {
+    /// The channel's new secret (a token, a signing secret); stored encrypted.
+    secret: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/channels/{id}/reconnect", tag = "channels",
+    params(("slug" = String, Path), ("id" = Uuid, Path)), request_body = ReconnectDto,
+    responses((status = 200, body = ChannelDto, description = "Working again: its waiting deliveries go out"),
+        (status = 404, description = "No such channel"),
+        (status = 422, description = "The secret is empty")))]
+pub(crate) async fn reconnect(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((slug, id)): Path<(String, String)>,
+    ApiJson(body): ApiJson<ReconnectDto>,
+) -> Result<Json<ChannelDto>, ApiError> {
+    let (_, channel) = channel(&state, &user, &slug, &id).await?;
+    if body.secret.as_deref().is_some_and(|s| s.trim().is_empty()) {
+        return Err(AppError::Invalid("the secret is empty".into()).into());
+    }
+    let keys = state.secret_keys.as_ref().ok_or_else(|| {
+        AppError::Unavailable("this process has no keys for channel credentials".into())
+    })?;
+    let reconnected = hub_core::channels::reconnect(
+        state.store.as_ref(),
+        keys,
+        channel,
+        body.secret.as_deref(),
+        &hub_core::access::actor(&user.0),
+    )
+    .await?;
+    let job = state.store.sync_job_of(reconnected.id).await?;
+    Ok(Json(ChannelDto::new(reconnected, job)))
 }

@@ -53,6 +53,10 @@ pub(crate) fn router() -> Router<AppState> {
             post(channels::run),
         )
         .route(
+            "/v1/communities/{slug}/channels/{id}/reconnect",
+            post(channels::reconnect),
+        )
+        .route(
             "/v1/communities/{slug}/channels/{id}/sync/runs",
             get(channels::runs),
         )
@@ -94,7 +98,7 @@ pub(crate) fn router() -> Router<AppState> {
         communities::list, communities::create, communities::show,
         members::list, members::create, members::show, members::update, members::import,
         channels::list, channels::run, channels::runs, channels::show_run, channels::approve,
-        channels::discard,
+        channels::discard, channels::reconnect,
         announcements::create, announcements::list, announcements::show,
         announcements::update, announcements::retract, announcements::retry,
     ),
@@ -198,6 +202,7 @@ mod tests {
             "/api/v1/communities/{slug}/channels/{id}/sync/runs",
             "/api/v1/communities/{slug}/channels/{id}/sync/approve",
             "/api/v1/communities/{slug}/channels/{id}/sync/discard",
+            "/api/v1/communities/{slug}/channels/{id}/reconnect",
             "/api/v1/communities/{slug}/sync/runs/{id}",
             "/api/v1/communities/{slug}/announcements",
             "/api/v1/communities/{slug}/announcements/{id}",
