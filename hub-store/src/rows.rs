@@ -425,12 +425,12 @@ impl SyncRunRow {
 
 #[derive(Debug, sqlx::FromRow)]
 pub(crate) struct SyncPersonRow {
-    id: Uuid,
-    email: String,
-    email_display: String,
-    name: String,
-    state: String,
-    consent: String,
+    pub(crate) id: Uuid,
+    pub(crate) email: String,
+    pub(crate) email_display: String,
+    pub(crate) name: String,
+    pub(crate) state: String,
+    pub(crate) consent: String,
 }
 
 impl SyncPersonRow {
