@@ -316,7 +316,7 @@ pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
      ON CONFLICT (id) DO UPDATE SET state = excluded.state, plan = excluded.plan, counts = excluded.counts, \
      error = excluded.error, finished_at = excluded.finished_at";
 pub(crate) const SYNC_RUNS: &str = "SELECT id, job_id, state, plan, counts, error, started_at, finished_at \
-     FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC LIMIT $2";
+     FROM sync_runs WHERE job_id = $1 ORDER BY started_at DESC, id DESC LIMIT $2";
 pub(crate) const SYNC_RUN: &str = "SELECT id, job_id, state, plan, counts, error, started_at, finished_at \
      FROM sync_runs WHERE id = $1";
 pub(crate) const LAST_TICK: &str = "SELECT MAX(tick) FROM cron_claims WHERE job_id = $1";
