@@ -706,16 +706,26 @@ async fn sync_now(
     };
     let dry_run = mode == Some(RunMode::DryRun);
     let mut failed = false;
-    for channel in channels {
-        let progress = Progress::new();
-        progress.step(&format!("syncing {}", channel.name));
-        let run = match mode {
-            Some(mode) => engine.run(channel.id, mode).await,
-            None => engine.approve_held(channel.id).await,
+    let progress = Progress::new();
+    let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+    progress.step(&format!("syncing {}", names.join(", ")));
+    let results = match mode {
+        // The community's members are read once for all its channels.
+        Some(mode) => {
+            let ids: Vec<_> = channels.iter().map(|c| c.id).collect();
+            engine.run_many(&ids, mode).await
         }
-        .map_err(Failure::from);
-        progress.finish();
-        let run = run?;
+        None => {
+            let mut results = Vec::with_capacity(channels.len());
+            for channel in &channels {
+                results.push(engine.approve_held(channel.id).await);
+            }
+            results
+        }
+    };
+    progress.finish();
+    for (channel, run) in channels.iter().zip(results) {
+        let run = run.map_err(Failure::from)?;
         let c = run.counts;
         println!(
             "{}: {} — added {}, removed {}, updated {}, unchanged {}, unmatched {}, errors {}, API calls {}",

@@ -77,6 +77,43 @@ impl SyncPerson {
     }
 }
 
+/// Every member of a community with their consent for each channel: one
+/// read of the hub for the syncs of all its channels.
+#[derive(Debug, Clone, Default)]
+pub struct HubRoster {
+    /// The members; each one's `consent` is unset here (`None`).
+    pub people: Vec<SyncPerson>,
+    /// Each member's consent per channel, in [`HubRoster::CHANNELS`] order.
+    pub consents: Vec<[ConsentStatus; 4]>,
+}
+
+impl HubRoster {
+    /// The order of [`HubRoster::consents`].
+    pub const CHANNELS: [ConsentChannel; 4] = [
+        ConsentChannel::Email,
+        ConsentChannel::Slack,
+        ConsentChannel::Zoom,
+        ConsentChannel::Conference,
+    ];
+
+    /// The roster as one channel's sync sees it.
+    #[must_use]
+    pub fn for_channel(&self, channel: ConsentChannel) -> Vec<SyncPerson> {
+        let index = Self::CHANNELS
+            .iter()
+            .position(|c| *c == channel)
+            .unwrap_or(0);
+        self.people
+            .iter()
+            .zip(&self.consents)
+            .map(|(person, consents)| SyncPerson {
+                consent: consents[index],
+                ..person.clone()
+            })
+            .collect()
+    }
+}
+
 /// A channel's members, read to the end.
 #[derive(Debug, Clone, Default)]
 pub struct RemoteSide {
@@ -586,6 +623,55 @@ impl SyncEngine {
     /// # Errors
     /// [`SyncError`] when the run cannot start at all.
     pub async fn run(&self, channel_id: ChannelId, mode: RunMode) -> Result<SyncRun, SyncError> {
+        self.run_with(channel_id, mode, None).await
+    }
+
+    /// Runs several channels' syncs in turn, reading each community's
+    /// members once for all of its channels (read again after a run that
+    /// changed the hub). One result per channel, in order.
+    pub async fn run_many(
+        &self,
+        channels: &[ChannelId],
+        mode: RunMode,
+    ) -> Vec<Result<SyncRun, SyncError>> {
+        let mut rosters: HashMap<crate::ids::CommunityId, HubRoster> = HashMap::new();
+        let mut results = Vec::with_capacity(channels.len());
+        for &channel_id in channels {
+            let result = async {
+                let (channel, _) = self
+                    .store
+                    .channel_with_secret(channel_id)
+                    .await?
+                    .ok_or_else(|| {
+                        SyncError::NotFound(format!("there is no channel {channel_id}"))
+                    })?;
+                let community = channel.community_id;
+                if !rosters.contains_key(&community) {
+                    let roster = self.store.sync_roster_all(community).await?;
+                    rosters.insert(community, roster);
+                }
+                let run = self
+                    .run_with(channel_id, mode, rosters.get(&community))
+                    .await?;
+                if run.state == SyncRunState::Applied
+                    && (run.counts.added > 0 || run.counts.updated > 0 || run.counts.removed > 0)
+                {
+                    rosters.remove(&community);
+                }
+                Ok(run)
+            }
+            .await;
+            results.push(result);
+        }
+        results
+    }
+
+    async fn run_with(
+        &self,
+        channel_id: ChannelId,
+        mode: RunMode,
+        hub: Option<&HubRoster>,
+    ) -> Result<SyncRun, SyncError> {
         let (channel, secret) = self
             .store
             .channel_with_secret(channel_id)
@@ -610,8 +696,16 @@ impl SyncEngine {
             started_at: self.clock.now(),
             finished_at: None,
         };
-        self.execute(&channel, secret.as_deref(), &job, consent, mode, &mut run)
-            .await?;
+        self.execute(
+            &channel,
+            secret.as_deref(),
+            &job,
+            consent,
+            mode,
+            hub,
+            &mut run,
+        )
+        .await?;
         run.finished_at = Some(self.clock.now());
         self.store.record_sync_run(&run).await?;
         Ok(run)
@@ -678,6 +772,7 @@ impl SyncEngine {
         job: &SyncJob,
         consent: ConsentChannel,
         mode: RunMode,
+        hub: Option<&HubRoster>,
         run: &mut SyncRun,
     ) -> Result<(), SyncError> {
         let secret = match secret.map(|s| self.keys.decrypt(s)).transpose() {
@@ -705,10 +800,14 @@ impl SyncEngine {
             }
         };
         run.counts.api_calls = u64::from(remote.api_calls);
-        let hub = self
-            .store
-            .sync_roster(channel.community_id, consent)
-            .await?;
+        let hub = match hub {
+            Some(roster) => roster.for_channel(consent),
+            None => {
+                self.store
+                    .sync_roster(channel.community_id, consent)
+                    .await?
+            }
+        };
         let guardrails = Guardrails {
             max_remove_fraction: job.max_remove_fraction,
             max_remove_count: job.max_remove_count as usize,

@@ -473,3 +473,57 @@ async fn two_schedulers_run_each_minute_once_over_three_simulated_minutes_and_ca
     .await;
     assert!(bad.unwrap_err().to_string().contains("five fields"));
 }
+
+#[tokio::test]
+async fn syncing_a_communitys_channels_together_reads_the_hub_once_and_again_after_a_change() {
+    let db = TestDatabase::from_env().await;
+    let store = hub_store::open(db.url()).await.unwrap();
+    let community = fixtures::community(store.as_ref(), "rse").await;
+    // Two lists on email consent: one imports its people, the other is fed
+    // from the hub.
+    let mut fakes = hub_testkit::fake_adapter::FakeChannels::default();
+    let mut ids = Vec::new();
+    for direction in [SyncDirection::Import, SyncDirection::Export] {
+        let channel =
+            fixtures::channel(store.as_ref(), community.id, ChannelKind::Mailman, 0).await;
+        let job = NewSyncJob {
+            direction,
+            cron: "@daily".into(),
+            max_remove_fraction: 0.10,
+            max_remove_count: 3,
+        };
+        store
+            .create_sync_job(channel.id, job, audit())
+            .await
+            .unwrap();
+        fakes.0.insert(channel.id, FakeChannel::new());
+        ids.push(channel.id);
+    }
+    fakes.0[&ids[0]].set_members(people(0..10), 100);
+    let engine = SyncEngine::new(
+        store.clone(),
+        Arc::new(fakes.clone()),
+        Arc::new(SecretKeys::from_hex_list(&SecretKeys::generate_hex()).unwrap()),
+        Arc::new(ManualClock::new(Utc::now())),
+    );
+
+    let planned = engine.run_many(&ids, RunMode::DryRun).await;
+    let planned: Vec<_> = planned.into_iter().map(Result::unwrap).collect();
+    assert_eq!(planned[0].plan["totals"]["hub_adds"], 10);
+    assert_eq!(planned[1].plan["totals"]["channel_adds"], 0);
+    assert_eq!(store.all_members(community.id).await.unwrap().len(), 0);
+
+    let applied = engine.run_many(&ids, RunMode::Apply).await;
+    let applied: Vec<_> = applied.into_iter().map(Result::unwrap).collect();
+    assert_eq!(applied[0].counts.added, 10);
+    assert_eq!(
+        applied[1].counts.added, 10,
+        "the second list saw the people the first one brought in"
+    );
+    assert_eq!(fakes.0[&ids[1]].members().len(), 10);
+
+    let unknown = engine
+        .run_many(&[hub_core::ids::ChannelId::new()], RunMode::DryRun)
+        .await;
+    assert!(matches!(unknown[0], Err(SyncError::NotFound(_))));
+}

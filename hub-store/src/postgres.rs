@@ -41,7 +41,8 @@ use crate::{
     rows::{
         AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
         RecipientRow, SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow,
-        bulk_member_json, claimed, health_columns, members_with_consents, recipient_counts,
+        bulk_member_json, claimed, health_columns, hub_roster, members_with_consents,
+        recipient_counts,
     },
     sql,
 };
@@ -1366,6 +1367,40 @@ impl Store for PgStore {
             .into_iter()
             .map(SyncRunRow::into_run)
             .collect()
+    }
+
+    async fn sync_roster_all(
+        &self,
+        community: CommunityId,
+    ) -> Result<hub_core::sync::HubRoster, StoreError> {
+        let rows: Vec<(
+            Uuid,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        )> = sqlx::query_as(sql::SYNC_ROSTER_ALL)
+            .bind(community.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        hub_roster(
+            rows.into_iter()
+                .map(|(id, email, display, name, state, e, s, z, c)| {
+                    (
+                        id.simple().to_string(),
+                        email,
+                        display,
+                        name,
+                        state,
+                        [e, s, z, c],
+                    )
+                }),
+        )
     }
 
     async fn sync_run(&self, run: SyncRunId) -> Result<Option<SyncRun>, StoreError> {

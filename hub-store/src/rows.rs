@@ -445,6 +445,35 @@ impl SyncPersonRow {
     }
 }
 
+/// A member with their consent for every channel, as `sync_roster_all` reads them.
+pub(crate) type HubRosterRow = (String, String, String, String, String, [String; 4]);
+
+/// Builds the roster of [`HubRosterRow`]s; `id` is the member id's text.
+pub(crate) fn hub_roster(
+    rows: impl IntoIterator<Item = HubRosterRow>,
+) -> Result<hub_core::sync::HubRoster, StoreError> {
+    let mut roster = hub_core::sync::HubRoster::default();
+    for (id, email, email_display, name, state, consents) in rows {
+        roster.people.push(
+            SyncPersonRow {
+                id: Uuid::parse_str(&id).map_err(corrupt)?,
+                email,
+                email_display,
+                name,
+                state,
+                consent: "none".into(),
+            }
+            .into_person()?,
+        );
+        let mut parsed = [hub_core::model::member::ConsentStatus::None; 4];
+        for (slot, word) in parsed.iter_mut().zip(&consents) {
+            *slot = word.parse().map_err(corrupt)?;
+        }
+        roster.consents.push(parsed);
+    }
+    Ok(roster)
+}
+
 /// A chunk of new members as JSON rows for a bulk insert that the database
 /// unpacks itself (`json_each` on SQLite, `jsonb_to_recordset` on
 /// PostgreSQL): one bound parameter instead of ten per row, which is where a

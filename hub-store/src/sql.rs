@@ -328,6 +328,30 @@ pub(crate) const CLAIM_TICK: &str =
 pub(crate) const SYNC_ROSTER: &str = "SELECT m.id, m.email, m.email_display, m.name, m.state, \
      COALESCE(c.status, 'none') AS consent FROM members m \
      LEFT JOIN member_consents c ON c.member_id = m.id AND c.channel = $2 WHERE m.community_id = $1";
+/// The members of `$1` with their consent for every channel, in
+/// `HubRoster::CHANNELS` order.
+macro_rules! sync_roster_all_columns {
+    () => {
+        "m.id, m.email, m.email_display, m.name, m.state, \
+         COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'email'), 'none'), \
+         COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'slack'), 'none'), \
+         COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'zoom'), 'none'), \
+         COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'conference'), 'none')"
+    };
+}
+pub(crate) const SYNC_ROSTER_ALL: &str = concat!(
+    "SELECT ",
+    sync_roster_all_columns!(),
+    " FROM members m WHERE m.community_id = $1"
+);
+/// [`SYNC_ROSTER_ALL`] as one JSON array of arrays (SQLite: see `sync_roster`).
+pub(crate) const SYNC_ROSTER_ALL_JSON: &str = "SELECT json_group_array(json_array(lower(hex(m.id)), m.email, \
+     m.email_display, m.name, m.state, \
+     COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'email'), 'none'), \
+     COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'slack'), 'none'), \
+     COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'zoom'), 'none'), \
+     COALESCE((SELECT status FROM member_consents WHERE member_id = m.id AND channel = 'conference'), 'none'))) \
+     FROM members m WHERE m.community_id = $1";
 /// Adds a member a sync found, unless the community has them already.
 pub(crate) const INSERT_MEMBER_IF_NEW: &str = "INSERT INTO members \
      (id, community_id, email, email_display, name, name_lower, role, state, created_at, updated_at) \

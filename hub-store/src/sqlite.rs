@@ -42,7 +42,8 @@ use crate::{
     rows::{
         AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
         RecipientRow, SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow,
-        bulk_member_json, claimed, health_columns, members_with_consents, recipient_counts,
+        bulk_member_json, claimed, health_columns, hub_roster, members_with_consents,
+        recipient_counts,
     },
     sql,
 };
@@ -1369,6 +1370,34 @@ impl Store for SqliteStore {
             .into_iter()
             .map(SyncRunRow::into_run)
             .collect()
+    }
+
+    async fn sync_roster_all(
+        &self,
+        community: CommunityId,
+    ) -> Result<hub_core::sync::HubRoster, StoreError> {
+        let roster: Option<String> = sqlx::query_scalar(sql::SYNC_ROSTER_ALL_JSON)
+            .bind(community.0)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+        let rows: Vec<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        )> = serde_json::from_str(roster.as_deref().unwrap_or("[]")).map_err(corrupt)?;
+        hub_roster(
+            rows.into_iter()
+                .map(|(id, email, display, name, state, e, s, z, c)| {
+                    (id, email, display, name, state, [e, s, z, c])
+                }),
+        )
     }
 
     async fn sync_run(&self, run: SyncRunId) -> Result<Option<SyncRun>, StoreError> {

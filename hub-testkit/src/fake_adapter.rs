@@ -396,3 +396,20 @@ impl AdapterFactory for FakeFactory {
         Ok(Arc::new(self.0.clone()))
     }
 }
+
+/// Hands out each channel its own fake, by channel id.
+#[derive(Debug, Clone, Default)]
+pub struct FakeChannels(pub std::collections::HashMap<hub_core::ids::ChannelId, FakeChannel>);
+
+impl AdapterFactory for FakeChannels {
+    fn adapter(
+        &self,
+        channel: &Channel,
+        _secret: Option<&str>,
+    ) -> Result<Arc<dyn ChannelAdapter>, AdapterError> {
+        let fake = self.0.get(&channel.id).ok_or_else(|| {
+            AdapterError::Unsupported(format!("no fake for the channel {}", channel.id))
+        })?;
+        Ok(Arc::new(fake.clone()))
+    }
+}

@@ -541,6 +541,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Unavailable` or `Internal`.
     async fn sync_runs(&self, job: SyncJobId, limit: u32) -> Result<Vec<SyncRun>, StoreError>;
 
+    /// Every member of a community with their consent for each channel, for
+    /// the syncs of several channels at once.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn sync_roster_all(
+        &self,
+        community: CommunityId,
+    ) -> Result<crate::sync::HubRoster, StoreError>;
+
     /// One run, wherever it belongs.
     ///
     /// # Errors
