@@ -591,6 +591,13 @@ pub enum SyncError {
     Store(#[from] StoreError),
 }
 
+/// Which consent a run syncs, and the hub's members if they were read
+/// already (by [`SyncEngine::run_many`]).
+struct HubSide<'a> {
+    consent: ConsentChannel,
+    roster: Option<&'a HubRoster>,
+}
+
 /// Runs membership syncs.
 #[derive(Debug, Clone)]
 pub struct SyncEngine {
@@ -646,9 +653,8 @@ impl SyncEngine {
                         SyncError::NotFound(format!("there is no channel {channel_id}"))
                     })?;
                 let community = channel.community_id;
-                if !rosters.contains_key(&community) {
-                    let roster = self.store.sync_roster_all(community).await?;
-                    rosters.insert(community, roster);
+                if let std::collections::hash_map::Entry::Vacant(slot) = rosters.entry(community) {
+                    slot.insert(self.store.sync_roster_all(community).await?);
                 }
                 let run = self
                     .run_with(channel_id, mode, rosters.get(&community))
@@ -696,16 +702,12 @@ impl SyncEngine {
             started_at: self.clock.now(),
             finished_at: None,
         };
-        self.execute(
-            &channel,
-            secret.as_deref(),
-            &job,
+        let hub = HubSide {
             consent,
-            mode,
-            hub,
-            &mut run,
-        )
-        .await?;
+            roster: hub,
+        };
+        self.execute(&channel, secret.as_deref(), &job, hub, mode, &mut run)
+            .await?;
         run.finished_at = Some(self.clock.now());
         self.store.record_sync_run(&run).await?;
         Ok(run)
@@ -770,11 +772,11 @@ impl SyncEngine {
         channel: &Channel,
         secret: Option<&str>,
         job: &SyncJob,
-        consent: ConsentChannel,
+        hub: HubSide<'_>,
         mode: RunMode,
-        hub: Option<&HubRoster>,
         run: &mut SyncRun,
     ) -> Result<(), SyncError> {
+        let consent = hub.consent;
         let secret = match secret.map(|s| self.keys.decrypt(s)).transpose() {
             Ok(secret) => secret,
             Err(e) => {
@@ -800,7 +802,7 @@ impl SyncEngine {
             }
         };
         run.counts.api_calls = u64::from(remote.api_calls);
-        let hub = match hub {
+        let hub = match hub.roster {
             Some(roster) => roster.for_channel(consent),
             None => {
                 self.store
