@@ -1391,14 +1391,7 @@ impl Store for PgStore {
         hub_roster(
             rows.into_iter()
                 .map(|(id, email, display, name, state, e, s, z, c)| {
-                    (
-                        id.simple().to_string(),
-                        email,
-                        display,
-                        name,
-                        state,
-                        [e, s, z, c],
-                    )
+                    (id, email, display, name, state, [e, s, z, c])
                 }),
         )
     }

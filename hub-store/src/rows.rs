@@ -446,9 +446,9 @@ impl SyncPersonRow {
 }
 
 /// A member with their consent for every channel, as `sync_roster_all` reads them.
-pub(crate) type HubRosterRow = (String, String, String, String, String, [String; 4]);
+pub(crate) type HubRosterRow = (Uuid, String, String, String, String, [String; 4]);
 
-/// Builds the roster of [`HubRosterRow`]s; `id` is the member id's text.
+/// Builds the roster of [`HubRosterRow`]s.
 pub(crate) fn hub_roster(
     rows: impl IntoIterator<Item = HubRosterRow>,
 ) -> Result<hub_core::sync::HubRoster, StoreError> {
@@ -456,7 +456,7 @@ pub(crate) fn hub_roster(
     for (id, email, email_display, name, state, consents) in rows {
         roster.people.push(
             SyncPersonRow {
-                id: Uuid::parse_str(&id).map_err(corrupt)?,
+                id,
                 email,
                 email_display,
                 name,

@@ -1392,12 +1392,14 @@ impl Store for SqliteStore {
             String,
             String,
         )> = serde_json::from_str(roster.as_deref().unwrap_or("[]")).map_err(corrupt)?;
-        hub_roster(
-            rows.into_iter()
-                .map(|(id, email, display, name, state, e, s, z, c)| {
-                    (id, email, display, name, state, [e, s, z, c])
-                }),
-        )
+        let rows = rows
+            .into_iter()
+            .map(|(id, email, display, name, state, e, s, z, c)| {
+                let id = Uuid::parse_str(&id).map_err(corrupt)?;
+                Ok((id, email, display, name, state, [e, s, z, c]))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        hub_roster(rows)
     }
 
     async fn sync_run(&self, run: SyncRunId) -> Result<Option<SyncRun>, StoreError> {

@@ -66,6 +66,7 @@ contract!(
     an_expired_lease_is_taken_over_and_only_the_holder_may_finish,
     held_channels_and_channels_to_reconnect_get_nothing,
     send_slots_are_spaced_across_callers,
+    the_shared_sync_roster_reads_as_each_channels_own,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1000,5 +1001,58 @@ async fn send_slots_are_spaced_across_callers(store: Arc<dyn Store>, _url: &str)
             (gap - interval).abs() < Duration::microseconds(1),
             "{slots:?}"
         );
+    }
+}
+
+async fn the_shared_sync_roster_reads_as_each_channels_own(store: Arc<dyn Store>, _url: &str) {
+    let c = community(store.as_ref(), "roster").await;
+    let other = community(store.as_ref(), "other").await;
+    store
+        .create_member(
+            other.id,
+            new_member("elsewhere@example.org", CommunityRole::Member),
+            audit("m"),
+        )
+        .await
+        .unwrap();
+    let statuses = [
+        ConsentStatus::Subscribed,
+        ConsentStatus::OptedOut,
+        ConsentStatus::None,
+    ];
+    for i in 0..12_usize {
+        let created = store
+            .create_member(
+                c.id,
+                new_member(&format!("p{i}@example.org"), CommunityRole::Member),
+                audit("m"),
+            )
+            .await
+            .unwrap();
+        // A different mix of consents per member, some channels unset.
+        let consents = hub_core::sync::HubRoster::CHANNELS
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| (i + n) % 4 != 0)
+            .map(|(n, channel)| (*channel, statuses[(i + n) % 3], ConsentSource::Lead))
+            .collect();
+        let update = MemberUpdate {
+            consents,
+            state: (i == 5).then_some(hub_core::model::member::MemberState::Left),
+            ..MemberUpdate::default()
+        };
+        store
+            .update_member(c.id, created.id, update, audit("m"))
+            .await
+            .unwrap();
+    }
+    let shared = store.sync_roster_all(c.id).await.unwrap();
+    assert_eq!(shared.people.len(), 12, "only this community's members");
+    for channel in hub_core::sync::HubRoster::CHANNELS {
+        let mut own = store.sync_roster(c.id, channel).await.unwrap();
+        let mut from_shared = shared.for_channel(channel);
+        own.sort_by(|a, b| a.email.normalized().cmp(b.email.normalized()));
+        from_shared.sort_by(|a, b| a.email.normalized().cmp(b.email.normalized()));
+        assert_eq!(own, from_shared, "{channel}");
     }
 }
