@@ -1373,17 +1373,27 @@ impl Store for PgStore {
         &self,
         community: CommunityId,
     ) -> Result<hub_core::sync::HubRoster, StoreError> {
-        let query = sql::SYNC_ROSTER_ALL_JSON
-            .replace("{cast}", "::text")
-            .replace("{json_group}", "json_agg")
-            .replace("{json_array}", "json_build_array")
-            .replace("{id}", "m.id::text");
-        let json: Option<String> = sqlx::query_scalar(AssertSqlSafe(query))
+        let rows: Vec<(
+            Uuid,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        )> = sqlx::query_as(sql::SYNC_ROSTER_ALL)
             .bind(community.0)
-            .fetch_one(&self.pool)
+            .fetch_all(&self.pool)
             .await
             .map_err(internal)?;
-        hub_roster(json.as_deref())
+        hub_roster(
+            rows.into_iter()
+                .map(|(id, email, display, name, state, e, s, z, c)| {
+                    (id, email, display, name, state, [e, s, z, c])
+                }),
+        )
     }
 
     async fn sync_run(&self, run: SyncRunId) -> Result<Option<SyncRun>, StoreError> {

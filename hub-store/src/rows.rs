@@ -445,30 +445,15 @@ impl SyncPersonRow {
     }
 }
 
-/// A member with their consent for every channel, as
-/// [`crate::sql::SYNC_ROSTER_ALL_JSON`] lists them.
-type HubRosterRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-    String,
-);
+/// A member with their consent for every channel, as `sync_roster_all` reads them.
+pub(crate) type HubRosterRow = (Uuid, String, String, String, String, [String; 4]);
 
-/// Builds the roster from [`crate::sql::SYNC_ROSTER_ALL_JSON`]'s text (`None`:
-/// a community without members).
-pub(crate) fn hub_roster(json: Option<&str>) -> Result<hub_core::sync::HubRoster, StoreError> {
-    let rows: Vec<HubRosterRow> = serde_json::from_str(json.unwrap_or("[]")).map_err(corrupt)?;
+/// Builds the roster of [`HubRosterRow`]s.
+pub(crate) fn hub_roster(
+    rows: impl IntoIterator<Item = HubRosterRow>,
+) -> Result<hub_core::sync::HubRoster, StoreError> {
     let mut roster = hub_core::sync::HubRoster::default();
-    roster.people.reserve(rows.len());
-    roster.consents.reserve(rows.len());
-    for (id, email, email_display, name, state, e, s, z, c) in rows {
-        let id = Uuid::parse_str(&id).map_err(corrupt)?;
-        let consents = [e, s, z, c];
+    for (id, email, email_display, name, state, consents) in rows {
         roster.people.push(
             SyncPersonRow {
                 id,

@@ -339,16 +339,19 @@ macro_rules! sync_roster_all_consents {
          COALESCE(MAX(CASE WHEN c.channel = 'conference' THEN c.status END), 'none') AS c4"
     };
 }
-/// The roster grouped by member, as one JSON array of arrays: sqlx hands
-/// rows over one at a time, which for 100,000 members costs far more than
-/// one large text. `{json_array}`, `{json_group}`, `{cast}` and `{id}` are
-/// each database's spelling.
-pub(crate) const SYNC_ROSTER_ALL_JSON: &str = concat!(
-    "SELECT {json_group}({json_array}(id, email, email_display, name, state, c1, c2, c3, c4)){cast} FROM (\
-     SELECT {id} AS id, m.email, m.email_display, m.name, m.state, ",
+pub(crate) const SYNC_ROSTER_ALL: &str = concat!(
+    "SELECT m.id, m.email, m.email_display, m.name, m.state, ",
     sync_roster_all_consents!(),
     " FROM members m LEFT JOIN member_consents c ON c.member_id = m.id \
-     WHERE m.community_id = $1 GROUP BY m.id) r"
+     WHERE m.community_id = $1 GROUP BY m.id"
+);
+/// [`SYNC_ROSTER_ALL`] as one JSON array of arrays (SQLite: see `sync_roster`).
+pub(crate) const SYNC_ROSTER_ALL_JSON: &str = concat!(
+    "SELECT json_group_array(json_array(id, email, email_display, name, state, c1, c2, c3, c4)) FROM (\
+     SELECT lower(hex(m.id)) AS id, m.email, m.email_display, m.name, m.state, ",
+    sync_roster_all_consents!(),
+    " FROM members m LEFT JOIN member_consents c ON c.member_id = m.id \
+     WHERE m.community_id = $1 GROUP BY m.id)"
 );
 /// Adds a member a sync found, unless the community has them already.
 pub(crate) const INSERT_MEMBER_IF_NEW: &str = "INSERT INTO members \

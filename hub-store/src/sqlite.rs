@@ -1376,17 +1376,30 @@ impl Store for SqliteStore {
         &self,
         community: CommunityId,
     ) -> Result<hub_core::sync::HubRoster, StoreError> {
-        let query = sql::SYNC_ROSTER_ALL_JSON
-            .replace("{cast}", "")
-            .replace("{json_group}", "json_group_array")
-            .replace("{json_array}", "json_array")
-            .replace("{id}", "lower(hex(m.id))");
-        let json: Option<String> = sqlx::query_scalar(AssertSqlSafe(query))
+        let roster: Option<String> = sqlx::query_scalar(sql::SYNC_ROSTER_ALL_JSON)
             .bind(community.0)
             .fetch_one(&self.pool)
             .await
             .map_err(internal)?;
-        hub_roster(json.as_deref())
+        let rows: Vec<(
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+            String,
+        )> = serde_json::from_str(roster.as_deref().unwrap_or("[]")).map_err(corrupt)?;
+        let rows = rows
+            .into_iter()
+            .map(|(id, email, display, name, state, e, s, z, c)| {
+                let id = Uuid::parse_str(&id).map_err(corrupt)?;
+                Ok((id, email, display, name, state, [e, s, z, c]))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        hub_roster(rows)
     }
 
     async fn sync_run(&self, run: SyncRunId) -> Result<Option<SyncRun>, StoreError> {
