@@ -186,17 +186,57 @@ impl Outbox {
         let semaphore = Arc::new(tokio::sync::Semaphore::new(
             self.settings.concurrency.max(1),
         ));
+        // Outcomes go to one recorder, which writes whatever has arrived in
+        // one transaction (a group commit): each outcome waits for at most
+        // the write before it, not for the rest of the batch.
+        let (outcomes, mut arrived) = tokio::sync::mpsc::unbounded_channel();
         let mut tasks = tokio::task::JoinSet::new();
         for work in claimed {
             let this = self.clone();
             let permit = semaphore.clone();
+            let outcomes = outcomes.clone();
             tasks.spawn(async move {
                 let _permit = permit.acquire_owned().await;
-                this.deliver(work).await;
+                let id = work.delivery.id;
+                let finish = this.attempt(&work).await;
+                let _ = outcomes.send((id, finish));
             });
+        }
+        drop(outcomes);
+        let mut pending = Vec::new();
+        while let Some(first) = arrived.recv().await {
+            pending.push(first);
+            while let Ok(more) = arrived.try_recv() {
+                pending.push(more);
+            }
+            self.record(&mut pending).await;
         }
         while tasks.join_next().await.is_some() {}
         Ok(count)
+    }
+
+    /// Writes these outcomes in one transaction, and logs each.
+    async fn record(&self, outcomes: &mut Vec<(DeliveryId, Finish)>) {
+        match self
+            .store
+            .finish_deliveries(&self.worker_id, outcomes)
+            .await
+        {
+            Ok(kept) => {
+                for ((id, finish), kept) in outcomes.iter().zip(kept) {
+                    if kept {
+                        tracing::debug!(delivery = %id, outcome = ?finish, "delivery attempt recorded");
+                    } else {
+                        tracing::warn!(delivery = %id, "the lease ran out before the outcome was recorded");
+                    }
+                }
+            }
+            // Their leases run out and they are claimed again.
+            Err(error) => {
+                tracing::error!(%error, count = outcomes.len(), "could not record delivery outcomes")
+            }
+        }
+        outcomes.clear();
     }
 
     /// Runs until `shutdown` resolves, sleeping while nothing is due.
@@ -214,25 +254,6 @@ impl Outbox {
             tokio::select! {
                 () = &mut shutdown => return,
                 () = tokio::time::sleep(pause) => {}
-            }
-        }
-    }
-
-    async fn deliver(&self, work: ClaimedDelivery) {
-        let id = work.delivery.id;
-        let finish = self.attempt(&work).await;
-        let outcome = format!("{finish:?}");
-        match self
-            .store
-            .finish_delivery(id, &self.worker_id, finish)
-            .await
-        {
-            Ok(true) => tracing::debug!(delivery = %id, outcome, "delivery attempt recorded"),
-            Ok(false) => {
-                tracing::warn!(delivery = %id, "the lease ran out before the outcome was recorded")
-            }
-            Err(error) => {
-                tracing::error!(delivery = %id, %error, "could not record a delivery outcome")
             }
         }
     }

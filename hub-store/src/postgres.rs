@@ -1196,28 +1196,33 @@ impl Store for PgStore {
             == 1)
     }
 
-    async fn finish_delivery(
+    async fn finish_deliveries(
         &self,
-        delivery: DeliveryId,
         owner: &str,
-        finish: Finish,
-    ) -> Result<bool, StoreError> {
-        let columns = sql::FinishColumns::of(&finish);
-        Ok(sqlx::query(sql::FINISH_DELIVERY)
-            .bind(delivery.0)
-            .bind(owner)
-            .bind(columns.state)
-            .bind(columns.remote_ref)
-            .bind(columns.error)
-            .bind(columns.next_attempt_at)
-            .bind(columns.refund)
-            .bind(columns.duplicates)
-            .bind(Utc::now())
-            .execute(&self.pool)
-            .await
-            .map_err(internal)?
-            .rows_affected()
-            == 1)
+        outcomes: &[(DeliveryId, Finish)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut tx = self.write().await?;
+        let now = Utc::now();
+        let mut kept = Vec::with_capacity(outcomes.len());
+        for (delivery, finish) in outcomes {
+            let columns = sql::FinishColumns::of(finish);
+            let done = sqlx::query(sql::FINISH_DELIVERY)
+                .bind(delivery.0)
+                .bind(owner)
+                .bind(columns.state)
+                .bind(columns.remote_ref)
+                .bind(columns.error)
+                .bind(columns.next_attempt_at)
+                .bind(columns.refund)
+                .bind(columns.duplicates)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+            kept.push(done.rows_affected() == 1);
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(kept)
     }
 
     async fn deliveries(&self, announcement: AnnouncementId) -> Result<Vec<Delivery>, StoreError> {

@@ -456,7 +456,21 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         delivery: DeliveryId,
         owner: &str,
         finish: Finish,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let kept = self.finish_deliveries(owner, &[(delivery, finish)]).await?;
+        Ok(kept.first().copied().unwrap_or(false))
+    }
+
+    /// Records several attempts' outcomes in one transaction; for each,
+    /// whether `owner` still held its lease (an outcome it lost is ignored).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`: then none is recorded.
+    async fn finish_deliveries(
+        &self,
+        owner: &str,
+        outcomes: &[(DeliveryId, Finish)],
+    ) -> Result<Vec<bool>, StoreError>;
 
     /// An announcement's deliveries.
     ///
