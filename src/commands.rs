@@ -391,7 +391,8 @@ async fn export_members(config: &Config, slug: &str, format: ExportFormat) -> Re
 
 async fn run_worker(config: &Config) -> Result<(), Failure> {
     let store = server::open_store(config).await?;
-    let worker = server::Worker::start(config, store, Arc::new(crate::adapters::Adapters))?;
+    let keys = Arc::new(config.secret_keys()?);
+    let worker = server::Worker::start(config, store, Arc::new(crate::adapters::Adapters), keys);
     tracing::info!("the outbox worker is running");
     println!("cophub worker is delivering announcements; stop it with Ctrl-C or SIGTERM.");
     server::shutdown_signal().await;

@@ -11,6 +11,7 @@ use hub_core::{
         clock::{Clock, SystemClock},
         store::Store,
     },
+    secrets::SecretKeys,
 };
 use hub_core::{outbox::Outbox, ports::adapter::AdapterFactory};
 use tokio::{
@@ -45,26 +46,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, Failure> {
 }
 
 /// The membership sync engine over `store`, with this build's adapters and
-/// the configured keys.
-///
-/// # Errors
-/// [`Failure::Usage`] when the secret keys cannot be loaded.
-pub fn sync_engine_at(
-    config: &Config,
-    store: Arc<dyn Store>,
-    adapters: Arc<dyn AdapterFactory>,
-    clock: Arc<dyn Clock>,
-) -> Result<hub_core::sync::SyncEngine, Failure> {
-    hub_core::tls::init();
-    Ok(hub_core::sync::SyncEngine::new(
-        store,
-        adapters,
-        Arc::new(config.secret_keys()?),
-        clock,
-    ))
-}
-
-/// [`sync_engine_at`] on the system clock.
+/// the configured keys, on the system clock.
 ///
 /// # Errors
 /// [`Failure::Usage`] when the secret keys cannot be loaded.
@@ -73,7 +55,14 @@ pub fn sync_engine(
     store: Arc<dyn Store>,
     adapters: Arc<dyn AdapterFactory>,
 ) -> Result<hub_core::sync::SyncEngine, Failure> {
-    sync_engine_at(config, store, adapters, Arc::new(SystemClock))
+    hub_core::tls::init();
+    let keys = Arc::new(config.secret_keys()?);
+    Ok(hub_core::sync::SyncEngine::new(
+        store,
+        adapters,
+        keys,
+        Arc::new(SystemClock),
+    ))
 }
 
 /// This process's outbox and sync scheduler, under one name (for its
@@ -82,22 +71,24 @@ fn worker_parts(
     config: &Config,
     store: Arc<dyn Store>,
     adapters: Arc<dyn AdapterFactory>,
+    keys: Arc<SecretKeys>,
     clock: Arc<dyn Clock>,
-) -> Result<(Outbox, hub_core::sync::Scheduler), Failure> {
+) -> (Outbox, hub_core::sync::Scheduler) {
+    hub_core::tls::init();
     let id = worker_id();
     let outbox = Outbox::new(
         store.clone(),
         adapters.clone(),
-        Arc::new(config.secret_keys()?),
+        keys.clone(),
         clock.clone(),
         config.outbox_settings(),
         id.clone(),
     );
-    let engine = sync_engine_at(config, store.clone(), adapters, clock.clone())?;
-    Ok((
+    let engine = hub_core::sync::SyncEngine::new(store.clone(), adapters, keys, clock.clone());
+    (
         outbox,
         hub_core::sync::Scheduler::new(store, engine, clock, id),
-    ))
+    )
 }
 
 /// What one pass of the worker did.
@@ -120,7 +111,8 @@ pub async fn run_worker_once(
     adapters: Arc<dyn AdapterFactory>,
     clock: Arc<dyn Clock>,
 ) -> Result<WorkerPass, Failure> {
-    let (outbox, scheduler) = worker_parts(config, store, adapters, clock)?;
+    let keys = Arc::new(config.secret_keys()?);
+    let (outbox, scheduler) = worker_parts(config, store, adapters, keys, clock);
     let deliveries = outbox.run_once().await?;
     let syncs = scheduler.run_once().await?.len();
     Ok(WorkerPass { deliveries, syncs })
@@ -151,16 +143,16 @@ pub struct Worker {
 
 impl Worker {
     /// Starts delivering announcements from `store` and running its sync
-    /// schedules, reaching channels through `adapters`.
-    ///
-    /// # Errors
-    /// [`Failure::Usage`] when the secret keys cannot be loaded.
+    /// schedules, reaching channels through `adapters` with `keys`.
+    #[must_use]
     pub fn start(
         config: &Config,
         store: Arc<dyn Store>,
         adapters: Arc<dyn AdapterFactory>,
-    ) -> Result<Self, Failure> {
-        let (outbox, scheduler) = worker_parts(config, store, adapters, Arc::new(SystemClock))?;
+        keys: Arc<SecretKeys>,
+    ) -> Self {
+        let (outbox, scheduler) =
+            worker_parts(config, store, adapters, keys, Arc::new(SystemClock));
         let (stop, stopped) = watch::channel(false);
         let mut outbox_stop = stopped.clone();
         let mut scheduler_stop = stopped;
@@ -174,7 +166,7 @@ impl Worker {
             });
             tokio::join!(outbox, scheduler);
         });
-        Ok(Self { stop, task })
+        Self { stop, task }
     }
 
     /// Stops claiming new work and lets the sends under way finish.
@@ -229,10 +221,14 @@ pub async fn start_with(
     } else {
         None
     };
-    let worker = Worker::start(config, store.clone(), adapters.clone())?;
+    // Read once: with SQLite and no COPHUB_SECRET_KEY the keys are a file.
+    let keys = Arc::new(config.secret_keys()?);
+    let worker = Worker::start(config, store.clone(), adapters.clone(), keys.clone());
+    let engine =
+        hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone());
     let state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
-        .with_sync(sync_engine(config, store.clone(), adapters)?)
-        .with_keys(Arc::new(config.secret_keys()?));
+        .with_sync(engine)
+        .with_keys(keys);
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
