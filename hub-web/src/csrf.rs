@@ -103,6 +103,14 @@ fn origin_of(url: &str) -> &str {
 #[derive(Debug, Clone)]
 pub(crate) struct CsrfToken(pub(crate) String);
 
+/// A form that carries only its CSRF token: a button (log out, approve,
+/// retry…).
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct TokenForm {
+    #[serde(default)]
+    pub(crate) csrf: String,
+}
+
 impl CsrfToken {
     /// Checks a submitted form token against the cookie's.
     pub(crate) fn verify(&self, submitted: &str) -> Result<(), AppError> {

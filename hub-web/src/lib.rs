@@ -9,6 +9,7 @@ mod api;
 mod csrf;
 mod error;
 mod login_limit;
+mod lookup;
 mod routes;
 mod session;
 mod templates;

@@ -9,9 +9,9 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use hub_core::{
-    access::{actor, community_announcement},
+    access::actor,
     announcements::{AnnouncementChange, change, publish, retry_delivery},
-    ids::{AnnouncementId, ChannelId, DeliveryId},
+    ids::{ChannelId, DeliveryId},
     model::announcement::{Announcement, Delivery, DeliveryAction, DeliveryState},
 };
 use serde::{Deserialize, Serialize};
@@ -22,6 +22,7 @@ use super::{ApiJson, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
+    lookup,
 };
 
 /// An announcement with its deliveries.
@@ -271,8 +272,7 @@ pub(crate) async fn retry(
     Path((slug, id, delivery)): Path<(String, String, String)>,
 ) -> Result<Json<AnnouncementDto>, ApiError> {
     let announcement = find(&state, &user, &slug, &id).await?;
-    let not_found = || ApiError(AppError::NotFound("This delivery".into()));
-    let delivery: DeliveryId = delivery.parse().map_err(|_| not_found())?;
+    let delivery: DeliveryId = lookup::id(&delivery, "This delivery")?;
     retry_delivery(
         state.store.as_ref(),
         state.clock.now(),
@@ -293,9 +293,5 @@ async fn find(
     id: &str,
 ) -> Result<Announcement, ApiError> {
     let community = user.community(state, slug).await?;
-    let not_found = || ApiError(AppError::NotFound("This announcement".into()));
-    let id: AnnouncementId = id.parse().map_err(|_| not_found())?;
-    community_announcement(state.store.as_ref(), &community, id)
-        .await?
-        .ok_or_else(not_found)
+    Ok(lookup::announcement(state, &community, id).await?)
 }

@@ -9,8 +9,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use hub_core::{
-    access::{community_channel, community_sync_run},
-    ids::{ChannelId, SyncRunId},
+    ids::ChannelId,
     model::{
         channel::Channel,
         community::Community,
@@ -26,6 +25,7 @@ use super::{ApiJson, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
+    lookup,
 };
 
 /// A community's connection to one tool.
@@ -229,11 +229,7 @@ pub(crate) async fn show_run(
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<Json<SyncRunDto>, ApiError> {
     let community = user.community(&state, &slug).await?;
-    let not_found = || ApiError(AppError::NotFound("This sync run".into()));
-    let id: SyncRunId = id.parse().map_err(|_| not_found())?;
-    let (channel, run) = community_sync_run(state.store.as_ref(), &community, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let (channel, run) = lookup::sync_run(&state, &community, &id).await?;
     Ok(Json(SyncRunDto::new(channel.id, run)))
 }
 
@@ -283,11 +279,7 @@ async fn channel(
     id: &str,
 ) -> Result<(Community, ChannelId), ApiError> {
     let community = user.community(state, slug).await?;
-    let not_found = || ApiError(AppError::NotFound("This channel".into()));
-    let id: ChannelId = id.parse().map_err(|_| not_found())?;
-    let channel = community_channel(state.store.as_ref(), &community, id)
-        .await?
-        .ok_or_else(not_found)?;
+    let channel = lookup::channel(state, &community, id).await?;
     Ok((community, channel.id))
 }
 

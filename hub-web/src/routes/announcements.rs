@@ -10,7 +10,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use hub_core::{
-    access::{actor, community_announcement},
+    access::actor,
     announcements::{AnnouncementChange, change, publish, retry_delivery},
     ids::{AnnouncementId, ChannelId, DeliveryId},
     model::{
@@ -23,26 +23,15 @@ use serde::Deserialize;
 use super::{community, nav};
 use crate::{
     AppState,
-    csrf::CsrfToken,
+    csrf::{CsrfToken, TokenForm},
     error::AppError,
+    lookup,
     session::CurrentUser,
     templates::{AnnouncementPage, AnnouncementRow, AnnouncementsPage, DeliveryRow},
 };
 
 /// How many announcements the list shows.
 const LISTED: u32 = 50;
-
-async fn announcement(
-    state: &AppState,
-    community: &Community,
-    id: &str,
-) -> Result<Announcement, AppError> {
-    let not_found = || AppError::NotFound("This announcement".into());
-    let id: AnnouncementId = id.parse().map_err(|_| not_found())?;
-    community_announcement(state.store.as_ref(), community, id)
-        .await?
-        .ok_or_else(not_found)
-}
 
 /// The compose form, kept when it is shown again with an error.
 #[derive(Debug, Default, Deserialize)]
@@ -195,7 +184,7 @@ pub(crate) async fn show(
     Path((slug, id)): Path<(String, String)>,
 ) -> Result<Html<String>, AppError> {
     let community = community(&state, &user, &slug).await?;
-    let announcement = announcement(&state, &community, &id).await?;
+    let announcement = lookup::announcement(&state, &community, &id).await?;
     Ok(Html(
         show_page(&state, &user, &csrf, community, announcement, None).await?,
     ))
@@ -254,7 +243,7 @@ pub(crate) async fn edit(
 ) -> Result<Response, AppError> {
     csrf.verify(&form.csrf)?;
     let community = community(&state, &user, &slug).await?;
-    let current = announcement(&state, &community, &id).await?;
+    let current = lookup::announcement(&state, &community, &id).await?;
     let edit = AnnouncementChange::Edit {
         title: form.title,
         body_markdown: form.body_markdown,
@@ -262,23 +251,16 @@ pub(crate) async fn edit(
     changed(&state, &user, &csrf, community, current, edit).await
 }
 
-/// A button's form: just its token.
-#[derive(Debug, Deserialize)]
-pub(crate) struct ButtonForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub(crate) async fn retract(
     State(state): State<AppState>,
     user: CurrentUser,
     csrf: CsrfToken,
     Path((slug, id)): Path<(String, String)>,
-    Form(form): Form<ButtonForm>,
+    Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     csrf.verify(&form.csrf)?;
     let community = community(&state, &user, &slug).await?;
-    let current = announcement(&state, &community, &id).await?;
+    let current = lookup::announcement(&state, &community, &id).await?;
     changed(
         &state,
         &user,
@@ -329,13 +311,12 @@ pub(crate) async fn retry(
     user: CurrentUser,
     csrf: CsrfToken,
     Path((slug, id, delivery)): Path<(String, String, String)>,
-    Form(form): Form<ButtonForm>,
+    Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     csrf.verify(&form.csrf)?;
     let community = community(&state, &user, &slug).await?;
-    let current = announcement(&state, &community, &id).await?;
-    let not_found = || AppError::NotFound("This delivery".into());
-    let delivery: DeliveryId = delivery.parse().map_err(|_| not_found())?;
+    let current = lookup::announcement(&state, &community, &id).await?;
+    let delivery: DeliveryId = lookup::id(&delivery, "This delivery")?;
     retry_delivery(
         state.store.as_ref(),
         state.clock.now(),

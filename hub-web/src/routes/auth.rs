@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use crate::{
     AppState,
-    csrf::CsrfToken,
+    csrf::{CsrfToken, TokenForm},
     error::AppError,
     session,
     templates::{LoginPage, Nav},
@@ -90,17 +90,11 @@ pub(crate) async fn login(
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/")).into_response())
 }
 
-#[derive(Deserialize)]
-pub(crate) struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 pub(crate) async fn logout(
     State(state): State<AppState>,
     csrf: CsrfToken,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     csrf.verify(&form.csrf)?;
     let cookie = session::end(&state, &headers).await?;

@@ -9,8 +9,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use hub_core::{
-    access::{community_channel, community_sync_run},
-    ids::{ChannelId, SyncRunId},
+    ids::SyncRunId,
     model::{community::Community, sync::SyncRunState},
     sync::{RunMode, StoredPlan},
 };
@@ -19,8 +18,9 @@ use serde::Deserialize;
 use super::{community, nav};
 use crate::{
     AppState,
-    csrf::CsrfToken,
+    csrf::{CsrfToken, TokenForm},
     error::AppError,
+    lookup,
     session::CurrentUser,
     templates::{SyncChannelRow, SyncPage, SyncRunPage, SyncRunRow},
 };
@@ -79,11 +79,7 @@ pub(crate) async fn show_run(
     Path((slug, run)): Path<(String, String)>,
 ) -> Result<Html<String>, AppError> {
     let community = community(&state, &user, &slug).await?;
-    let not_found = || AppError::NotFound("This sync run".into());
-    let run: SyncRunId = run.parse().map_err(|_| not_found())?;
-    let (channel, run) = community_sync_run(state.store.as_ref(), &community, run)
-        .await?
-        .ok_or_else(not_found)?;
+    let (channel, run) = lookup::sync_run(&state, &community, &run).await?;
     let engine_held = match &state.sync {
         Some(engine) => engine.held_run(channel.id).await?.map(|r| r.id),
         None => None,
@@ -134,16 +130,10 @@ pub(crate) async fn run(
             )));
         }
     };
-    let (community, channel) = scheduled_channel(&state, &user, &slug, &channel).await?;
+    let community = community(&state, &user, &slug).await?;
+    let channel = lookup::channel(&state, &community, &channel).await?.id;
     let run = state.sync_engine()?.run(channel, mode).await?;
     Ok(to_run(&community, run.id))
-}
-
-/// A decision's form: just its token.
-#[derive(Debug, Deserialize)]
-pub(crate) struct DecisionForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub(crate) async fn approve(
@@ -151,10 +141,11 @@ pub(crate) async fn approve(
     user: CurrentUser,
     csrf: CsrfToken,
     Path((slug, channel)): Path<(String, String)>,
-    Form(form): Form<DecisionForm>,
+    Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     csrf.verify(&form.csrf)?;
-    let (community, channel) = scheduled_channel(&state, &user, &slug, &channel).await?;
+    let community = community(&state, &user, &slug).await?;
+    let channel = lookup::channel(&state, &community, &channel).await?.id;
     let run = state.sync_engine()?.approve_held(channel).await?;
     Ok(to_run(&community, run.id))
 }
@@ -164,32 +155,17 @@ pub(crate) async fn discard(
     user: CurrentUser,
     csrf: CsrfToken,
     Path((slug, channel)): Path<(String, String)>,
-    Form(form): Form<DecisionForm>,
+    Form(form): Form<TokenForm>,
 ) -> Result<Response, AppError> {
     csrf.verify(&form.csrf)?;
-    let (community, channel) = scheduled_channel(&state, &user, &slug, &channel).await?;
+    let community = community(&state, &user, &slug).await?;
+    let channel = lookup::channel(&state, &community, &channel).await?.id;
     match state.sync_engine()?.discard_held(channel).await? {
         Some(run) => Ok(to_run(&community, run.id)),
         None => Err(AppError::Conflict(
             "no plan is held for this channel, so there is nothing to discard".into(),
         )),
     }
-}
-
-/// The community and its channel `id`, which must exist.
-async fn scheduled_channel(
-    state: &AppState,
-    user: &CurrentUser,
-    slug: &str,
-    id: &str,
-) -> Result<(Community, ChannelId), AppError> {
-    let community = community(state, user, slug).await?;
-    let not_found = || AppError::NotFound("This channel".into());
-    let id: ChannelId = id.parse().map_err(|_| not_found())?;
-    let channel = community_channel(state.store.as_ref(), &community, id)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok((community, channel.id))
 }
 
 fn to_run(community: &Community, run: SyncRunId) -> Response {
