@@ -167,25 +167,44 @@ pub(crate) const EXPAND_RECIPIENTS: &str = "INSERT INTO recipients \
 pub(crate) const SET_RECIPIENTS_TOTAL: &str = "UPDATE deliveries SET recipients_total = \
      (SELECT COUNT(*) FROM recipients WHERE delivery_id = $1) WHERE id = $1 AND recipients_total IS NULL";
 pub(crate) const RECIPIENTS_TOTAL: &str = "SELECT recipients_total FROM deliveries WHERE id = $1";
-/// `$1` delivery, `$2` consent channel: those waiting who opted out or left.
-pub(crate) const CANCEL_GONE_RECIPIENTS: &str = "UPDATE recipients SET state = 'cancelled', \
-     last_error = 'opted out or left before their turn' \
-     WHERE delivery_id = $1 AND state IN ('pending', 'retry_wait') AND NOT EXISTS (\
-       SELECT 1 FROM members m JOIN member_consents c ON c.member_id = m.id \
-       WHERE m.id = recipients.member_id AND m.state = 'active' AND c.channel = $2 AND c.status = 'subscribed')";
-/// `$1` delivery, `$2` now, `$3` owner, `$4` lease end, `$5` how many;
+/// Whether the recipient row's member is still active and subscribed to
+/// consent channel `{consent}` (a placeholder: each query binds its own).
+macro_rules! still_subscribed {
+    ($consent:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM members m JOIN member_consents c ON c.member_id = m.id \
+             WHERE m.id = recipients.member_id AND m.state = 'active' AND c.channel = ",
+            $consent,
+            " AND c.status = 'subscribed')"
+        )
+    };
+}
+/// `$1` delivery, `$2` consent channel, `$3` now: those not reached who
+/// opted out or left (waiting, or held by a worker whose lease ran out).
+pub(crate) const CANCEL_GONE_RECIPIENTS: &str = concat!(
+    "UPDATE recipients SET state = 'cancelled', last_error = 'opted out or left before their turn' \
+     WHERE delivery_id = $1 \
+       AND (state IN ('pending', 'retry_wait') OR (state = 'sending' AND lease_until < $3)) \
+       AND NOT ",
+    still_subscribed!("$2")
+);
+/// `$1` delivery, `$2` now, `$3` owner, `$4` lease end, `$5` how many, `$6`
+/// the consent channel: only people still subscribed are picked.
 /// `{lock}` is the backend's row lock for the inner select. The pick is
 /// materialized: PostgreSQL may run an `IN (… LIMIT …)` subquery more than
 /// once inside the update and so claim more than `$5` (a test caught it).
-pub(crate) const CLAIM_RECIPIENTS: &str = "WITH picked AS MATERIALIZED (SELECT member_id FROM recipients \
+pub(crate) const CLAIM_RECIPIENTS: &str = concat!(
+    "WITH picked AS MATERIALIZED (SELECT member_id FROM recipients \
        WHERE delivery_id = $1 AND ((state IN ('pending', 'retry_wait') AND next_attempt_at <= $2) \
-         OR (state = 'sending' AND lease_until < $2)) \
-       ORDER BY next_attempt_at LIMIT $5{lock}) \
+         OR (state = 'sending' AND lease_until < $2)) AND ",
+    still_subscribed!("$6"),
+    " ORDER BY next_attempt_at LIMIT $5{lock}) \
      UPDATE recipients SET state = 'sending', attempts = attempts + 1, \
      lease_owner = $3, lease_until = $4, \
      possible_duplicates = possible_duplicates + CASE WHEN state = 'sending' THEN 1 ELSE 0 END \
      WHERE delivery_id = $1 AND member_id IN (SELECT member_id FROM picked) \
-     RETURNING delivery_id, member_id, email, name, state, attempts, possible_duplicates";
+     RETURNING delivery_id, member_id, email, name, state, attempts, possible_duplicates"
+);
 /// As [`FINISH_DELIVERY`], for `$1` delivery and `$2` member: `$3` owner,
 /// `$4` state, `$5` remote ref, `$6` error, `$7` next attempt, `$8` refund,
 /// `$9` possible duplicates added.

@@ -1058,12 +1058,6 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> Result<Vec<Recipient>, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query(sql::CANCEL_GONE_RECIPIENTS)
-            .bind(delivery.0)
-            .bind(consent.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(internal)?;
         let claim = sql::CLAIM_RECIPIENTS.replace("{lock}", "");
         let rows = sqlx::query_as::<_, RecipientRow>(AssertSqlSafe(claim))
             .bind(delivery.0)
@@ -1071,9 +1065,20 @@ impl Store for SqliteStore {
             .bind(owner)
             .bind(lease_until)
             .bind(i64::from(limit))
+            .bind(consent.as_str())
             .fetch_all(&mut *tx)
             .await
             .map_err(internal)?;
+        // Checked once per pass, not per batch: a scan of everyone waiting.
+        if rows.is_empty() {
+            sqlx::query(sql::CANCEL_GONE_RECIPIENTS)
+                .bind(delivery.0)
+                .bind(consent.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
         tx.commit().await.map_err(internal)?;
         rows.into_iter().map(RecipientRow::into_recipient).collect()
     }

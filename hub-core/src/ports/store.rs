@@ -382,8 +382,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Claims up to `limit` of a delivery's recipients for `owner` until
     /// `lease_until`: waiting ones whose time has come, and ones whose lease
-    /// ran out (a crashed worker's; counted as possible duplicates). First
-    /// cancels the waiting ones who opted out of `consent` or left since.
+    /// ran out (a crashed worker's; counted as possible duplicates). Only
+    /// people still subscribed to `consent` are claimed; once none is left
+    /// to claim, those who opted out or left meanwhile are cancelled.
     ///
     /// # Errors
     /// `Unavailable` or `Internal`.
