@@ -127,28 +127,30 @@ pub async fn change(
     change: AnnouncementChange,
     actor: &str,
 ) -> Result<(Announcement, Vec<Delivery>), PublishError> {
-    let (action, subject) = match &change {
-        AnnouncementChange::Edit { title, .. } => {
-            ("announcement.edit", checked_title(title)?.to_owned())
-        }
-        AnnouncementChange::Retract => ("announcement.retract", String::new()),
-    };
-    let change = match change {
-        AnnouncementChange::Edit { body_markdown, .. } => AnnouncementChange::Edit {
-            title: subject.clone(),
+    // The edit carries its title checked and trimmed; the audit names it.
+    let (action, subject, change) = match change {
+        AnnouncementChange::Edit {
+            title,
             body_markdown,
-        },
-        retract @ AnnouncementChange::Retract => retract,
+        } => {
+            let title = checked_title(&title)?.to_owned();
+            let edit = AnnouncementChange::Edit {
+                title: title.clone(),
+                body_markdown,
+            };
+            ("announcement.edit", title, edit)
+        }
+        AnnouncementChange::Retract => (
+            "announcement.retract",
+            announcement.to_string(),
+            AnnouncementChange::Retract,
+        ),
     };
     let audit = NewAuditEvent {
         actor: actor.to_owned(),
         action: action.into(),
         community_id: None,
-        subject: if subject.is_empty() {
-            announcement.to_string()
-        } else {
-            subject
-        },
+        subject,
         details: json!({ "announcement": announcement }),
     };
     Ok(store

@@ -16,7 +16,7 @@ use hub_core::{
         member::{CommunityRole, ConsentChannel, ConsentStatus, NewMember},
         sync::{NewSyncJob, SyncDirection, SyncRunState},
     },
-    ports::{adapter::RemoteMember, clock::ManualClock, store::Store},
+    ports::{clock::ManualClock, store::Store},
     secrets::SecretKeys,
     sync::{Hold, RunMode, SyncEngine, SyncError},
 };
@@ -64,16 +64,6 @@ async fn setup(direction: SyncDirection) -> Setup {
         engine,
         _db: db,
     }
-}
-
-fn people(range: std::ops::Range<usize>) -> Vec<RemoteMember> {
-    range
-        .map(|i| RemoteMember {
-            external_id: format!("U{i}"),
-            email: Some(Email::parse(&format!("p{i}@example.org")).unwrap()),
-            name: format!("Person {i}"),
-        })
-        .collect()
 }
 
 impl Setup {
@@ -132,7 +122,7 @@ impl Setup {
 #[tokio::test]
 async fn an_import_adds_people_with_slack_consent_only_and_a_second_run_changes_nothing() {
     let s = setup(SyncDirection::Import).await;
-    s.fake.set_members(people(0..250), 100);
+    s.fake.set_members(fixtures::remote_people(0..250), 100);
     let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
     assert_eq!(run.state, SyncRunState::Applied, "{:?}", run.error);
     assert_eq!((run.counts.added, run.counts.api_calls), (250, 3));
@@ -171,7 +161,7 @@ async fn an_import_adds_people_with_slack_consent_only_and_a_second_run_changes_
 #[tokio::test]
 async fn a_read_that_fails_on_page_three_changes_nothing() {
     let s = setup(SyncDirection::Import).await;
-    s.fake.set_members(people(0..250), 100);
+    s.fake.set_members(fixtures::remote_people(0..250), 100);
     s.fake.fail_page(3, Scripted::Transient);
     let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
     assert_eq!(run.state, SyncRunState::Failed);
@@ -182,7 +172,7 @@ async fn a_read_that_fails_on_page_three_changes_nothing() {
 #[tokio::test]
 async fn a_token_revoked_while_reading_parks_the_channel() {
     let s = setup(SyncDirection::Mirror).await;
-    s.fake.set_members(people(0..50), 20);
+    s.fake.set_members(fixtures::remote_people(0..50), 20);
     s.fake.fail_page(2, Scripted::Auth);
     let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
     assert_eq!(run.state, SyncRunState::Failed);
@@ -212,7 +202,7 @@ async fn a_token_revoked_mid_apply_stops_before_any_removal() {
         .await;
     s.add_hub_member("p1@example.org", Some(ConsentStatus::OptedOut))
         .await;
-    s.fake.set_members(people(0..40), 100);
+    s.fake.set_members(fixtures::remote_people(0..40), 100);
     s.fake
         .script_member_changes([Scripted::Accept, Scripted::Auth]);
     let run = s
@@ -253,7 +243,7 @@ async fn a_token_revoked_mid_apply_stops_before_any_removal() {
 #[tokio::test]
 async fn an_empty_channel_where_the_last_run_saw_members_is_held() {
     let s = setup(SyncDirection::Import).await;
-    s.fake.set_members(people(0..5), 100);
+    s.fake.set_members(fixtures::remote_people(0..5), 100);
     assert_eq!(
         s.engine.run(s.channel, RunMode::Apply).await.unwrap().state,
         SyncRunState::Applied
@@ -268,13 +258,13 @@ async fn an_empty_channel_where_the_last_run_saw_members_is_held() {
 #[tokio::test]
 async fn five_losing_one_is_applied_and_a_thousand_losing_two_hundred_is_held_until_approved() {
     let small = setup(SyncDirection::Import).await;
-    small.fake.set_members(people(0..5), 100);
+    small.fake.set_members(fixtures::remote_people(0..5), 100);
     small
         .engine
         .run(small.channel, RunMode::Apply)
         .await
         .unwrap();
-    small.fake.set_members(people(0..4), 100);
+    small.fake.set_members(fixtures::remote_people(0..4), 100);
     let run = small
         .engine
         .run(small.channel, RunMode::Apply)
@@ -284,13 +274,15 @@ async fn five_losing_one_is_applied_and_a_thousand_losing_two_hundred_is_held_un
     assert_eq!(small.slack_subscribed().await, 4);
 
     let large = setup(SyncDirection::Import).await;
-    large.fake.set_members(people(0..1000), 300);
+    large
+        .fake
+        .set_members(fixtures::remote_people(0..1000), 300);
     large
         .engine
         .run(large.channel, RunMode::Apply)
         .await
         .unwrap();
-    large.fake.set_members(people(0..800), 300);
+    large.fake.set_members(fixtures::remote_people(0..800), 300);
     let held = large
         .engine
         .run(large.channel, RunMode::Apply)
@@ -351,7 +343,7 @@ async fn five_losing_one_is_applied_and_a_thousand_losing_two_hundred_is_held_un
     assert_eq!(held_again.state, SyncRunState::Held);
     // More people leave before the lead approves: an approval of 200
     // removals does not cover 300, so the fresh plan is held in its turn.
-    large.fake.set_members(people(0..700), 300);
+    large.fake.set_members(fixtures::remote_people(0..700), 300);
     let grown = large.engine.approve_held(large.channel).await.unwrap();
     assert_eq!(grown.state, SyncRunState::Held);
     assert_eq!(grown.plan["held"]["removals"], 300);
@@ -375,7 +367,7 @@ async fn a_mirror_never_resubscribes_an_opt_out_and_removes_them_from_the_channe
     let s = setup(SyncDirection::Mirror).await;
     s.add_hub_member("p0@example.org", Some(ConsentStatus::OptedOut))
         .await;
-    s.fake.set_members(people(0..3), 100);
+    s.fake.set_members(fixtures::remote_people(0..3), 100);
     let run = s.engine.run(s.channel, RunMode::Apply).await.unwrap();
     assert_eq!(run.state, SyncRunState::Applied, "{:?}", run.error);
     let members = s.store.all_members(s.community.id).await.unwrap();
@@ -421,7 +413,7 @@ async fn two_schedulers_run_each_minute_once_over_three_simulated_minutes_and_ca
     )
     .await
     .unwrap();
-    s.fake.set_members(people(0..3), 100);
+    s.fake.set_members(fixtures::remote_people(0..3), 100);
     let clock = ManualClock::new(job.created_at);
     let engine = SyncEngine::new(
         s.store.clone(),
@@ -499,7 +491,7 @@ async fn syncing_a_communitys_channels_together_reads_the_hub_once_and_again_aft
         fakes.0.insert(channel.id, FakeChannel::new());
         ids.push(channel.id);
     }
-    fakes.0[&ids[0]].set_members(people(0..10), 100);
+    fakes.0[&ids[0]].set_members(fixtures::remote_people(0..10), 100);
     let engine = SyncEngine::new(
         store.clone(),
         Arc::new(fakes.clone()),

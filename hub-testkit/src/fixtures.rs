@@ -69,3 +69,22 @@ pub async fn channel(
         .await
         .expect("the channel is created")
 }
+
+/// Channel accounts `U{i}` with the address `p{i}@example.org`, for `i` in
+/// `range`: what a fake channel lists.
+///
+/// # Panics
+/// Never: the addresses are valid.
+#[must_use]
+#[allow(clippy::expect_used)]
+pub fn remote_people(range: std::ops::Range<usize>) -> Vec<hub_core::ports::adapter::RemoteMember> {
+    range
+        .map(|i| hub_core::ports::adapter::RemoteMember {
+            external_id: format!("U{i}"),
+            email: Some(
+                hub_core::Email::parse(&format!("p{i}@example.org")).expect("a valid address"),
+            ),
+            name: format!("Person {i}"),
+        })
+        .collect()
+}

@@ -305,7 +305,8 @@ async fn a_lead_runs_a_sync_reads_the_held_plan_and_approves_it_in_a_real_browse
     assert_eq!(s.in_slack().await, 40);
 
     // Half the workspace leaves; the next run is held, and says why.
-    s.fake.set_members(crate::sync::people(0..20), 15);
+    s.fake
+        .set_members(hub_testkit::fixtures::remote_people(0..20), 15);
     browser.click("a[href='/communities/rse/sync']").await;
     browser.click("input[value=apply] ~ button").await;
     let page = browser.text().await;

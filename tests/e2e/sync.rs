@@ -4,11 +4,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use hub_core::{
-    Email,
-    model::{channel::ChannelKind, community::Community, sync::NewSyncJob},
-    ports::adapter::RemoteMember,
-};
+use hub_core::model::{channel::ChannelKind, community::Community, sync::NewSyncJob};
 use hub_testkit::{
     fake_adapter::{FakeChannel, FakeFactory},
     fixtures::{self, audit},
@@ -21,16 +17,6 @@ use crate::{
     helpers::{OWNER_EMAIL, TestApp, spawn_app_with},
 };
 
-pub(crate) fn people(range: std::ops::Range<usize>) -> Vec<RemoteMember> {
-    range
-        .map(|i| RemoteMember {
-            external_id: format!("U{i}"),
-            email: Some(Email::parse(&format!("p{i}@example.org")).unwrap()),
-            name: format!("Person {i}"),
-        })
-        .collect()
-}
-
 pub(crate) struct Synced {
     pub(crate) app: TestApp,
     pub(crate) fake: FakeChannel,
@@ -42,7 +28,7 @@ pub(crate) struct Synced {
 /// from a fake workspace of 40 people.
 pub(crate) async fn synced_app() -> Synced {
     let fake = FakeChannel::new();
-    fake.set_members(people(0..40), 15);
+    fake.set_members(fixtures::remote_people(0..40), 15);
     let app = spawn_app_with(Arc::new(FakeFactory(fake.clone()))).await;
     app.setup_owner().await;
     app.create_community("rse", "").await;
@@ -120,7 +106,7 @@ async fn a_lead_plans_runs_and_approves_a_held_sync_on_the_sync_page() {
     assert_eq!(s.in_slack().await, 40);
 
     // Half the workspace leaves: past the guardrail, so the plan is held.
-    s.fake.set_members(people(0..20), 15);
+    s.fake.set_members(fixtures::remote_people(0..20), 15);
     let held = s.click("run", Some("apply")).await;
     assert!(held.contains("Held for a lead"), "{held}");
     assert!(held.contains("remove 20 of 40 people"), "{held}");
@@ -225,7 +211,7 @@ async fn the_api_runs_lists_approves_and_discards_syncs() {
     assert_eq!(applied["state"], "applied");
     assert_eq!(applied["counts"]["added"], 40);
 
-    s.fake.set_members(people(0..30), 15);
+    s.fake.set_members(fixtures::remote_people(0..30), 15);
     let held: Value = call(Method::POST, sync.clone()).await.json().await.unwrap();
     assert_eq!(held["state"], "held");
     assert_eq!(held["plan"]["held"]["removals"], 10);
@@ -342,6 +328,37 @@ async fn the_api_runs_lists_approves_and_discards_syncs() {
     }
 }
 
+/// Reads the announcement at `path` until one of its deliveries is `action`
+/// in `state` (the server's worker delivers in the background).
+async fn wait_for_delivery(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    action: &str,
+    state: &str,
+) -> Value {
+    for _ in 0..100 {
+        let shown: Value = api(app, token, Method::GET, path)
+            .await
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let reached = shown["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["action"] == action && d["state"] == state);
+        if reached {
+            return shown;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {action} delivery of {path} reached {state}");
+}
+
 #[tokio::test]
 async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
     let s = synced_app().await;
@@ -382,21 +399,7 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
     );
 
     // The worker inside the server delivers it to the fake channel.
-    let mut shown = Value::Null;
-    for _ in 0..100 {
-        shown = api(&s.app, &token, Method::GET, &path)
-            .await
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if shown["deliveries"][0]["state"] == "sent" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let shown = wait_for_delivery(&s.app, &token, &path, "post", "sent").await;
     assert_eq!(shown["deliveries"][0]["state"], "sent", "{shown}");
     assert!(shown["deliveries"][0]["remote_ref"].is_string());
     assert_eq!(s.fake.posts().len(), 1);
@@ -412,34 +415,7 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
     let patched: Value = patch.json().await.unwrap();
     assert_eq!(patched["revision"], 2);
     assert_eq!(patched["body_markdown"], "Propose a session for **May**.");
-    let wait_for = |action: &'static str| {
-        let app = &s.app;
-        let token = token.clone();
-        let path = path.clone();
-        async move {
-            for _ in 0..100 {
-                let shown: Value = api(app, &token, Method::GET, &path)
-                    .await
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let done = shown["deliveries"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|d| d["action"] == action && d["state"] == "sent");
-                if done {
-                    return shown;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            panic!("no {action} was sent");
-        }
-    };
-    wait_for("edit").await;
+    wait_for_delivery(&s.app, &token, &path, "edit", "sent").await;
     assert_eq!(s.fake.posts().len(), 1);
     assert!(matches!(
         &s.fake.changes()[..],
@@ -451,7 +427,7 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
         .await
         .unwrap();
     assert_eq!(retract.status(), 200);
-    let retracted = wait_for("retract").await;
+    let retracted = wait_for_delivery(&s.app, &token, &path, "retract", "sent").await;
     assert!(retracted["retracted_at"].is_string());
     assert_eq!(s.fake.changes().len(), 2);
     let too_late = api(&s.app, &token, Method::PATCH, &path)
@@ -494,28 +470,7 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
         refused["id"].as_str().unwrap()
     );
     let delivery = refused["deliveries"][0]["id"].as_str().unwrap().to_owned();
-    let state_of = |path: String| {
-        let app = &s.app;
-        let token = token.clone();
-        async move {
-            let shown: Value = api(app, &token, Method::GET, &path)
-                .await
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            shown["deliveries"][0]["state"].as_str().unwrap().to_owned()
-        }
-    };
-    for _ in 0..100 {
-        if state_of(refused_path.clone()).await == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(state_of(refused_path.clone()).await, "failed");
+    wait_for_delivery(&s.app, &token, &refused_path, "post", "failed").await;
     let retry = format!("{refused_path}/deliveries/{delivery}/retry");
     let retried = api(&s.app, &token, Method::POST, &retry)
         .await
@@ -523,13 +478,7 @@ async fn the_api_publishes_an_announcement_and_shows_each_delivery() {
         .await
         .unwrap();
     assert_eq!(retried.status(), 200);
-    for _ in 0..100 {
-        if state_of(refused_path.clone()).await == "sent" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(state_of(refused_path.clone()).await, "sent");
+    wait_for_delivery(&s.app, &token, &refused_path, "post", "sent").await;
     let not_failed = api(&s.app, &token, Method::POST, &retry)
         .await
         .send()
