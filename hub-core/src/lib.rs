@@ -9,6 +9,7 @@
 pub mod access;
 pub mod announcements;
 pub mod auth;
+pub mod bounces;
 pub mod channels;
 pub mod communities;
 pub mod destination;
@@ -22,7 +23,9 @@ pub mod ports;
 pub mod roster;
 pub mod schedule;
 pub mod secrets;
+pub mod signing;
 pub mod sync;
 pub mod tls;
+pub mod unsubscribe;
 
 pub use email::{Email, InvalidEmail};

@@ -68,6 +68,27 @@ impl SecretKeys {
         hex::encode(key)
     }
 
+    /// A signer for one purpose (`"unsubscribe"`, `"verp"`): its keys are
+    /// derived from these, so a link signed for one purpose is worthless for
+    /// another, and rotating keys keeps old links valid while the old key
+    /// stays listed.
+    #[must_use]
+    pub fn signer(&self, purpose: &str) -> crate::signing::Signer {
+        crate::signing::Signer::new(
+            self.keys
+                .iter()
+                .map(|(_, key)| {
+                    let mut hash = Sha256::new();
+                    hash.update(b"cophub signing key\0");
+                    hash.update(purpose.as_bytes());
+                    hash.update(b"\0");
+                    hash.update(key.expose_secret());
+                    hash.finalize().into()
+                })
+                .collect(),
+        )
+    }
+
     /// Encrypts a secret as `v1.<key id>.<base64 nonce+ciphertext>`.
     ///
     /// # Panics

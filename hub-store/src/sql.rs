@@ -50,6 +50,7 @@ pub(crate) const INSERT_MEMBER: &str = "INSERT INTO members \
      VALUES ($1, $2, $3, $4, $5, $6, $7, 'active', $8, $8)";
 pub(crate) const MEMBER_BY_ID: &str = "SELECT m.id, m.community_id, m.email, m.email_display, m.name, m.role, m.state, \
      m.created_at, m.updated_at FROM members m WHERE m.community_id = $1 AND m.id = $2";
+pub(crate) const COMMUNITY_OF_MEMBER: &str = "SELECT community_id FROM members WHERE id = $1";
 pub(crate) const CONSENTS_OF_MEMBER: &str = "SELECT member_id, channel, status, changed_at, source FROM member_consents WHERE member_id = $1";
 pub(crate) const ALL_MEMBERS: &str = "SELECT m.id, m.community_id, m.email, m.email_display, m.name, m.role, m.state, \
      m.created_at, m.updated_at FROM members m WHERE m.community_id = $1 ORDER BY m.email";

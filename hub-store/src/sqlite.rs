@@ -545,6 +545,19 @@ impl Store for SqliteStore {
         Self::member_in(&mut conn, community, id).await
     }
 
+    async fn member_by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        let community: Option<(uuid::Uuid,)> = sqlx::query_as(sql::COMMUNITY_OF_MEMBER)
+            .bind(id.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(internal)?;
+        match community {
+            Some((community,)) => Self::member_in(&mut conn, CommunityId(community), id).await,
+            None => Ok(None),
+        }
+    }
+
     async fn list_members(
         &self,
         community: CommunityId,

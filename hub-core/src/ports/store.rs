@@ -212,6 +212,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: MemberId,
     ) -> Result<Option<Member>, StoreError>;
 
+    /// A member found by id alone, in whichever community (for signed
+    /// links that carry only the member).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn member_by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError>;
+
     /// One page of a community's roster, ordered by normalized email.
     ///
     /// # Errors

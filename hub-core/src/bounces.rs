@@ -1,0 +1,429 @@
+//! Bounces: who a returned message was for, and what it does to them.
+//!
+//! List mail is sent with a VERP envelope sender (`bounces+b<member><tag>@…`),
+//! so a bounce names the member even when the report does not. Reports are
+//! RFC 3464 delivery status notifications. Scoring follows GNU Mailman: a
+//! hard bounce counts 1, a soft one 0.5, at most one bounce a day counts, a
+//! score older than a week starts again, and at the threshold (5) email
+//! delivery to that member is disabled until a lead turns it back on.
+
+use chrono::NaiveDate;
+
+use crate::{ids::MemberId, signing::Signer};
+
+/// The signing purpose of VERP addresses.
+pub const PURPOSE: &str = "verp";
+/// Mailman's `bounce_score_threshold`.
+pub const THRESHOLD: f64 = 5.0;
+/// Mailman's `bounce_info_stale_after`, in days.
+pub const STALE_AFTER_DAYS: i64 = 7;
+const TAG_LEN: usize = 8;
+/// The longest local part RFC 5321 allows.
+const MAX_LOCAL_PART: usize = 64;
+
+/// What an address under the list's bounce address is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VerpKind {
+    /// The envelope sender of a list message: a bounce for this member.
+    Bounce,
+    /// The List-Unsubscribe mailto: this member asks to leave.
+    Unsubscribe,
+}
+
+impl VerpKind {
+    fn letter(self) -> char {
+        match self {
+            Self::Bounce => 'b',
+            Self::Unsubscribe => 'u',
+        }
+    }
+}
+
+/// A bounce address too long to carry a member (RFC 5321 allows 64
+/// characters before the `@`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the bounce address {0:?} must look like name@domain with a name of at most 13 characters, so that the member can be added to it"
+)]
+pub struct BadBounceAddress(pub String);
+
+/// `base` with the member encoded after a `+`: `bounces+b…@lists.example.org`.
+///
+/// # Errors
+/// [`BadBounceAddress`] when `base` has no `@` or its local part is too long.
+pub fn verp_address(
+    base: &str,
+    kind: VerpKind,
+    member: MemberId,
+    signer: &Signer,
+) -> Result<String, BadBounceAddress> {
+    let (local, domain) = split_address(base).ok_or_else(|| BadBounceAddress(base.into()))?;
+    let message = verp_message(kind, member);
+    let tag = signer.tag(&message, TAG_LEN);
+    let encoded = format!(
+        "{local}+{}{}{}",
+        kind.letter(),
+        hex::encode(member.0.as_bytes()),
+        hex::encode(tag)
+    );
+    if encoded.len() > MAX_LOCAL_PART {
+        return Err(BadBounceAddress(base.into()));
+    }
+    Ok(format!("{encoded}@{domain}"))
+}
+
+/// The member and purpose an address made by [`verp_address`] names, if it
+/// is one and its signature holds. Letter case is ignored (mail servers may
+/// change it).
+#[must_use]
+pub fn read_verp(address: &str, signer: &Signer) -> Option<(VerpKind, MemberId)> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, _) = address.rsplit_once('@')?;
+    let (_, detail) = local.rsplit_once('+')?;
+    let detail = detail.to_ascii_lowercase();
+    let kind = match detail.chars().next()? {
+        'b' => VerpKind::Bounce,
+        'u' => VerpKind::Unsubscribe,
+        _ => return None,
+    };
+    let bytes = hex::decode(detail.get(1..)?).ok()?;
+    if bytes.len() != 16 + TAG_LEN {
+        return None;
+    }
+    let (id, tag) = bytes.split_at(16);
+    let member = MemberId(uuid::Uuid::from_slice(id).ok()?);
+    signer
+        .verify(&verp_message(kind, member), tag)
+        .then_some((kind, member))
+}
+
+fn verp_message(kind: VerpKind, member: MemberId) -> Vec<u8> {
+    let mut message = vec![kind.letter() as u8];
+    message.extend_from_slice(member.0.as_bytes());
+    message
+}
+
+fn split_address(address: &str) -> Option<(&str, &str)> {
+    let (local, domain) = address.rsplit_once('@')?;
+    (!local.is_empty() && !domain.is_empty() && !local.contains('+')).then_some((local, domain))
+}
+
+/// How bad a bounce is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BounceKind {
+    /// The address does not work (5.x.x): counts 1.
+    Hard,
+    /// Delivery is delayed or the mailbox is full (4.x.x): counts 0.5.
+    Soft,
+}
+
+impl BounceKind {
+    fn weight(self) -> f64 {
+        match self {
+            Self::Hard => 1.0,
+            Self::Soft => 0.5,
+        }
+    }
+}
+
+/// A member's bounce record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BounceScore {
+    /// The score since the record was last fresh.
+    pub score: f64,
+    /// The day of the last bounce that counted.
+    pub last_bounce_on: NaiveDate,
+}
+
+impl BounceScore {
+    /// Whether email delivery should stop.
+    #[must_use]
+    pub fn over_threshold(&self) -> bool {
+        self.score >= THRESHOLD
+    }
+}
+
+/// The record after a bounce on `today`; `None` when a bounce already
+/// counted today (Mailman counts at most one a day).
+#[must_use]
+pub fn next_score(
+    previous: Option<&BounceScore>,
+    kind: BounceKind,
+    today: NaiveDate,
+) -> Option<BounceScore> {
+    let carried = match previous {
+        Some(p) if p.last_bounce_on == today => return None,
+        Some(p) if (today - p.last_bounce_on).num_days() <= STALE_AFTER_DAYS => p.score,
+        _ => 0.0,
+    };
+    Some(BounceScore {
+        score: carried + kind.weight(),
+        last_bounce_on: today,
+    })
+}
+
+/// One failed recipient in a delivery report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRecipient {
+    /// The address that failed (`Final-Recipient`).
+    pub address: String,
+    /// Hard or soft.
+    pub kind: BounceKind,
+    /// The status code and diagnostic, for the member's page.
+    pub reason: String,
+}
+
+/// What a returned message says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BounceReport {
+    /// Where it was sent (the envelope recipient: our VERP address), when
+    /// the message or the caller says.
+    pub to: Option<String>,
+    /// The recipients that failed or were delayed.
+    pub failed: Vec<FailedRecipient>,
+}
+
+/// A message that is not a delivery report.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotABounce {
+    /// It could not be parsed as a message at all.
+    #[error("the input is not an email message: {0}")]
+    Unreadable(String),
+    /// It is a message, but not an RFC 3464 report with a failed recipient.
+    #[error(
+        "the message is not a delivery status report (multipart/report; report-type=delivery-status) naming a failed recipient"
+    )]
+    NoReport,
+}
+
+/// Reads an RFC 3464 delivery status notification.
+///
+/// # Errors
+/// [`NotABounce`] when the input is not one (an auto-reply, say).
+pub fn parse_report(raw: &[u8]) -> Result<BounceReport, NotABounce> {
+    let mail = mailparse::parse_mail(raw).map_err(|e| NotABounce::Unreadable(e.to_string()))?;
+    let to = ["X-Original-To", "Delivered-To", "To"]
+        .iter()
+        .find_map(|name| {
+            mail.headers
+                .iter()
+                .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+        })
+        .map(|h| h.get_value().trim().to_owned());
+    let is_report = mail.ctype.mimetype.eq_ignore_ascii_case("multipart/report");
+    let status_part = mail.subparts.iter().find(|p| {
+        let t = p.ctype.mimetype.to_ascii_lowercase();
+        t == "message/delivery-status" || t == "message/global-delivery-status"
+    });
+    let (true, Some(part)) = (is_report, status_part) else {
+        return Err(NotABounce::NoReport);
+    };
+    let body = part
+        .get_body_raw()
+        .map_err(|e| NotABounce::Unreadable(e.to_string()))?;
+    let failed = delivery_status_fields(&String::from_utf8_lossy(&body));
+    if failed.is_empty() {
+        return Err(NotABounce::NoReport);
+    }
+    Ok(BounceReport { to, failed })
+}
+
+/// The per-recipient groups of a `message/delivery-status` body: header-like
+/// fields in blank-line separated groups, the first being per-message.
+fn delivery_status_fields(body: &str) -> Vec<FailedRecipient> {
+    let normalized = body.replace("\r\n", "\n");
+    let mut failed = Vec::new();
+    for group in normalized.split("\n\n") {
+        let mut recipient = None;
+        let mut action = None;
+        let mut status = String::new();
+        let mut diagnostic = String::new();
+        // Unfold continuation lines first.
+        let unfolded = group.replace("\n ", " ").replace("\n\t", " ");
+        for line in unfolded.lines() {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            let value = value.trim();
+            match name.trim().to_ascii_lowercase().as_str() {
+                "final-recipient" | "original-recipient"
+                    if recipient.is_none()
+                        || name.trim().eq_ignore_ascii_case("final-recipient") =>
+                {
+                    // "rfc822; someone@example.org"
+                    let address = value.split_once(';').map_or(value, |(_, a)| a).trim();
+                    recipient = Some(address.trim_matches(['<', '>']).to_owned());
+                }
+                "action" => action = Some(value.to_ascii_lowercase()),
+                "status" => status = value.to_owned(),
+                "diagnostic-code" => diagnostic = value.to_owned(),
+                _ => {}
+            }
+        }
+        let (Some(address), Some(action)) = (recipient, action) else {
+            continue;
+        };
+        let kind = match action.as_str() {
+            "failed" if !status.starts_with('4') => BounceKind::Hard,
+            "failed" | "delayed" => BounceKind::Soft,
+            _ => continue, // delivered, relayed, expanded: not a bounce
+        };
+        let reason = [status.as_str(), diagnostic.as_str()]
+            .iter()
+            .filter(|s| !s.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ");
+        failed.push(FailedRecipient {
+            address,
+            kind,
+            reason: reason.chars().take(300).collect(),
+        });
+    }
+    failed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::SecretKeys;
+
+    fn signer() -> Signer {
+        SecretKeys::from_hex_list(&SecretKeys::generate_hex())
+            .unwrap()
+            .signer(PURPOSE)
+    }
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+    }
+
+    #[test]
+    fn a_verp_address_names_its_member_and_survives_case_changes() {
+        let signer = signer();
+        let member = MemberId::new();
+        let address = verp_address(
+            "bounces@lists.example.org",
+            VerpKind::Bounce,
+            member,
+            &signer,
+        )
+        .unwrap();
+        assert!(address.split('@').next().unwrap().len() <= 64, "{address}");
+        assert!(address.ends_with("@lists.example.org"));
+        assert_eq!(
+            read_verp(&address, &signer),
+            Some((VerpKind::Bounce, member))
+        );
+        assert_eq!(
+            read_verp(&format!("<{}>", address.to_uppercase()), &signer),
+            Some((VerpKind::Bounce, member))
+        );
+        let unsubscribe = verp_address(
+            "bounces@lists.example.org",
+            VerpKind::Unsubscribe,
+            member,
+            &signer,
+        )
+        .unwrap();
+        assert_eq!(
+            read_verp(&unsubscribe, &signer),
+            Some((VerpKind::Unsubscribe, member))
+        );
+        // A bounce address cannot be turned into an unsubscribe request.
+        let swapped = address.replacen("+b", "+u", 1);
+        assert_eq!(read_verp(&swapped, &signer), None);
+        assert_eq!(read_verp("bounces@lists.example.org", &signer), None);
+        assert_eq!(read_verp(&address, &self::signer()), None);
+    }
+
+    #[test]
+    fn a_bounce_address_must_leave_room_for_the_member() {
+        let signer = signer();
+        assert!(verp_address("x", VerpKind::Bounce, MemberId::new(), &signer).is_err());
+        assert!(
+            verp_address(
+                "a-very-long-bounce-name@example.org",
+                VerpKind::Bounce,
+                MemberId::new(),
+                &signer
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn scoring_follows_mailman() {
+        let first = next_score(None, BounceKind::Hard, day(1)).unwrap();
+        assert_eq!(first.score, 1.0);
+        assert_eq!(next_score(Some(&first), BounceKind::Hard, day(1)), None);
+        let soft = next_score(Some(&first), BounceKind::Soft, day(2)).unwrap();
+        assert_eq!(soft.score, 1.5);
+        // A week without bounces and the score starts again.
+        let stale = next_score(Some(&soft), BounceKind::Hard, day(10)).unwrap();
+        assert_eq!(stale.score, 1.0);
+        let mut score = first;
+        for d in 2..=5 {
+            score = next_score(Some(&score), BounceKind::Hard, day(d)).unwrap();
+        }
+        assert_eq!(score.score, 5.0);
+        assert!(score.over_threshold());
+    }
+
+    const REPORT: &str = "From: MAILER-DAEMON@mx.example.net\r\n\
+To: bounces+bX@lists.example.org\r\n\
+Subject: Undelivered Mail Returned to Sender\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\
+\r\n\
+--B\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+I'm sorry to have to inform you that your message could not be delivered.\r\n\
+--B\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mx.example.net\r\n\
+\r\n\
+Final-Recipient: rfc822; gone@example.net\r\n\
+Original-Recipient: rfc822;gone@example.net\r\n\
+Action: failed\r\n\
+Status: 5.1.1\r\n\
+Diagnostic-Code: smtp; 550 5.1.1 <gone@example.net>: Recipient address\r\n\
+\x20rejected: User unknown\r\n\
+\r\n\
+Final-Recipient: rfc822; full@example.net\r\n\
+Action: delayed\r\n\
+Status: 4.2.2\r\n\
+\r\n\
+Final-Recipient: rfc822; fine@example.net\r\n\
+Action: delivered\r\n\
+Status: 2.0.0\r\n\
+--B\r\n\
+Content-Type: text/rfc822-headers\r\n\
+\r\n\
+Message-ID: <x@lists.example.org>\r\n\
+--B--\r\n";
+
+    #[test]
+    fn a_delivery_report_names_each_failed_recipient() {
+        let report = parse_report(REPORT.as_bytes()).unwrap();
+        assert_eq!(report.to.as_deref(), Some("bounces+bX@lists.example.org"));
+        assert_eq!(report.failed.len(), 2);
+        assert_eq!(report.failed[0].address, "gone@example.net");
+        assert_eq!(report.failed[0].kind, BounceKind::Hard);
+        assert!(
+            report.failed[0].reason.contains("User unknown"),
+            "{:?}",
+            report.failed[0]
+        );
+        assert_eq!(report.failed[1].kind, BounceKind::Soft);
+    }
+
+    #[test]
+    fn an_auto_reply_is_not_a_bounce() {
+        let reply = "From: a@example.net\r\nSubject: Out of office\r\n\r\nBack Monday.\r\n";
+        assert_eq!(parse_report(reply.as_bytes()), Err(NotABounce::NoReport));
+    }
+}
