@@ -2,14 +2,46 @@
 
 use std::sync::Arc;
 
+use hub_adapter_email::{EmailListAdapter, ListMail, SmtpSender};
 use hub_core::{
     model::channel::{Channel, ChannelKind},
     ports::adapter::{AdapterError, AdapterFactory, ChannelAdapter},
+    secrets::SecretKeys,
 };
 
-/// Builds adapters for channels.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Adapters;
+use crate::{Failure, config::Config};
+
+/// Builds adapters for channels, with what the deployment shares among
+/// them (the mail server).
+#[derive(Debug, Clone, Default)]
+pub struct Adapters {
+    list_mail: Option<Arc<ListMail>>,
+}
+
+impl Adapters {
+    /// The adapters of this deployment; `public_url` starts every link a
+    /// message carries.
+    ///
+    /// # Errors
+    /// [`Failure::Usage`] when the mail settings cannot be used.
+    pub fn new(config: &Config, keys: &SecretKeys, public_url: &str) -> Result<Self, Failure> {
+        let list_mail = match config.smtp_settings()? {
+            Some(settings) => {
+                let sender = SmtpSender::new(&settings)
+                    .map_err(|e| Failure::Usage(format!("mail.smtp_url: {e}")))?;
+                Some(Arc::new(ListMail::new(sender, public_url, keys)))
+            }
+            None => None,
+        };
+        Ok(Self { list_mail })
+    }
+
+    /// The mail server, when one is configured.
+    #[must_use]
+    pub fn mailer(&self) -> Option<SmtpSender> {
+        self.list_mail.as_ref().map(|mail| mail.sender().clone())
+    }
+}
 
 impl AdapterFactory for Adapters {
     fn adapter(
@@ -22,6 +54,18 @@ impl AdapterFactory for Adapters {
                 &channel.settings,
                 secret,
             )?)),
+            ChannelKind::EmailList => {
+                let mail = self.list_mail.clone().ok_or_else(|| {
+                    AdapterError::Permanent(
+                        "this hub has no mail server: set mail.smtp_url (COPHUB_MAIL__SMTP_URL) and restart".into(),
+                    )
+                })?;
+                Ok(Arc::new(EmailListAdapter::new(
+                    mail,
+                    &channel.name,
+                    &channel.settings,
+                )?))
+            }
             other => Err(AdapterError::Unsupported(format!(
                 "{other} channels are not available in this version"
             ))),

@@ -392,7 +392,8 @@ async fn export_members(config: &Config, slug: &str, format: ExportFormat) -> Re
 async fn run_worker(config: &Config) -> Result<(), Failure> {
     let store = server::open_store(config).await?;
     let keys = Arc::new(config.secret_keys()?);
-    let worker = server::Worker::start(config, store, Arc::new(crate::adapters::Adapters), keys);
+    let adapters = Arc::new(configured_adapters(config, &keys)?);
+    let worker = server::Worker::start(config, store, adapters, keys);
     tracing::info!("the outbox worker is running");
     println!("cophub worker is delivering announcements; stop it with Ctrl-C or SIGTERM.");
     server::shutdown_signal().await;
@@ -411,8 +412,8 @@ async fn run_worker_once(
         Some(now) => Arc::new(ManualClock::new(now)),
         None => Arc::new(SystemClock),
     };
-    let pass =
-        server::run_worker_once(config, store, Arc::new(crate::adapters::Adapters), clock).await?;
+    let adapters = Arc::new(configured_adapters(config, &config.secret_keys()?)?);
+    let pass = server::run_worker_once(config, store, adapters, clock).await?;
     println!(
         "worked on {} due deliveries; ran {} sync jobs",
         pass.deliveries, pass.syncs
@@ -489,10 +490,10 @@ async fn add_channel(config: &Config, slug: &str, args: NewChannelArgs) -> Resul
         min_interval_ms,
         created_at: chrono::Utc::now(),
     };
-    crate::adapters::Adapters
+    let keys = config.secret_keys()?;
+    configured_adapters(config, &keys)?
         .adapter(&preview, secret.as_deref())
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let keys = config.secret_keys()?;
     let request = ChannelRequest {
         kind,
         name: name.unwrap_or_else(|| kind.to_string()),
@@ -690,7 +691,8 @@ async fn sync_now(
             ),
         }));
     }
-    let engine = server::sync_engine(config, store.clone(), Arc::new(crate::adapters::Adapters))?;
+    let adapters = Arc::new(configured_adapters(config, &config.secret_keys()?)?);
+    let engine = server::sync_engine(config, store.clone(), adapters)?;
     let mode = match action {
         SyncAction::Run(mode) => Some(mode),
         SyncAction::Approve => None,
@@ -762,4 +764,13 @@ async fn sync_now(
         ));
     }
     Ok(())
+}
+
+/// This build's adapters, for a command that runs outside the server: links
+/// in messages start with `public_url` (or the configured listen address).
+fn configured_adapters(
+    config: &Config,
+    keys: &hub_core::secrets::SecretKeys,
+) -> Result<crate::adapters::Adapters, Failure> {
+    crate::adapters::Adapters::new(config, keys, &config.public_base(config.server.listen))
 }

@@ -46,6 +46,24 @@ pub struct Config {
     pub login: LoginConfig,
     /// The delivery outbox.
     pub outbox: OutboxConfig,
+    /// The mail server.
+    pub mail: MailConfig,
+}
+
+/// The mail server (see `[mail]` in config/example.toml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// `smtp://…` or `smtps://…`; unset, the hub sends no mail.
+    pub smtp_url: Option<SecretString>,
+    /// The hub's own sender.
+    pub from: String,
+    /// SMTP connections at most.
+    pub connections: u32,
+    /// Seconds any one SMTP command may take.
+    pub timeout_seconds: u64,
+    /// Messages a second at most; 0 for no limit.
+    pub rate_per_second: f64,
 }
 
 /// The delivery outbox (see `[outbox]` in config/example.toml).
@@ -264,6 +282,29 @@ impl Config {
             idle_poll: Duration::from_millis(o.idle_poll_ms.max(10)),
             recipient_batch: o.recipient_batch.max(1),
         }
+    }
+
+    /// The mail server's settings; `None` when no `smtp_url` is set.
+    ///
+    /// # Errors
+    /// [`ConfigError`] when `mail.from` is not an address.
+    pub fn smtp_settings(&self) -> Result<Option<hub_adapter_email::SmtpSettings>, ConfigError> {
+        let Some(url) = &self.mail.smtp_url else {
+            return Ok(None);
+        };
+        let from = self.mail.from.parse().map_err(|_| {
+            ConfigError(format!(
+                "mail.from {:?} is not an address such as \"cophub <hub@example.org>\"",
+                self.mail.from
+            ))
+        })?;
+        Ok(Some(hub_adapter_email::SmtpSettings {
+            url: url.clone(),
+            pool_size: self.mail.connections.max(1),
+            timeout: Duration::from_secs(self.mail.timeout_seconds.max(1)),
+            rate_per_second: Some(self.mail.rate_per_second).filter(|r| *r > 0.0),
+            from,
+        }))
     }
 
     /// The web layer's part of the configuration.

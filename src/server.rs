@@ -189,7 +189,11 @@ fn worker_id() -> String {
 /// # Errors
 /// [`Failure`] when the database cannot be opened or the address cannot be bound.
 pub async fn start(config: &Config, listen: SocketAddr) -> Result<Server, Failure> {
-    start_with(config, listen, Arc::new(crate::adapters::Adapters)).await
+    let listener = bind(listen).await?;
+    let public_url = config.public_base(local_address(&listener)?);
+    let keys = Arc::new(config.secret_keys()?);
+    let adapters = crate::adapters::Adapters::new(config, &keys, &public_url)?;
+    serve(config, listener, Arc::new(adapters), keys).await
 }
 
 /// Starts serving, reaching channels through `adapters` (tests pass fakes
@@ -203,14 +207,33 @@ pub async fn start_with(
     listen: SocketAddr,
     adapters: Arc<dyn AdapterFactory>,
 ) -> Result<Server, Failure> {
+    let listener = bind(listen).await?;
+    // Read once: with SQLite and no COPHUB_SECRET_KEY the keys are a file.
+    let keys = Arc::new(config.secret_keys()?);
+    serve(config, listener, adapters, keys).await
+}
+
+async fn bind(listen: SocketAddr) -> Result<TcpListener, Failure> {
+    TcpListener::bind(listen)
+        .await
+        .map_err(|e| Failure::Runtime(format!("could not listen on {listen}: {e}")))
+}
+
+fn local_address(listener: &TcpListener) -> Result<SocketAddr, Failure> {
+    listener
+        .local_addr()
+        .map_err(|e| Failure::Runtime(format!("could not read the listen address: {e}")))
+}
+
+async fn serve(
+    config: &Config,
+    listener: TcpListener,
+    adapters: Arc<dyn AdapterFactory>,
+    keys: Arc<SecretKeys>,
+) -> Result<Server, Failure> {
     let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let listener = TcpListener::bind(listen)
-        .await
-        .map_err(|e| Failure::Runtime(format!("could not listen on {listen}: {e}")))?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Failure::Runtime(format!("could not read the listen address: {e}")))?;
+    let address = local_address(&listener)?;
     let public_url = config.public_base(address);
     let setup_link = if store.count_users().await? == 0 {
         let (token, hash) = new_secret();
@@ -221,8 +244,6 @@ pub async fn start_with(
     } else {
         None
     };
-    // Read once: with SQLite and no COPHUB_SECRET_KEY the keys are a file.
-    let keys = Arc::new(config.secret_keys()?);
     let worker = Worker::start(config, store.clone(), adapters.clone(), keys.clone());
     let engine =
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone());

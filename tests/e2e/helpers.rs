@@ -42,7 +42,7 @@ pub fn test_config(db: &TestDatabase, data_dir: &std::path::Path) -> Config {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Arc::new(cophub::adapters::Adapters)).await
+    spawn_app_with(Arc::new(cophub::adapters::Adapters::default())).await
 }
 
 /// The server reaching every channel through `adapters` (a fake that follows

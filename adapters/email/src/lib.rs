@@ -1,1 +1,12 @@
-//! placeholder
+//! The email list channel: cophub's own list over SMTP (`list`), and the
+//! mail server connection every part of the hub sends through (`smtp`).
+//! Markdown becomes safe email in `render`; `message` builds one list
+//! message with every header a list needs.
+
+pub mod list;
+pub mod message;
+pub mod render;
+pub mod smtp;
+
+pub use list::{EmailListAdapter, ListMail, ListSettings};
+pub use smtp::{SmtpSender, SmtpSettings};
