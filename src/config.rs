@@ -60,7 +60,7 @@ pub struct MailConfig {
     pub from: String,
     /// SMTP connections at most.
     pub connections: u32,
-    /// Seconds any one SMTP command may take.
+    /// Seconds handing one message to the server may take.
     pub timeout_seconds: u64,
     /// Messages a second at most; 0 for no limit.
     pub rate_per_second: f64,

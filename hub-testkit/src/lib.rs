@@ -1,5 +1,7 @@
 //! Test support for cophub: fresh databases on either backend, and fixtures.
-//! Later it holds the fake Slack and Zoom servers and the SMTP sink. It
+//! `smtp_sink` runs a real SMTP server (aiosmtpd, through
+//! scripts/peers/smtp-sink) that records what it receives. Later it holds
+//! the fake Slack and Zoom servers. It
 //! depends on no adapter crate and shares no constant with one: a fake
 //! follows the published contract, so a test can catch an adapter getting
 //! the contract wrong.
@@ -7,4 +9,5 @@
 pub mod database;
 pub mod fake_adapter;
 pub mod fixtures;
+pub mod smtp_sink;
 pub mod webhook_receiver;

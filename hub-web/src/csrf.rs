@@ -8,7 +8,10 @@
 //!    are still covered.
 //!
 //! `/api` takes bearer tokens, never cookies, and `/hooks` checks signatures,
-//! so neither is a CSRF target and both skip the origin check.
+//! so neither is a CSRF target and both skip the origin check. Neither is
+//! `/u/{token}`: the signed token in the path is the whole authority (it can
+//! only unsubscribe the person it names), and RFC 8058 one-click requests
+//! come from mail providers' servers with no cookie and no token.
 
 use axum::{
     extract::{FromRequestParts, Request, State},
@@ -38,6 +41,7 @@ pub(crate) async fn check_origin(
     let exempt = path.starts_with("/api/")
         || path.starts_with("/hooks/")
         || path.starts_with("/static/")
+        || path.starts_with("/u/")
         || matches!(path, "/healthz" | "/readyz");
     let safe = matches!(
         *request.method(),

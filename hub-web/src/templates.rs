@@ -213,3 +213,26 @@ pub(crate) struct AnnouncementPage {
     pub(crate) deliveries: Vec<DeliveryRow>,
     pub(crate) error: Option<String>,
 }
+
+/// Where an unsubscribe link's page stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum UnsubscribeOutcome {
+    /// The link was opened: ask before doing anything (mail scanners open
+    /// links too).
+    Confirm,
+    /// This request unsubscribed them.
+    Done,
+    /// They had left before.
+    Already,
+}
+
+#[derive(Template)]
+#[template(path = "public/unsubscribe.html")]
+pub(crate) struct UnsubscribePage {
+    pub(crate) nav: Nav,
+    pub(crate) token: String,
+    pub(crate) community: String,
+    pub(crate) channel: &'static str,
+    pub(crate) email: String,
+    pub(crate) outcome: UnsubscribeOutcome,
+}

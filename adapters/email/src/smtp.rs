@@ -27,7 +27,7 @@ pub struct SmtpSettings {
     pub url: SecretString,
     /// Connections kept open at most.
     pub pool_size: u32,
-    /// How long any one SMTP command may take.
+    /// How long handing one message over may take, connecting included.
     pub timeout: Duration,
     /// Messages a second at most; `None` for no limit.
     pub rate_per_second: Option<f64>,
@@ -49,6 +49,7 @@ pub struct SmtpSender {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     pace: Option<std::sync::Arc<Pace>>,
     from: Mailbox,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for SmtpSender {
@@ -85,6 +86,7 @@ impl SmtpSender {
             transport,
             pace,
             from: settings.from.clone(),
+            timeout: settings.timeout,
         })
     }
 
@@ -99,15 +101,24 @@ impl SmtpSender {
     /// # Errors
     /// The [`AdapterError`] class of what went wrong: `Transient` for a 4xx
     /// reply or a connection that could not be made, `Permanent` for a 5xx
-    /// reply, `Ambiguous` when the connection broke or stalled in the middle
-    /// (the server may have taken the message).
+    /// reply, `Ambiguous` when the connection broke, stalled or answered
+    /// something unreadable in the middle (the server may have taken the
+    /// message).
     pub async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<String, AdapterError> {
         if let Some(pace) = &self.pace {
             pace.wait_turn().await;
         }
-        match self.transport.send_raw(envelope, message).await {
-            Ok(response) => Ok(response.message().collect::<Vec<_>>().join(" ")),
-            Err(error) => Err(classify(&error)),
+        // lettre's own timeout covers connecting; a server that stalls after
+        // that would hold the send (and its connection) for as long as it
+        // likes, so the whole exchange has a deadline. Dropping the send
+        // drops its connection: it never goes back to the pool half-used.
+        match tokio::time::timeout(self.timeout, self.transport.send_raw(envelope, message)).await {
+            Ok(Ok(response)) => Ok(response.message().collect::<Vec<_>>().join(" ")),
+            Ok(Err(error)) => Err(classify(&error)),
+            Err(_) => Err(AdapterError::Ambiguous(format!(
+                "the mail server did not finish taking the message within {} s",
+                self.timeout.as_secs_f32()
+            ))),
         }
     }
 }
@@ -139,10 +150,13 @@ fn classify(error: &lettre::transport::smtp::Error) -> AdapterError {
         AdapterError::Ambiguous(format!("the mail server stopped answering: {text}"))
     } else if is_connect_failure(error) {
         AdapterError::Transient(format!("the mail server cannot be reached: {text}"))
-    } else if error.is_response() || error.is_client() || error.is_tls() {
-        // A reply we could not read, or TLS that failed: no message went out.
+    } else if error.is_client() || error.is_tls() {
+        // Our own request was refused before sending, or TLS failed at the
+        // start: no message went out.
         AdapterError::Transient(text)
     } else {
+        // A reply cut short or unreadable, or a connection that broke: the
+        // server may have taken the message (a drop right after DATA).
         AdapterError::Ambiguous(format!("the connection broke during the send: {text}"))
     }
 }

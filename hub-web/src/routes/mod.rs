@@ -10,6 +10,7 @@ mod members;
 pub(crate) use members::member_query;
 mod setup;
 mod sync;
+mod unsubscribe;
 
 use axum::{
     Router,
@@ -29,6 +30,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/static/app.css", get(assets::stylesheet))
         .route("/setup/{token}", get(setup::show).post(setup::create_owner))
         .route("/login", get(auth::show).post(auth::login))
+        .route(
+            "/u/{token}",
+            get(unsubscribe::show).post(unsubscribe::confirm),
+        )
         .route("/logout", post(auth::logout))
         .route("/", get(communities::list))
         .route("/communities", post(communities::create))
