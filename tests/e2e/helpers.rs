@@ -23,7 +23,8 @@ pub struct TestApp {
     jar: Arc<reqwest::cookie::Jar>,
     pub server: Option<Server>,
     pub config: Config,
-    adapters: Arc<dyn AdapterFactory>,
+    /// `None`: this build's adapters, made from the configuration.
+    adapters: Option<Arc<dyn AdapterFactory>>,
     // Held so the database and the data folder outlive the server.
     _db: TestDatabase,
     _data_dir: tempfile::TempDir,
@@ -42,23 +43,40 @@ pub fn test_config(db: &TestDatabase, data_dir: &std::path::Path) -> Config {
 }
 
 pub async fn spawn_app() -> TestApp {
-    spawn_app_with(Arc::new(cophub::adapters::Adapters::default())).await
+    spawn(|_| {}, None).await
 }
 
 /// The server reaching every channel through `adapters` (a fake that follows
 /// a channel's contract, for channels this machine cannot reach).
 pub async fn spawn_app_with(adapters: Arc<dyn AdapterFactory>) -> TestApp {
+    spawn(|_| {}, Some(adapters)).await
+}
+
+/// The server with this build's own adapters, on a configuration the test
+/// changes first (a mail server, say).
+pub async fn spawn_app_configured(edit: impl FnOnce(&mut Config)) -> TestApp {
+    spawn(edit, None).await
+}
+
+async fn start_server(config: &Config, adapters: Option<&Arc<dyn AdapterFactory>>) -> Server {
+    let listen = SocketAddr::from(([127, 0, 0, 1], 0));
+    match adapters {
+        Some(adapters) => server::start_with(config, listen, adapters.clone()).await,
+        None => server::start(config, listen).await,
+    }
+    .expect("the server starts")
+}
+
+async fn spawn(
+    edit: impl FnOnce(&mut Config),
+    adapters: Option<Arc<dyn AdapterFactory>>,
+) -> TestApp {
     hub_core::tls::init();
     let db = TestDatabase::from_env().await;
     let data_dir = tempfile::tempdir().expect("a data folder");
-    let config = test_config(&db, data_dir.path());
-    let server = server::start_with(
-        &config,
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-        adapters.clone(),
-    )
-    .await
-    .expect("the server starts");
+    let mut config = test_config(&db, data_dir.path());
+    edit(&mut config);
+    let server = start_server(&config, adapters.as_ref()).await;
     let jar = Arc::new(reqwest::cookie::Jar::default());
     let client = reqwest::Client::builder()
         .cookie_provider(jar.clone())
@@ -223,13 +241,7 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database and data folder.
     pub async fn restart(&mut self) {
         self.server.take().unwrap().stop().await;
-        let server = server::start_with(
-            &self.config,
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            self.adapters.clone(),
-        )
-        .await
-        .expect("the server starts again");
+        let server = start_server(&self.config, self.adapters.as_ref()).await;
         self.base = format!("http://{}", server.address);
         self.setup_link = server.setup_link.clone();
         self.server = Some(server);

@@ -6,6 +6,7 @@
 
 mod browser;
 mod cli;
+mod email;
 mod helpers;
 mod outbox;
 mod sync;
