@@ -119,6 +119,28 @@ pub enum Command {
     /// Print or check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Mail coming back to a list: bounces and unsubscribe requests.
+    #[command(subcommand)]
+    Email(EmailCommand),
+}
+
+/// `cophub email …`
+#[derive(Debug, Subcommand)]
+pub enum EmailCommand {
+    /// Take in one message sent to a list's bounce address (an RFC 3464
+    /// delivery report, or a mail to a member's unsubscribe address), read
+    /// from standard input: for the MTA to pipe `bounces+*@your-list-domain`
+    /// to. Exits 0 when it was taken in, 2 when it is not one of ours or not
+    /// a bounce (the sentence says which), 1 when the database failed.
+    #[command(
+        after_help = "Example (Postfix master.cf):\n  cophub-bounce unix - n n - - pipe\n    user=cophub argv=/usr/local/bin/cophub email bounce --recipient ${original_recipient}\n\nBy hand:\n  cophub email bounce < returned.eml"
+    )]
+    Bounce {
+        /// The envelope recipient (the VERP address the report was sent
+        /// to); default: the message's X-Original-To, Delivered-To or To.
+        #[arg(long)]
+        recipient: Option<String>,
+    },
 }
 
 /// `cophub user …`

@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::{
     Failure,
     cli::{
-        ChannelCommand, Cli, Command, CommunityCommand, ConfigCommand, ExportFormat,
+        ChannelCommand, Cli, Command, CommunityCommand, ConfigCommand, EmailCommand, ExportFormat,
         MembersCommand, TokenCommand, UserCommand,
     },
     config::{Config, EXAMPLE_TOML, LogFormat, Overrides},
@@ -44,6 +44,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     init_logging(&config);
     match cli.command {
         Command::Config(ConfigCommand::Example) => Ok(()),
+        Command::Email(EmailCommand::Bounce { recipient }) => {
+            take_in_bounce(&config, recipient.as_deref()).await
+        }
         Command::Config(ConfigCommand::Check) => {
             config.backend()?;
             if config.secret_key.is_some() || config.backend()? == hub_store::Backend::Postgres {
@@ -773,4 +776,52 @@ fn configured_adapters(
     keys: &hub_core::secrets::SecretKeys,
 ) -> Result<crate::adapters::Adapters, Failure> {
     crate::adapters::Adapters::new(config, keys, &config.public_base(config.server.listen))
+}
+
+/// Reads one returned message from standard input and takes it in.
+async fn take_in_bounce(config: &Config, recipient: Option<&str>) -> Result<(), Failure> {
+    use std::io::Read;
+
+    use hub_core::bounces::{Intake, IntakeError, take_in};
+    // A report larger than this is not a report.
+    const MAX_MESSAGE: u64 = 10 * 1024 * 1024;
+    let mut raw = Vec::new();
+    std::io::stdin()
+        .take(MAX_MESSAGE)
+        .read_to_end(&mut raw)
+        .map_err(|e| {
+            Failure::Runtime(format!(
+                "could not read the message from standard input: {e}"
+            ))
+        })?;
+    let store = server::open_store(config).await?;
+    let verp = config.secret_keys()?.signer(hub_core::bounces::PURPOSE);
+    match take_in(store.as_ref(), &verp, &raw, recipient, chrono::Utc::now()).await {
+        Ok(Intake::Counted { record, .. }) => {
+            let disabled = if record.email_disabled_at.is_some() {
+                "; email delivery to them is stopped"
+            } else {
+                ""
+            };
+            println!(
+                "bounce counted: the member's score is {:.1}{disabled}",
+                record.score.score
+            );
+            Ok(())
+        }
+        Ok(Intake::AlreadyCountedToday(_)) => {
+            println!("bounce noted: the member already bounced today, so it does not count again");
+            Ok(())
+        }
+        Ok(Intake::Unsubscribed(_)) => {
+            println!("the member asked by mail to leave the list and is unsubscribed");
+            Ok(())
+        }
+        Ok(Intake::AlreadyUnsubscribed(_)) => {
+            println!("the member asked by mail to leave the list and was already unsubscribed");
+            Ok(())
+        }
+        Err(IntakeError::Store(error)) => Err(error.into()),
+        Err(error) => Err(Failure::Usage(error.to_string())),
+    }
 }

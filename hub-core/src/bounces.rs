@@ -7,9 +7,17 @@
 //! score older than a week starts again, and at the threshold (5) email
 //! delivery to that member is disabled until a lead turns it back on.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::{ids::MemberId, signing::Signer};
+use crate::{
+    ids::MemberId,
+    model::{
+        audit::NewAuditEvent,
+        member::{ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate},
+    },
+    ports::store::{Store, StoreError},
+    signing::Signer,
+};
 
 /// The signing purpose of VERP addresses.
 pub const PURPOSE: &str = "verp";
@@ -161,6 +169,143 @@ pub fn next_score(
         score: carried + kind.weight(),
         last_bounce_on: today,
     })
+}
+
+/// A member's bounce record as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BounceRecord {
+    /// The current score.
+    pub score: BounceScore,
+    /// The last reason given (status and diagnostic).
+    pub last_reason: String,
+    /// How many bounces counted, ever.
+    pub counted: u64,
+    /// Since when email delivery is stopped for them, if it is.
+    pub email_disabled_at: Option<DateTime<Utc>>,
+}
+
+/// What a returned message did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Intake {
+    /// A bounce counted; `record` is the member's record after it.
+    Counted {
+        /// Whose.
+        member: MemberId,
+        /// Their record now.
+        record: BounceRecord,
+    },
+    /// A bounce for a member who already bounced today: not counted again.
+    AlreadyCountedToday(MemberId),
+    /// A message to a member's unsubscribe address: they left the list.
+    Unsubscribed(MemberId),
+    /// A message to an unsubscribe address of someone who had left.
+    AlreadyUnsubscribed(MemberId),
+}
+
+/// Why a returned message changed nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    /// Not a delivery report (an auto-reply, say).
+    #[error(transparent)]
+    NotABounce(#[from] NotABounce),
+    /// Addressed to no bounce address this hub made (or a forged one).
+    #[error(
+        "the message is not addressed to a bounce or unsubscribe address this hub made ({0}); pass the envelope recipient with --recipient"
+    )]
+    NotOurs(String),
+    /// The member it names is not in the hub.
+    #[error("the member this bounce names is not in the hub")]
+    UnknownMember,
+    /// Storage failed; nothing changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Takes in a message returned to a list's bounce address: a bounce is
+/// scored for the member its VERP address names, and a message to a
+/// member's unsubscribe address unsubscribes them. `recipient` is the
+/// envelope recipient when the MTA passes it; otherwise the message's
+/// `X-Original-To`, `Delivered-To` or `To` header is used.
+///
+/// # Errors
+/// [`IntakeError`]; in every case nothing changed.
+pub async fn take_in(
+    store: &dyn Store,
+    verp: &Signer,
+    raw: &[u8],
+    recipient: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Intake, IntakeError> {
+    let header_recipient = mailparse::parse_headers(raw).ok().and_then(|(headers, _)| {
+        ["X-Original-To", "Delivered-To", "To"]
+            .iter()
+            .find_map(|name| {
+                headers
+                    .iter()
+                    .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+                    .map(|h| h.get_value().trim().to_owned())
+            })
+    });
+    let address = recipient
+        .map(str::to_owned)
+        .or(header_recipient)
+        .unwrap_or_default();
+    let (kind, member_id) = read_verp(&address, verp).ok_or_else(|| {
+        IntakeError::NotOurs(if address.is_empty() {
+            "no recipient".into()
+        } else {
+            address.clone()
+        })
+    })?;
+    let member = store
+        .member_by_id(member_id)
+        .await?
+        .ok_or(IntakeError::UnknownMember)?;
+    let actor = format!("member:{}", member.email.normalized());
+    if kind == VerpKind::Unsubscribe {
+        if member.consent(ConsentChannel::Email) == ConsentStatus::OptedOut {
+            return Ok(Intake::AlreadyUnsubscribed(member_id));
+        }
+        let update = MemberUpdate {
+            consents: vec![(
+                ConsentChannel::Email,
+                ConsentStatus::OptedOut,
+                ConsentSource::Member,
+            )],
+            ..MemberUpdate::default()
+        };
+        crate::roster::change_member(store, member, update, &actor).await?;
+        return Ok(Intake::Unsubscribed(member_id));
+    }
+    let report = parse_report(raw)?;
+    let kind = if report.failed.iter().any(|f| f.kind == BounceKind::Hard) {
+        BounceKind::Hard
+    } else {
+        BounceKind::Soft
+    };
+    let reason = report
+        .failed
+        .iter()
+        .find(|f| f.kind == kind)
+        .map(|f| f.reason.clone())
+        .unwrap_or_default();
+    let audit = NewAuditEvent {
+        actor: "system:bounces".into(),
+        action: "member.bounce".into(),
+        community_id: Some(member.community_id),
+        subject: member.email.normalized().to_owned(),
+        details: serde_json::json!({"kind": kind, "reason": reason}),
+    };
+    match store
+        .record_bounce(member_id, kind, &reason, now, audit)
+        .await?
+    {
+        Some(record) => Ok(Intake::Counted {
+            member: member_id,
+            record,
+        }),
+        None => Ok(Intake::AlreadyCountedToday(member_id)),
+    }
 }
 
 /// One failed recipient in a delivery report.

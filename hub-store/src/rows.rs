@@ -501,3 +501,27 @@ pub(crate) fn bulk_member_json(
     let consents = (!consents.is_empty()).then(|| serde_json::Value::Array(consents).to_string());
     (serde_json::Value::Array(members).to_string(), consents)
 }
+
+/// A bounce record with whether email delivery is stopped.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct BounceRow {
+    score: f64,
+    last_bounce_on: chrono::NaiveDate,
+    last_reason: String,
+    counted: i64,
+    delivery_disabled_at: Option<DateTime<Utc>>,
+}
+
+impl From<BounceRow> for hub_core::bounces::BounceRecord {
+    fn from(row: BounceRow) -> Self {
+        Self {
+            score: hub_core::bounces::BounceScore {
+                score: row.score,
+                last_bounce_on: row.last_bounce_on,
+            },
+            last_reason: row.last_reason,
+            counted: u64::try_from(row.counted).unwrap_or_default(),
+            email_disabled_at: row.delivery_disabled_at,
+        }
+    }
+}

@@ -62,7 +62,20 @@ pub(crate) const UPDATE_MEMBER: &str = "UPDATE members SET \
      WHERE community_id = $1 AND id = $2";
 pub(crate) const UPSERT_CONSENT: &str = "INSERT INTO member_consents (member_id, channel, status, changed_at, source) \
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (member_id, channel) DO UPDATE \
-     SET status = excluded.status, changed_at = excluded.changed_at, source = excluded.source";
+     SET status = excluded.status, changed_at = excluded.changed_at, source = excluded.source, \
+     delivery_disabled_at = NULL";
+
+/// `$1` member: the bounce record and whether email delivery is disabled.
+/// `{lock}` is the backend's row lock.
+pub(crate) const BOUNCE_RECORD: &str = "SELECT b.score, b.last_bounce_on, b.last_reason, b.counted, c.delivery_disabled_at \
+     FROM bounce_scores b LEFT JOIN member_consents c ON c.member_id = b.member_id AND c.channel = 'email' \
+     WHERE b.member_id = $1{lock}";
+pub(crate) const UPSERT_BOUNCE: &str = "INSERT INTO bounce_scores (member_id, score, last_bounce_on, last_reason, counted) \
+     VALUES ($1, $2, $3, $4, 1) ON CONFLICT (member_id) DO UPDATE SET score = excluded.score, \
+     last_bounce_on = excluded.last_bounce_on, last_reason = excluded.last_reason, counted = bounce_scores.counted + 1";
+/// `$1` member, `$2` now.
+pub(crate) const DISABLE_EMAIL_DELIVERY: &str = "UPDATE member_consents SET delivery_disabled_at = $2 \
+     WHERE member_id = $1 AND channel = 'email' AND delivery_disabled_at IS NULL";
 
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
      (seq, at, actor, action, community_id, subject, details, prev_hash, hash) \
@@ -164,6 +177,7 @@ pub(crate) const EXPAND_RECIPIENTS: &str = "INSERT INTO recipients \
      JOIN announcements a ON a.id = d.announcement_id \
      JOIN members m ON m.community_id = a.community_id AND m.state = 'active' \
      JOIN member_consents c ON c.member_id = m.id AND c.channel = $2 AND c.status = 'subscribed' \
+       AND c.delivery_disabled_at IS NULL \
      WHERE d.id = $1 AND d.recipients_total IS NULL ON CONFLICT DO NOTHING";
 pub(crate) const SET_RECIPIENTS_TOTAL: &str = "UPDATE deliveries SET recipients_total = \
      (SELECT COUNT(*) FROM recipients WHERE delivery_id = $1) WHERE id = $1 AND recipients_total IS NULL";
@@ -176,14 +190,14 @@ macro_rules! still_subscribed {
             "EXISTS (SELECT 1 FROM members m JOIN member_consents c ON c.member_id = m.id \
              WHERE m.id = recipients.member_id AND m.state = 'active' AND c.channel = ",
             $consent,
-            " AND c.status = 'subscribed')"
+            " AND c.status = 'subscribed' AND c.delivery_disabled_at IS NULL)"
         )
     };
 }
 /// `$1` delivery, `$2` consent channel, `$3` now: those not reached who
 /// opted out or left (waiting, or held by a worker whose lease ran out).
 pub(crate) const CANCEL_GONE_RECIPIENTS: &str = concat!(
-    "UPDATE recipients SET state = 'cancelled', last_error = 'opted out or left before their turn' \
+    "UPDATE recipients SET state = 'cancelled', last_error = 'opted out, left or bounced before their turn' \
      WHERE delivery_id = $1 \
        AND (state IN ('pending', 'retry_wait') OR (state = 'sending' AND lease_until < $3)) \
        AND NOT ",

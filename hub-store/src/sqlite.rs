@@ -558,6 +558,53 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn record_bounce(
+        &self,
+        member: MemberId,
+        kind: hub_core::bounces::BounceKind,
+        reason: &str,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<Option<hub_core::bounces::BounceRecord>, StoreError> {
+        let mut tx = self.write().await?;
+        let before = bounce_record_in(&mut tx, member, LOCK_BOUNCE).await?;
+        let Some(score) = hub_core::bounces::next_score(
+            before.as_ref().map(|b| &b.score),
+            kind,
+            now.date_naive(),
+        ) else {
+            return Ok(None);
+        };
+        sqlx::query(sql::UPSERT_BOUNCE)
+            .bind(member.0)
+            .bind(score.score)
+            .bind(score.last_bounce_on)
+            .bind(reason)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| store_error(e, "this member"))?;
+        if score.over_threshold() {
+            sqlx::query(sql::DISABLE_EMAIL_DELIVERY)
+                .bind(member.0)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
+        append_audit_in(&mut tx, audit).await?;
+        let after = bounce_record_in(&mut tx, member, "").await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(after)
+    }
+
+    async fn bounce_record(
+        &self,
+        member: MemberId,
+    ) -> Result<Option<hub_core::bounces::BounceRecord>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        bounce_record_in(&mut conn, member, "").await
+    }
+
     async fn list_members(
         &self,
         community: CommunityId,
@@ -1552,4 +1599,21 @@ impl Store for SqliteStore {
             .map(AuditRow::into_event)
             .collect())
     }
+}
+
+/// How [`sql::BOUNCE_RECORD`] locks the row it reads inside a write.
+const LOCK_BOUNCE: &str = "";
+
+async fn bounce_record_in(
+    conn: &mut SqliteConnection,
+    member: MemberId,
+    lock: &str,
+) -> Result<Option<hub_core::bounces::BounceRecord>, StoreError> {
+    let row: Option<crate::rows::BounceRow> =
+        sqlx::query_as(AssertSqlSafe(sql::BOUNCE_RECORD.replace("{lock}", lock)))
+            .bind(member.0)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(internal)?;
+    Ok(row.map(Into::into))
 }

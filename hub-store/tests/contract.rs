@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
+use chrono::{Duration, TimeZone, Utc};
 use hub_core::{
     Email,
     import::{parse_csv, plan_import},
@@ -67,6 +67,7 @@ contract!(
     held_channels_and_channels_to_reconnect_get_nothing,
     send_slots_are_spaced_across_callers,
     the_shared_sync_roster_reads_as_each_channels_own,
+    bounces_score_once_a_day_and_stop_email_delivery_at_the_threshold,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1055,4 +1056,121 @@ async fn the_shared_sync_roster_reads_as_each_channels_own(store: Arc<dyn Store>
         from_shared.sort_by(|a, b| a.email.normalized().cmp(b.email.normalized()));
         assert_eq!(own, from_shared, "{channel}");
     }
+}
+
+async fn bounces_score_once_a_day_and_stop_email_delivery_at_the_threshold(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::{
+        bounces::BounceKind,
+        model::member::{ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate},
+    };
+    let c = community(store.as_ref(), "list").await;
+    let subscribed = |address: &str| {
+        let mut member = new_member(address, CommunityRole::Member);
+        member.email_consent = Some(ConsentStatus::Subscribed);
+        member
+    };
+    let bouncing = store
+        .create_member(c.id, subscribed("gone@example.net"), audit("m"))
+        .await
+        .unwrap();
+    store
+        .create_member(c.id, subscribed("fine@example.net"), audit("m"))
+        .await
+        .unwrap();
+    assert_eq!(store.bounce_record(bouncing.id).await.unwrap(), None);
+
+    let day = |d: u32| Utc.with_ymd_and_hms(2026, 11, d, 9, 0, 0).unwrap();
+    let first = store
+        .record_bounce(
+            bouncing.id,
+            BounceKind::Soft,
+            "4.2.2 full",
+            day(1),
+            audit("b"),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.score.score, 0.5);
+    assert_eq!(first.counted, 1);
+    assert_eq!(first.last_reason, "4.2.2 full");
+    // A second bounce the same day does not count.
+    assert_eq!(
+        store
+            .record_bounce(bouncing.id, BounceKind::Hard, "5.1.1", day(1), audit("b"))
+            .await
+            .unwrap(),
+        None
+    );
+    let mut last = first;
+    for d in 2..=6 {
+        last = store
+            .record_bounce(
+                bouncing.id,
+                BounceKind::Hard,
+                "5.1.1 unknown",
+                day(d),
+                audit("b"),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(last.score.score, 5.5);
+    assert_eq!(last.counted, 6);
+    assert_eq!(last.email_disabled_at, Some(day(6)));
+    assert_eq!(store.bounce_record(bouncing.id).await.unwrap(), Some(last));
+
+    // Their consent is untouched, but the list no longer mails them.
+    let member = store.member(c.id, bouncing.id).await.unwrap().unwrap();
+    assert_eq!(
+        member.consent(ConsentChannel::Email),
+        ConsentStatus::Subscribed
+    );
+    let list = store
+        .create_channel(
+            c.id,
+            hub_core::model::channel::NewChannel {
+                kind: hub_core::model::channel::ChannelKind::EmailList,
+                name: "list".into(),
+                settings: serde_json::json!({"list_address": "list@example.org"}),
+                encrypted_secret: None,
+                min_interval_ms: 0,
+            },
+            audit("channel"),
+        )
+        .await
+        .unwrap();
+    let (_, deliveries) = store
+        .publish(c.id, announcement("News", vec![list.id]), audit("p"))
+        .await
+        .unwrap();
+    let expanded = store
+        .expand_recipients(deliveries[0].id, ConsentChannel::Email, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(expanded, 1, "only the member who does not bounce");
+
+    // A lead's explicit consent change turns delivery back on.
+    store
+        .update_member(
+            c.id,
+            bouncing.id,
+            MemberUpdate {
+                consents: vec![(
+                    ConsentChannel::Email,
+                    ConsentStatus::Subscribed,
+                    ConsentSource::Lead,
+                )],
+                ..MemberUpdate::default()
+            },
+            audit("m"),
+        )
+        .await
+        .unwrap();
+    let cleared = store.bounce_record(bouncing.id).await.unwrap().unwrap();
+    assert_eq!(cleared.email_disabled_at, None);
 }

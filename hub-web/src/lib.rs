@@ -8,6 +8,7 @@
 mod api;
 mod csrf;
 mod error;
+mod hooks;
 mod login_limit;
 mod lookup;
 mod routes;
@@ -112,6 +113,7 @@ pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
         .merge(routes::router())
+        .merge(hooks::router())
         .nest("/api", api::router())
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -230,3 +230,158 @@ async fn an_announcement_reaches_each_subscriber_and_their_link_unsubscribes_the
         .collect();
     assert_eq!(later, ["dee@example.net"]);
 }
+
+/// A delivery report for `to`, as a receiving server sends it back.
+fn report(to: &str, action: &str, status: &str) -> String {
+    format!(
+        "From: MAILER-DAEMON@mx.example.net\r\n\
+To: {to}\r\n\
+Subject: Undelivered Mail Returned to Sender\r\n\
+MIME-Version: 1.0\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"R\"\r\n\
+\r\n\
+--R\r\n\
+Content-Type: text/plain\r\n\
+\r\n\
+Your message could not be delivered.\r\n\
+--R\r\n\
+Content-Type: message/delivery-status\r\n\
+\r\n\
+Reporting-MTA: dns; mx.example.net\r\n\
+\r\n\
+Final-Recipient: rfc822; ada@example.net\r\n\
+Action: {action}\r\n\
+Status: {status}\r\n\
+Diagnostic-Code: smtp; 550 {status} user unknown\r\n\
+--R--\r\n"
+    )
+}
+
+/// `cophub email bounce` as the MTA runs it, on the app's database and keys.
+fn pipe_bounce(app: &TestApp, args: &[&str], message: &str) -> std::process::Output {
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cophub"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    let mut child = command
+        .args(["email", "bounce"])
+        .args(args)
+        .arg("--data-dir")
+        .arg(&app.config.data_dir)
+        .args(["--database-url", &app.config.database_url()])
+        .env(
+            "COPHUB_SECRET_KEY",
+            app.config.secret_key.as_ref().unwrap().expose_secret(),
+        )
+        .env("COPHUB_LOG_FILTER", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(message.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bounces_and_mailed_unsubscribes_come_back_through_the_pipe_and_the_hook() {
+    let Some(list) = list_app().await else { return };
+    let path = list.announce("Meetup").await;
+    list.settled(&path).await;
+    let mails = list.sink.messages();
+    let ada = mails.iter().find(|m| to(m) == "ada@example.net").unwrap();
+    let bounce_address = ada.mail_from.clone();
+    let store = list.app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let ada_member = store
+        .all_members(community.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email.normalized() == "ada@example.net")
+        .unwrap();
+
+    // The MTA pipes the report sent to Ada's VERP address.
+    let counted = pipe_bounce(&list.app, &[], &report(&bounce_address, "failed", "5.1.1"));
+    assert!(
+        counted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&counted.stderr)
+    );
+    assert!(String::from_utf8_lossy(&counted.stdout).contains("score is 1.0"));
+    let again = pipe_bounce(
+        &list.app,
+        &["--recipient", &bounce_address],
+        &report("someone-else@example.org", "delayed", "4.2.2"),
+    );
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already bounced today"));
+    let record = store.bounce_record(ada_member.id).await.unwrap().unwrap();
+    assert_eq!((record.score.score, record.counted), (1.0, 1));
+    assert!(record.last_reason.contains("5.1.1"), "{record:?}");
+
+    // What is not ours, or not a bounce, is refused with a sentence and exit 2.
+    let forged = bounce_address.replacen("+b", "+b0", 1);
+    let refused = pipe_bounce(&list.app, &[], &report(&forged, "failed", "5.1.1"));
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not addressed to a bounce"));
+    let auto_reply = format!(
+        "From: ada@example.net\r\nTo: {bounce_address}\r\nSubject: Out of office\r\n\r\nBack Monday.\r\n"
+    );
+    let refused = pipe_bounce(&list.app, &[], &auto_reply);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a delivery status report"));
+
+    // The same over HTTP, for MTAs that forward there.
+    let hook = list.app.url("/hooks/email/bounce");
+    let answer: Value = reqwest::Client::new()
+        .post(&hook)
+        .header("content-type", "message/rfc822")
+        .body(report(&bounce_address, "failed", "5.1.1"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["outcome"], "already_counted_today");
+    let bad = reqwest::Client::new()
+        .post(&hook)
+        .body("not a message at all")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+
+    // Mail to the List-Unsubscribe mailto unsubscribes Dee.
+    let dee = mails.iter().find(|m| to(m) == "dee@example.net").unwrap();
+    let mailto = dee
+        .header("List-Unsubscribe")
+        .split(['<', '>'])
+        .find_map(|part| part.strip_prefix("mailto:"))
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let request = format!("From: dee@example.net\r\nTo: {mailto}\r\nSubject: unsubscribe\r\n\r\n");
+    let left = pipe_bounce(&list.app, &[], &request);
+    assert!(
+        left.status.success(),
+        "{}",
+        String::from_utf8_lossy(&left.stderr)
+    );
+    assert_eq!(
+        list.consent("dee@example.net").await,
+        (ConsentStatus::OptedOut, Some(ConsentSource::Member))
+    );
+}

@@ -219,6 +219,31 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Unavailable` or `Internal`.
     async fn member_by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError>;
 
+    /// Counts a bounce for a member as [`crate::bounces::next_score`] says
+    /// (in the transaction that reads the old score), and stops email
+    /// delivery to them at the threshold; `audit` is appended when it
+    /// counted. `None` when a bounce already counted today.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown member; `Unavailable` or `Internal`.
+    async fn record_bounce(
+        &self,
+        member: MemberId,
+        kind: crate::bounces::BounceKind,
+        reason: &str,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<Option<crate::bounces::BounceRecord>, StoreError>;
+
+    /// A member's bounce record, if they ever bounced.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn bounce_record(
+        &self,
+        member: MemberId,
+    ) -> Result<Option<crate::bounces::BounceRecord>, StoreError>;
+
     /// One page of a community's roster, ordered by normalized email.
     ///
     /// # Errors
