@@ -16,7 +16,9 @@ use hub_core::{
     ports::store::Store,
     secrets::SecretKeys,
 };
-use hub_testkit::{database::TestDatabase, fixtures::audit, webhook_receiver::WebhookReceiver};
+use hub_testkit::{
+    database::TestDatabase, fixtures::audit, smtp_sink::SmtpSink, webhook_receiver::WebhookReceiver,
+};
 
 const SIGNING_SECRET: &str = "kill-test-signing-secret";
 
@@ -304,5 +306,133 @@ async fn two_instances_run_each_cron_tick_once_and_missed_ticks_once() {
         fixture.store.last_cron_tick(job.id).await.unwrap(),
         Some(passes[3].duration_trunc(TimeDelta::minutes(1)).unwrap()),
         "after the downtime only the latest missed tick ran"
+    );
+}
+
+#[tokio::test]
+async fn killing_the_worker_mid_list_send_reaches_all_10000_and_duplicates_only_batches_in_flight()
+{
+    const SUBSCRIBERS: usize = 10_000;
+    const BATCH: usize = 50;
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let fixture = fixture().await;
+    let community = fixture
+        .store
+        .community(fixture.community)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut csv = String::from("email,name,role,email_list\n");
+    for i in 0..SUBSCRIBERS {
+        csv.push_str(&format!("person{i:05}@example.net,Person {i},member,yes\n"));
+    }
+    hub_core::roster::import_csv(
+        fixture.store.as_ref(),
+        &community,
+        csv.as_bytes(),
+        hub_core::roster::ImportOptions::default(),
+        "test",
+    )
+    .await
+    .unwrap();
+    let keys = SecretKeys::from_hex_list(&fixture.key).unwrap();
+    let list = add(
+        fixture.store.as_ref(),
+        &keys,
+        fixture.community,
+        ChannelRequest {
+            kind: ChannelKind::EmailList,
+            name: "RSE list".into(),
+            settings: serde_json::json!({"list_address": "rse@lists.example.org"}),
+            secret: None,
+            min_interval_ms: 0,
+        },
+        "test",
+    )
+    .await
+    .unwrap()
+    .id;
+    fixture.publish(1, list).await;
+    let smtp = sink.url();
+    let worker = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cophub"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
+                command.env_remove(key);
+            }
+        }
+        command
+            .args(["worker", "--database-url", fixture.db.url(), "--data-dir"])
+            .arg(std::env::temp_dir())
+            .env("COPHUB_SECRET_KEY", &fixture.key)
+            .env("COPHUB_LOG_FILTER", "error")
+            .env("COPHUB_MAIL__SMTP_URL", &smtp)
+            .env("COPHUB_OUTBOX__LEASE_SECONDS", "2")
+            .env("COPHUB_OUTBOX__IDLE_POLL_MS", "50")
+            .env("COPHUB_OUTBOX__RECIPIENT_BATCH", BATCH.to_string())
+            .env("COPHUB_OUTBOX__BACKOFF_BASE_SECONDS", "1")
+            .env("COPHUB_OUTBOX__BACKOFF_MAX_SECONDS", "2")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("cophub worker starts")
+    };
+
+    for kill in 1..=10 {
+        let mut running = worker();
+        tokio::time::sleep(Duration::from_millis(300 + jitter(1_000))).await;
+        running.kill().unwrap(); // SIGKILL, mid-send
+        running.wait().unwrap();
+        eprintln!(
+            "kill {kill}: {} messages at the server",
+            sink.messages().len()
+        );
+    }
+    let mut last = worker();
+    fixture.wait_until_sent(1, Duration::from_secs(300)).await;
+    last.kill().unwrap();
+    last.wait().unwrap();
+
+    let messages = sink.messages();
+    let mut per_id = std::collections::HashMap::<String, usize>::new();
+    let mut recipients = std::collections::HashSet::new();
+    for message in &messages {
+        *per_id.entry(message.header("Message-ID")).or_default() += 1;
+        recipients.insert(message.rcpt_tos[0].clone());
+    }
+    let duplicates = messages.len() - per_id.len();
+    let announcement = fixture
+        .store
+        .announcements(fixture.community, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let delivery = fixture.store.deliveries(announcement.id).await.unwrap()[0].id;
+    let (counts, _) = fixture.store.recipient_counts(delivery).await.unwrap();
+    let counted = counts.possible_duplicates;
+    assert_eq!(
+        (counts.sent, counts.total),
+        (SUBSCRIBERS as u64, SUBSCRIBERS as u64)
+    );
+    eprintln!(
+        "after 10 kills: {} messages, {} distinct Message-IDs, {} recipients, {duplicates} duplicates, {counted} counted as possible duplicates",
+        messages.len(),
+        per_id.len(),
+        recipients.len()
+    );
+    assert_eq!(
+        recipients.len(),
+        SUBSCRIBERS,
+        "every subscriber got the message"
+    );
+    assert_eq!(per_id.len(), SUBSCRIBERS, "one Message-ID per subscriber");
+    // A kill can duplicate only the batch in flight (claimed, sent, not yet
+    // recorded): at most one batch per kill.
+    assert!(duplicates <= 10 * BATCH, "{duplicates} duplicates");
+    assert!(
+        counted >= duplicates as u64,
+        "every real duplicate was counted as possible ({counted} < {duplicates})"
     );
 }

@@ -77,6 +77,17 @@ pub struct EmailListAdapter {
     list_name: String,
     bounce_address: String,
     domain: String,
+    /// The last announcement's rendered body: every copy shares it, and
+    /// sanitizing is the costliest part of a message.
+    rendered: std::sync::Mutex<Option<RenderedFor>>,
+}
+
+/// A body rendered for one revision of one announcement.
+#[derive(Debug)]
+struct RenderedFor {
+    announcement: hub_core::ids::AnnouncementId,
+    revision: u32,
+    body: Arc<render::Rendered>,
 }
 
 impl EmailListAdapter {
@@ -133,7 +144,29 @@ impl EmailListAdapter {
             to,
             list_name,
             bounce_address,
+            rendered: std::sync::Mutex::new(None),
         })
+    }
+
+    fn rendered(&self, announcement: &Announcement) -> Arc<render::Rendered> {
+        let mut cached = self
+            .rendered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match cached.as_ref() {
+            Some(c) if c.announcement == announcement.id && c.revision == announcement.revision => {
+                c.body.clone()
+            }
+            _ => {
+                let body = Arc::new(render::markdown(&announcement.body_markdown));
+                *cached = Some(RenderedFor {
+                    announcement: announcement.id,
+                    revision: announcement.revision,
+                    body: body.clone(),
+                });
+                body
+            }
+        }
     }
 
     fn verp(&self, kind: VerpKind, recipient: &Recipient) -> Result<String, AdapterError> {
@@ -198,7 +231,7 @@ impl ChannelAdapter for EmailListAdapter {
         .encode(&self.mail.unsubscribe);
         let unsubscribe_url = format!("{}/u/{token}", self.mail.public_url);
         let message_id = format!("{idempotency_key}@{}", self.domain);
-        let body = render::markdown(&announcement.body_markdown);
+        let body = self.rendered(announcement);
         let (envelope, bytes) = ListMessage {
             from: &self.from,
             to: &self.to,
