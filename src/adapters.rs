@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use hub_adapter_email::{EmailListAdapter, ListMail, SmtpSender};
+use hub_adapter_email::{EmailListAdapter, ListMail, MailmanAdapter, SmtpSender};
 use hub_core::{
     model::channel::{Channel, ChannelKind},
     ports::adapter::{AdapterError, AdapterFactory, ChannelAdapter},
@@ -66,6 +66,11 @@ impl AdapterFactory for Adapters {
                     &channel.settings,
                 )?))
             }
+            ChannelKind::Mailman => Ok(Arc::new(MailmanAdapter::new(
+                &channel.settings,
+                secret,
+                self.mailer(),
+            )?)),
             other => Err(AdapterError::Unsupported(format!(
                 "{other} channels are not available in this version"
             ))),

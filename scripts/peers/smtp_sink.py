@@ -123,7 +123,9 @@ def make_authenticator(user, password):
             and auth_data.login == user_b
             and auth_data.password == password_b
         )
-        return AuthResult(success=ok)
+        # handled=False: aiosmtpd then answers a failure itself (535 5.7.8);
+        # with the default True it would send nothing and the client hangs.
+        return AuthResult(success=ok, handled=False, auth_data=auth_data)
 
     return authenticator
 

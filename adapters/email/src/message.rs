@@ -130,10 +130,10 @@ fn escape_html(text: &str) -> String {
 /// Declares a header lettre does not know, built only through
 /// [`HeaderValue::new`], which encodes what would break the line.
 macro_rules! text_header {
-    ($(#[$doc:meta])* $name:ident, $header:literal) => {
+    ($(#[$doc:meta])* $vis:vis $name:ident, $header:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
-        struct $name(String);
+        $vis struct $name($vis String);
 
         impl Header for $name {
             fn name() -> HeaderName {
@@ -170,6 +170,12 @@ macro_rules! fixed_header {
     };
 }
 
+text_header!(
+    /// The moderator password that lets a post through a Mailman list's
+    /// moderation (Mailman removes it before delivery).
+    pub(crate) Approved,
+    "Approved"
+);
 text_header!(
     /// RFC 2919.
     ListId,
