@@ -308,6 +308,26 @@ pub async fn take_in(
     }
 }
 
+/// Turns email delivery back on for a member whose bounces stopped it (a
+/// lead's action, audited as theirs), and starts their score again.
+///
+/// # Errors
+/// [`StoreError`] when storage fails.
+pub async fn resume(
+    store: &dyn Store,
+    member: &crate::model::member::Member,
+    actor: &str,
+) -> Result<(), StoreError> {
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "member.email_delivery_resumed".into(),
+        community_id: Some(member.community_id),
+        subject: member.email.normalized().to_owned(),
+        details: serde_json::json!({}),
+    };
+    store.resume_email_delivery(member.id, audit).await
+}
+
 /// One failed recipient in a delivery report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailedRecipient {

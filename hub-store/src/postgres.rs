@@ -587,6 +587,23 @@ impl Store for PgStore {
         Ok(after)
     }
 
+    async fn resume_email_delivery(
+        &self,
+        member: MemberId,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for statement in [sql::RESUME_EMAIL_DELIVERY, sql::FORGET_BOUNCES] {
+            sqlx::query(statement)
+                .bind(member.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)
+    }
+
     async fn bounce_record(
         &self,
         member: MemberId,

@@ -77,6 +77,10 @@ pub(crate) const UPSERT_BOUNCE: &str = "INSERT INTO bounce_scores (member_id, sc
 pub(crate) const DISABLE_EMAIL_DELIVERY: &str = "UPDATE member_consents SET delivery_disabled_at = $2 \
      WHERE member_id = $1 AND channel = 'email' AND delivery_disabled_at IS NULL";
 
+/// `$1` member.
+pub(crate) const RESUME_EMAIL_DELIVERY: &str = "UPDATE member_consents SET delivery_disabled_at = NULL WHERE member_id = $1 AND channel = 'email'";
+pub(crate) const FORGET_BOUNCES: &str = "DELETE FROM bounce_scores WHERE member_id = $1";
+
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
      (seq, at, actor, action, community_id, subject, details, prev_hash, hash) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";

@@ -45,6 +45,7 @@ impl ReceivedMail {
     /// # Panics
     /// When the message is not parseable MIME (a test failure).
     #[must_use]
+    #[allow(clippy::expect_used)] // a test helper: failing loudly is the point
     pub fn parsed(&self) -> mailparse::ParsedMail<'_> {
         mailparse::parse_mail(&self.raw).expect("the sink received a parseable message")
     }

@@ -101,6 +101,8 @@ pub(crate) struct MemberFormPage {
     pub(crate) community: Community,
     /// The member being edited; `None` when adding.
     pub(crate) member: Option<Member>,
+    /// The member's bounces, if any.
+    pub(crate) bounces: Option<hub_core::bounces::BounceRecord>,
     pub(crate) values: MemberFormValues,
     pub(crate) error: Option<String>,
 }

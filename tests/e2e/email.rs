@@ -385,3 +385,71 @@ async fn bounces_and_mailed_unsubscribes_come_back_through_the_pipe_and_the_hook
         (ConsentStatus::OptedOut, Some(ConsentSource::Member))
     );
 }
+
+#[tokio::test]
+async fn a_lead_sees_a_bouncing_address_on_its_page_and_resumes_delivery() {
+    let Some(list) = list_app().await else { return };
+    let store = list.app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let ada = store
+        .all_members(community.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email.normalized() == "ada@example.net")
+        .unwrap();
+    for day in 1..=5 {
+        let at = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-0{day}T10:00:00Z"))
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        store
+            .record_bounce(
+                ada.id,
+                hub_core::bounces::BounceKind::Hard,
+                "5.1.1 user unknown",
+                at,
+                hub_testkit::fixtures::audit(),
+            )
+            .await
+            .unwrap();
+    }
+    let path = format!("/communities/rse/members/{}", ada.id);
+    let page = list.app.get(&path).await.text().await.unwrap();
+    assert!(page.contains("id=\"email-stopped\""), "{page}");
+    assert!(page.contains("Score 5.0"), "{page}");
+
+    // An announcement now skips Ada.
+    let sent = list.announce("While Ada bounces").await;
+    list.settled(&sent).await;
+    assert!(
+        list.sink
+            .messages()
+            .iter()
+            .all(|m| to(m) != "ada@example.net")
+    );
+
+    let resumed = list
+        .app
+        .post_form(&format!("{path}/resume-email"), &[])
+        .await;
+    assert_eq!(resumed.status(), 303);
+    let page = list.app.get(&path).await.text().await.unwrap();
+    assert!(!page.contains("id=\"email-stopped\""), "{page}");
+    assert_eq!(store.bounce_record(ada.id).await.unwrap(), None);
+    let audit = store.audit_events(1, 1000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "member.email_delivery_resumed"
+                && e.actor == format!("user:{OWNER_EMAIL}"))
+    );
+
+    let before = list.sink.messages().len();
+    let next = list.announce("Ada is back").await;
+    list.settled(&next).await;
+    assert!(
+        list.sink.messages()[before..]
+            .iter()
+            .any(|m| to(m) == "ada@example.net")
+    );
+}

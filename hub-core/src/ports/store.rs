@@ -235,6 +235,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> Result<Option<crate::bounces::BounceRecord>, StoreError>;
 
+    /// Turns email delivery back on for a member whose bounces stopped it,
+    /// and starts their bounce score again.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn resume_email_delivery(
+        &self,
+        member: MemberId,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
     /// A member's bounce record, if they ever bounced.
     ///
     /// # Errors

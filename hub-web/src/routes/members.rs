@@ -172,7 +172,8 @@ fn url_encode(value: &str) -> String {
     out
 }
 
-fn form_page(
+async fn form_page(
+    state: &AppState,
     user: &CurrentUser,
     csrf: &CsrfToken,
     community: Community,
@@ -180,14 +181,39 @@ fn form_page(
     values: MemberFormValues,
     error: Option<String>,
 ) -> Result<String, AppError> {
+    let bounces = match &member {
+        Some(m) => state.store.bounce_record(m.id).await?,
+        None => None,
+    };
     Ok(MemberFormPage {
         nav: nav(user, csrf),
         community,
         member,
+        bounces,
         values,
         error,
     }
     .render()?)
+}
+
+/// Turns email delivery back on after bounces stopped it.
+pub(crate) async fn resume_email(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, id)): Path<(String, String)>,
+    Form(form): Form<crate::csrf::TokenForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let member = find_member(&state, &community, &id).await?;
+    hub_core::bounces::resume(
+        state.store.as_ref(),
+        &member,
+        &hub_core::access::actor(&user.0),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/communities/{slug}/members/{}", member.id)).into_response())
 }
 
 pub(crate) async fn new(
@@ -197,14 +223,18 @@ pub(crate) async fn new(
     Path(slug): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let community = community(&state, &user, &slug).await?;
-    Ok(Html(form_page(
-        &user,
-        &csrf,
-        community,
-        None,
-        MemberFormValues::default(),
-        None,
-    )?))
+    Ok(Html(
+        form_page(
+            &state,
+            &user,
+            &csrf,
+            community,
+            None,
+            MemberFormValues::default(),
+            None,
+        )
+        .await?,
+    ))
 }
 
 /// A member form's fields, checked.
@@ -257,7 +287,8 @@ pub(crate) async fn create(
     let (email, checked) = match checked {
         Ok(ok) => ok,
         Err(message) => {
-            let page = form_page(&user, &csrf, community, None, values, Some(message))?;
+            let page =
+                form_page(&state, &user, &csrf, community, None, values, Some(message)).await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
         }
     };
@@ -274,7 +305,8 @@ pub(crate) async fn create(
         ))
         .into_response()),
         Err(StoreError::Conflict(message)) => {
-            let page = form_page(&user, &csrf, community, None, values, Some(message))?;
+            let page =
+                form_page(&state, &user, &csrf, community, None, values, Some(message)).await?;
             Ok((StatusCode::CONFLICT, Html(page)).into_response())
         }
         Err(e) => Err(e.into()),
@@ -312,14 +344,9 @@ pub(crate) async fn show(
         email_consent: member.consent(ConsentChannel::Email).to_string(),
         csrf: String::new(),
     };
-    Ok(Html(form_page(
-        &user,
-        &csrf,
-        community,
-        Some(member),
-        values,
-        None,
-    )?))
+    Ok(Html(
+        form_page(&state, &user, &csrf, community, Some(member), values, None).await?,
+    ))
 }
 
 pub(crate) async fn update(
@@ -335,7 +362,16 @@ pub(crate) async fn update(
     let checked = match check_form(&values) {
         Ok(checked) => checked,
         Err(message) => {
-            let page = form_page(&user, &csrf, community, Some(member), values, Some(message))?;
+            let page = form_page(
+                &state,
+                &user,
+                &csrf,
+                community,
+                Some(member),
+                values,
+                Some(message),
+            )
+            .await?;
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
         }
     };

@@ -44,6 +44,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/communities/{slug}/members/new", get(members::new))
         .route("/communities/{slug}/members.csv", get(members::export))
         .route(
+            "/communities/{slug}/members/{id}/resume-email",
+            post(members::resume_email),
+        )
+        .route(
             "/communities/{slug}/members/{id}",
             get(members::show).post(members::update),
         )
