@@ -86,6 +86,8 @@ pub struct OutboxConfig {
     pub idle_poll_ms: u64,
     /// Recipients of a many-recipient channel claimed at a time.
     pub recipient_batch: u32,
+    /// Recipients sent at once per worker.
+    pub recipient_concurrency: usize,
 }
 
 /// How logs are written.
@@ -281,6 +283,7 @@ impl Config {
             backoff_max: Duration::from_secs(o.backoff_max_seconds.max(o.backoff_base_seconds)),
             idle_poll: Duration::from_millis(o.idle_poll_ms.max(10)),
             recipient_batch: o.recipient_batch.max(1),
+            recipient_concurrency: o.recipient_concurrency.max(1),
         }
     }
 

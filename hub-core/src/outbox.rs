@@ -54,6 +54,8 @@ pub struct OutboxSettings {
     pub idle_poll: Duration,
     /// Recipients claimed at a time on a many-recipient channel.
     pub recipient_batch: u32,
+    /// How many of them one worker sends at once.
+    pub recipient_concurrency: usize,
 }
 
 impl Default for OutboxSettings {
@@ -66,7 +68,8 @@ impl Default for OutboxSettings {
             backoff_base: Duration::from_secs(10),
             backoff_max: Duration::from_secs(3600),
             idle_poll: Duration::from_millis(500),
-            recipient_batch: 50,
+            recipient_batch: 100,
+            recipient_concurrency: 16,
         }
     }
 }
@@ -377,7 +380,8 @@ impl Outbox {
     }
 
     /// Works through the delivery's due recipients a batch at a time, each
-    /// batch sent `concurrency` at once and recorded in one transaction.
+    /// batch sent `recipient_concurrency` at once and recorded in one
+    /// transaction while the next batch goes out.
     /// `Some` when the channel said to stop (a rate limit, a revoked token).
     async fn send_to_recipients(
         &self,
@@ -390,6 +394,7 @@ impl Outbox {
             .expand_recipients(id, consent, self.clock.now())
             .await?;
         let announcement = Arc::new(work.announcement.clone());
+        let mut recording: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
         loop {
             let now = self.clock.now();
             let batch = self
@@ -404,10 +409,52 @@ impl Outbox {
                 )
                 .await?;
             if batch.is_empty() {
+                if let Some(previous) = recording.take() {
+                    joined(previous.await)?;
+                }
                 return Ok(None);
             }
+            // A channel with no pace between sends is asked once a batch
+            // whether it is paused (a write on the database), not once a
+            // recipient: at thousands of messages a second that write was
+            // most of the work.
+            let paced = work.channel.min_interval_ms > 0;
+            if !paced {
+                let pause = match self.send_slot(&work.channel).await {
+                    Ok(wait) if wait <= MAX_PACE_WAIT => {
+                        tokio::time::sleep(wait).await;
+                        None
+                    }
+                    Ok(wait) => Some((
+                        self.clock.now() + chrono_duration(wait),
+                        "not sent: the channel is paused".to_owned(),
+                    )),
+                    Err(error) => Some((self.clock.now(), error.to_string())),
+                };
+                if let Some((at, error)) = pause {
+                    if let Some(previous) = recording.take() {
+                        joined(previous.await)?;
+                    }
+                    let unsent: Vec<_> = batch
+                        .iter()
+                        .map(|r| {
+                            let finish = Finish::Retry {
+                                at,
+                                error: error.clone(),
+                                refund_attempt: true,
+                                possible_duplicate: false,
+                            };
+                            (r.member_id, finish)
+                        })
+                        .collect();
+                    self.store
+                        .finish_recipients(id, &self.worker_id, &unsent, self.clock.now())
+                        .await?;
+                    continue;
+                }
+            }
             let semaphore = Arc::new(tokio::sync::Semaphore::new(
-                self.settings.concurrency.max(1),
+                self.settings.recipient_concurrency.max(1),
             ));
             // Set by a rate limit or a revoked token: the sends not yet
             // started go back unsent, their attempt refunded.
@@ -433,7 +480,11 @@ impl Outbox {
                         );
                         return (recipient.member_id, finish, None);
                     }
-                    match this.send_slot(&channel).await {
+                    match if paced {
+                        this.send_slot(&channel).await
+                    } else {
+                        Ok(Duration::ZERO)
+                    } {
                         // A pace: wait for it.
                         Ok(wait) if wait <= MAX_PACE_WAIT => tokio::time::sleep(wait).await,
                         // A pause (the channel said to slow down): not now.
@@ -483,12 +534,24 @@ impl Outbox {
                     }
                 }
             }
-            self.store
-                .finish_recipients(id, &self.worker_id, &outcomes, self.clock.now())
-                .await?;
+            // Recorded while the next batch is claimed and sent: the
+            // database's time no longer adds to every batch's. The one
+            // before is awaited first, so records stay in order and at most
+            // two batches are ever unrecorded (what a crash may resend).
+            if let Some(previous) = recording.take() {
+                joined(previous.await)?;
+            }
+            let (store, worker, now) =
+                (self.store.clone(), self.worker_id.clone(), self.clock.now());
+            let record =
+                tokio::spawn(
+                    async move { store.finish_recipients(id, &worker, &outcomes, now).await },
+                );
             if stop.is_some() {
+                joined(record.await)?;
                 return Ok(stop);
             }
+            recording = Some(record);
         }
     }
 
@@ -733,6 +796,14 @@ pub fn backoff(settings: &OutboxSettings, attempts: u32) -> Duration {
 
 fn chrono_duration(duration: Duration) -> chrono::Duration {
     chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
+
+/// The result of a recording task, a task that could not finish counting as
+/// a storage failure.
+fn joined(
+    result: Result<Result<u64, StoreError>, tokio::task::JoinError>,
+) -> Result<u64, StoreError> {
+    result.map_err(|e| StoreError::Internal(Box::new(e)))?
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ fn settings() -> OutboxSettings {
         backoff_max: Duration::from_secs(60),
         idle_poll: Duration::from_millis(10),
         recipient_batch: 50,
+        recipient_concurrency: 4,
     }
 }
 

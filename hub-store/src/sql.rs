@@ -208,13 +208,18 @@ pub(crate) const CANCEL_GONE_RECIPIENTS: &str = concat!(
     still_subscribed!("$2")
 );
 /// `$1` delivery, `$2` now, `$3` owner, `$4` lease end, `$5` how many, `$6`
-/// the consent channel: only people still subscribed are picked.
+/// the consent channel: only people still subscribed are picked. The
+/// redundant `state IN (…)` lets the planner walk the partial index
+/// `recipients_due` in `next_attempt_at` order and stop at the limit: without
+/// it SQLite checked and sorted all 10,000 rows of a list for every batch
+/// (9 ms a claim, against 0.15 ms).
 /// `{lock}` is the backend's row lock for the inner select. The pick is
 /// materialized: PostgreSQL may run an `IN (… LIMIT …)` subquery more than
 /// once inside the update and so claim more than `$5` (a test caught it).
 pub(crate) const CLAIM_RECIPIENTS: &str = concat!(
     "WITH picked AS MATERIALIZED (SELECT member_id FROM recipients \
-       WHERE delivery_id = $1 AND ((state IN ('pending', 'retry_wait') AND next_attempt_at <= $2) \
+       WHERE delivery_id = $1 AND state IN ('pending', 'retry_wait', 'sending') \
+         AND ((state IN ('pending', 'retry_wait') AND next_attempt_at <= $2) \
          OR (state = 'sending' AND lease_until < $2)) AND ",
     still_subscribed!("$6"),
     " ORDER BY next_attempt_at LIMIT $5{lock}) \
