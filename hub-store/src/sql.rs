@@ -236,6 +236,15 @@ pub(crate) const FINISH_RECIPIENT: &str = "UPDATE recipients SET state = $4, rem
      last_error = $6, next_attempt_at = COALESCE($7, next_attempt_at), attempts = attempts - $8, \
      possible_duplicates = possible_duplicates + $9, lease_owner = NULL, lease_until = NULL \
      WHERE delivery_id = $1 AND member_id = $2 AND lease_owner = $3 AND state = 'sending'";
+/// [`FINISH_RECIPIENT`] for a whole batch on PostgreSQL: `$1` delivery, `$2`
+/// owner, `$3` a JSON array of `{m: member, s: state, r: remote ref, e:
+/// error, n: next attempt, f: refund, d: possible duplicates added}`.
+pub(crate) const FINISH_RECIPIENTS_BULK_PG: &str = "UPDATE recipients AS t SET state = x.s, \
+     remote_ref = COALESCE(x.r, t.remote_ref), last_error = x.e, \
+     next_attempt_at = COALESCE(x.n, t.next_attempt_at), attempts = t.attempts - x.f, \
+     possible_duplicates = t.possible_duplicates + x.d, lease_owner = NULL, lease_until = NULL \
+     FROM jsonb_to_recordset($3::text::jsonb) AS x(m uuid, s text, r text, e text, n timestamptz, f int, d int) \
+     WHERE t.delivery_id = $1 AND t.member_id = x.m AND t.lease_owner = $2 AND t.state = 'sending'";
 pub(crate) const RECIPIENT_COUNTS: &str = "SELECT state, COUNT(*), COALESCE(SUM(possible_duplicates), 0) \
      FROM recipients WHERE delivery_id = $1 GROUP BY state";
 /// When the next of a delivery's recipients can be claimed: a waiting one's
