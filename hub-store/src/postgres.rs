@@ -1101,13 +1101,14 @@ impl Store for PgStore {
         now: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
         let mut tx = self.write().await?;
-        sqlx::query(sql::EXPAND_RECIPIENTS)
+        let added = sqlx::query(sql::EXPAND_RECIPIENTS)
             .bind(delivery.0)
             .bind(consent.as_str())
             .bind(now)
             .execute(&mut *tx)
             .await
-            .map_err(internal)?;
+            .map_err(internal)?
+            .rows_affected();
         sqlx::query(sql::SET_RECIPIENTS_TOTAL)
             .bind(delivery.0)
             .execute(&mut *tx)
@@ -1120,6 +1121,15 @@ impl Store for PgStore {
             .map_err(internal)?
             .ok_or_else(|| StoreError::NotFound(format!("the delivery {delivery}")))?;
         tx.commit().await.map_err(internal)?;
+        if added >= RECIPIENTS_WORTH_ANALYZING {
+            // A list's rows arrive all at once, long before autovacuum looks,
+            // and with the table's old statistics each batch's claim took
+            // 11 ms on a 10,000 list instead of 2.
+            sqlx::query("ANALYZE recipients")
+                .execute(&self.pool)
+                .await
+                .map_err(internal)?;
+        }
         Ok(total.unwrap_or(0).unsigned_abs())
     }
 
@@ -1167,24 +1177,31 @@ impl Store for PgStore {
     ) -> Result<u64, StoreError> {
         // One statement for the whole batch: a statement a recipient was a
         // round trip each, and most of a list's sending time on PostgreSQL.
-        let rows: Vec<serde_json::Value> = outcomes
-            .iter()
-            .map(|(member, finish)| {
-                let c = sql::FinishColumns::of(finish);
-                serde_json::json!({
-                    "m": member.0, "s": c.state, "r": c.remote_ref, "e": c.error,
-                    "n": c.next_attempt_at, "f": c.refund, "d": c.duplicates,
+        // A few statements a batch instead of one a recipient: a round trip
+        // each was most of a list's sending time on PostgreSQL.
+        let mut tx = self.write().await?;
+        let mut counted = 0;
+        for chunk in outcomes.chunks(RECORD_CHUNK) {
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|(member, finish)| {
+                    let c = sql::FinishColumns::of(finish);
+                    serde_json::json!({
+                        "m": member.0, "s": c.state, "r": c.remote_ref, "e": c.error,
+                        "n": c.next_attempt_at, "f": c.refund, "d": c.duplicates,
+                    })
                 })
-            })
-            .collect();
-        let counted = sqlx::query(sql::FINISH_RECIPIENTS_BULK_PG)
-            .bind(delivery.0)
-            .bind(owner)
-            .bind(serde_json::Value::Array(rows).to_string())
-            .execute(&self.pool)
-            .await
-            .map_err(internal)?
-            .rows_affected();
+                .collect();
+            counted += sqlx::query(sql::FINISH_RECIPIENTS_BULK_PG)
+                .bind(delivery.0)
+                .bind(owner)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(internal)?;
         Ok(counted)
     }
 
@@ -1596,6 +1613,16 @@ impl Store for PgStore {
             .collect())
     }
 }
+
+/// Recipient outcomes per UPDATE statement. One statement for a whole batch
+/// of 100 (about 10 KB of parameters) took 43 ms over TCP and 1 ms over the
+/// Unix socket: sqlx does not set TCP_NODELAY, and a message that size
+/// waited for the server's delayed ACK. Statements of 20 take 0.3 ms each.
+const RECORD_CHUNK: usize = 20;
+
+/// A delivery that adds at least this many recipient rows refreshes the
+/// table's planner statistics.
+const RECIPIENTS_WORTH_ANALYZING: u64 = 1_000;
 
 /// How [`sql::BOUNCE_RECORD`] locks the row it reads inside a write.
 const LOCK_BOUNCE: &str = " FOR UPDATE OF b";

@@ -236,7 +236,7 @@ pub(crate) const FINISH_RECIPIENT: &str = "UPDATE recipients SET state = $4, rem
      last_error = $6, next_attempt_at = COALESCE($7, next_attempt_at), attempts = attempts - $8, \
      possible_duplicates = possible_duplicates + $9, lease_owner = NULL, lease_until = NULL \
      WHERE delivery_id = $1 AND member_id = $2 AND lease_owner = $3 AND state = 'sending'";
-/// [`FINISH_RECIPIENT`] for a whole batch on PostgreSQL: `$1` delivery, `$2`
+/// [`FINISH_RECIPIENT`] for many recipients at once on PostgreSQL: `$1` delivery, `$2`
 /// owner, `$3` a JSON array of `{m: member, s: state, r: remote ref, e:
 /// error, n: next attempt, f: refund, d: possible duplicates added}`.
 pub(crate) const FINISH_RECIPIENTS_BULK_PG: &str = "UPDATE recipients AS t SET state = x.s, \
