@@ -193,7 +193,10 @@ pub async fn start(config: &Config, listen: SocketAddr) -> Result<Server, Failur
     let public_url = config.public_base(local_address(&listener)?);
     let keys = Arc::new(config.secret_keys()?);
     let adapters = crate::adapters::Adapters::new(config, &keys, &public_url)?;
-    serve(config, listener, Arc::new(adapters), keys).await
+    let mailer = adapters
+        .mailer()
+        .map(|m| Arc::new(m) as Arc<dyn hub_core::ports::mailer::Mailer>);
+    serve(config, listener, Arc::new(adapters), keys, mailer).await
 }
 
 /// Starts serving, reaching channels through `adapters` (tests pass fakes
@@ -210,7 +213,7 @@ pub async fn start_with(
     let listener = bind(listen).await?;
     // Read once: with SQLite and no COPHUB_SECRET_KEY the keys are a file.
     let keys = Arc::new(config.secret_keys()?);
-    serve(config, listener, adapters, keys).await
+    serve(config, listener, adapters, keys, None).await
 }
 
 async fn bind(listen: SocketAddr) -> Result<TcpListener, Failure> {
@@ -230,6 +233,7 @@ async fn serve(
     listener: TcpListener,
     adapters: Arc<dyn AdapterFactory>,
     keys: Arc<SecretKeys>,
+    mailer: Option<Arc<dyn hub_core::ports::mailer::Mailer>>,
 ) -> Result<Server, Failure> {
     let store = open_store(config).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -247,9 +251,12 @@ async fn serve(
     let worker = Worker::start(config, store.clone(), adapters.clone(), keys.clone());
     let engine =
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone());
-    let state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
+    let mut state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
         .with_sync(engine)
         .with_keys(keys);
+    if let Some(mailer) = mailer {
+        state = state.with_mailer(mailer);
+    }
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

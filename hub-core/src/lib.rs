@@ -16,6 +16,7 @@ pub mod destination;
 pub mod email;
 pub mod ids;
 pub mod import;
+pub mod membership;
 pub mod model;
 pub mod outbox;
 pub mod page;

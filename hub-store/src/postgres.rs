@@ -604,6 +604,77 @@ impl Store for PgStore {
         tx.commit().await.map_err(internal)
     }
 
+    async fn create_member_link(
+        &self,
+        link: hub_core::membership::NewMemberLink,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::INSERT_MEMBER_LINK)
+            .bind(&link.token_hash)
+            .bind(link.purpose.as_str())
+            .bind(link.community_id.0)
+            .bind(link.email.normalized())
+            .bind(link.email.display())
+            .bind(&link.name)
+            .bind(link.created_at)
+            .bind(link.expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
+    async fn member_link(
+        &self,
+        token_hash: &str,
+        purpose: hub_core::membership::LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<hub_core::membership::MemberLink>, StoreError> {
+        let row: Option<crate::rows::MemberLinkRow> = sqlx::query_as(sql::MEMBER_LINK)
+            .bind(token_hash)
+            .bind(purpose.as_str())
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn spend_member_link(
+        &self,
+        token_hash: &str,
+        purpose: hub_core::membership::LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<hub_core::membership::MemberLink>, StoreError> {
+        let mut tx = self.write().await?;
+        let row: Option<crate::rows::MemberLinkRow> = sqlx::query_as(sql::SPEND_MEMBER_LINK)
+            .bind(token_hash)
+            .bind(purpose.as_str())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        row.map(TryInto::try_into).transpose()
+    }
+
+    async fn recent_member_links(
+        &self,
+        community: CommunityId,
+        email: &Email,
+        purpose: hub_core::membership::LinkPurpose,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::RECENT_MEMBER_LINKS)
+            .bind(community.0)
+            .bind(email.normalized())
+            .bind(purpose.as_str())
+            .bind(since)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(count.unsigned_abs())
+    }
+
     async fn bounce_record(
         &self,
         member: MemberId,

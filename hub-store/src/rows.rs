@@ -525,3 +525,31 @@ impl From<BounceRow> for hub_core::bounces::BounceRecord {
         }
     }
 }
+
+/// A member link as stored.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct MemberLinkRow {
+    purpose: String,
+    community_id: Uuid,
+    email_display: String,
+    name: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl TryFrom<MemberLinkRow> for hub_core::membership::MemberLink {
+    type Error = hub_core::ports::store::StoreError;
+
+    fn try_from(row: MemberLinkRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            purpose: row
+                .purpose
+                .parse()
+                .map_err(|e| corrupt(format!("member_links.purpose: {e}")))?,
+            community_id: hub_core::ids::CommunityId(row.community_id),
+            email: hub_core::Email::parse(&row.email_display)
+                .map_err(|e| corrupt(format!("member_links.email: {e}")))?,
+            name: row.name,
+            expires_at: row.expires_at,
+        })
+    }
+}

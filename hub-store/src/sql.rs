@@ -81,6 +81,18 @@ pub(crate) const DISABLE_EMAIL_DELIVERY: &str = "UPDATE member_consents SET deli
 pub(crate) const RESUME_EMAIL_DELIVERY: &str = "UPDATE member_consents SET delivery_disabled_at = NULL WHERE member_id = $1 AND channel = 'email'";
 pub(crate) const FORGET_BOUNCES: &str = "DELETE FROM bounce_scores WHERE member_id = $1";
 
+pub(crate) const INSERT_MEMBER_LINK: &str = "INSERT INTO member_links \
+     (token_hash, purpose, community_id, email, email_display, name, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// `$1` hash, `$2` purpose, `$3` now.
+pub(crate) const MEMBER_LINK: &str = "SELECT purpose, community_id, email_display, name, expires_at \
+     FROM member_links WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3";
+pub(crate) const SPEND_MEMBER_LINK: &str = "UPDATE member_links SET used_at = $3 \
+     WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3 \
+     RETURNING purpose, community_id, email_display, name, expires_at";
+pub(crate) const RECENT_MEMBER_LINKS: &str = "SELECT COUNT(*) FROM member_links \
+     WHERE community_id = $1 AND email = $2 AND purpose = $3 AND created_at > $4";
+
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
      (seq, at, actor, action, community_id, subject, details, prev_hash, hash) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";

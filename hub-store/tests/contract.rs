@@ -68,6 +68,7 @@ contract!(
     send_slots_are_spaced_across_callers,
     the_shared_sync_roster_reads_as_each_channels_own,
     bounces_score_once_a_day_and_stop_email_delivery_at_the_threshold,
+    a_member_link_works_once_and_only_until_it_expires,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1173,4 +1174,85 @@ async fn bounces_score_once_a_day_and_stop_email_delivery_at_the_threshold(
         .unwrap();
     let cleared = store.bounce_record(bouncing.id).await.unwrap().unwrap();
     assert_eq!(cleared.email_disabled_at, None);
+}
+
+async fn a_member_link_works_once_and_only_until_it_expires(store: Arc<dyn Store>, _url: &str) {
+    use hub_core::membership::{LinkPurpose, NewMemberLink};
+    let c = community(store.as_ref(), "links").await;
+    let now = Utc::now();
+    let link = |hash: &str, expires| NewMemberLink {
+        token_hash: hash.into(),
+        purpose: LinkPurpose::Join,
+        community_id: c.id,
+        email: email("Ada@Example.net"),
+        name: "Ada".into(),
+        created_at: now,
+        expires_at: expires,
+    };
+    store
+        .create_member_link(link("h1", now + Duration::days(3)))
+        .await
+        .unwrap();
+    store
+        .create_member_link(link("old", now - Duration::seconds(1)))
+        .await
+        .unwrap();
+    let read = store
+        .member_link("h1", LinkPurpose::Join, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (read.email.display(), read.name.as_str()),
+        ("Ada@Example.net", "Ada")
+    );
+    assert_eq!(
+        store
+            .member_link("h1", LinkPurpose::Preferences, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .member_link("old", LinkPurpose::Join, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .recent_member_links(
+                c.id,
+                &email("ada@example.net"),
+                LinkPurpose::Join,
+                now - Duration::minutes(10)
+            )
+            .await
+            .unwrap(),
+        2
+    );
+    // Of two concurrent uses, one gets the link.
+    let (a, b) = tokio::join!(
+        store.spend_member_link("h1", LinkPurpose::Join, now),
+        store.spend_member_link("h1", LinkPurpose::Join, now)
+    );
+    assert_eq!(
+        usize::from(a.unwrap().is_some()) + usize::from(b.unwrap().is_some()),
+        1
+    );
+    assert_eq!(
+        store
+            .member_link("h1", LinkPurpose::Join, now)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .spend_member_link("old", LinkPurpose::Join, now)
+            .await
+            .unwrap(),
+        None
+    );
 }

@@ -69,6 +69,9 @@ pub struct AppState {
     /// Encrypts channel credentials a lead gives; `None` where this process
     /// has no keys (such requests then answer 503).
     pub secret_keys: Option<Arc<SecretKeys>>,
+    /// Sends the hub's own mail (join confirmations, preferences links);
+    /// `None` where no mail server is configured (those pages then say so).
+    pub mailer: Option<Arc<dyn hub_core::ports::mailer::Mailer>>,
     login_limiter: Arc<login_limit::LoginLimiter>,
 }
 
@@ -83,7 +86,15 @@ impl AppState {
             settings: Arc::new(settings),
             sync: None,
             secret_keys: None,
+            mailer: None,
         }
+    }
+
+    /// The same state, sending the hub's own mail through `mailer`.
+    #[must_use]
+    pub fn with_mailer(mut self, mailer: Arc<dyn hub_core::ports::mailer::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
     }
 
     /// The same state, encrypting channel credentials with `keys`.

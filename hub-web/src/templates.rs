@@ -238,3 +238,65 @@ pub(crate) struct UnsubscribePage {
     pub(crate) email: String,
     pub(crate) outcome: UnsubscribeOutcome,
 }
+
+/// The join form.
+#[derive(Template)]
+#[template(path = "public/join.html")]
+pub(crate) struct JoinPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) email: String,
+    pub(crate) name: String,
+    pub(crate) error: Option<String>,
+}
+
+/// A button that uses a mailed link (mail scanners open links; only the
+/// button acts).
+#[derive(Template)]
+#[template(path = "public/confirm.html")]
+pub(crate) struct ConfirmLinkPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) heading: &'static str,
+    pub(crate) text: String,
+    pub(crate) action: String,
+    pub(crate) button: &'static str,
+}
+
+/// A one-paragraph outcome.
+#[derive(Template)]
+#[template(path = "public/notice.html")]
+pub(crate) struct NoticePage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) heading: &'static str,
+    pub(crate) text: String,
+}
+
+/// Asks for an address to mail a preferences link to.
+#[derive(Template)]
+#[template(path = "public/preferences_request.html")]
+pub(crate) struct PreferencesRequestPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) error: Option<String>,
+}
+
+/// One channel on the preferences page.
+#[derive(Debug, Clone)]
+pub(crate) struct ChannelChoice {
+    pub(crate) value: &'static str,
+    pub(crate) label: &'static str,
+    pub(crate) subscribed: bool,
+}
+
+/// The preferences page.
+#[derive(Template)]
+#[template(path = "public/preferences.html")]
+pub(crate) struct PreferencesPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) email: String,
+    pub(crate) token: String,
+    pub(crate) channels: Vec<ChannelChoice>,
+}

@@ -453,3 +453,152 @@ async fn a_lead_sees_a_bouncing_address_on_its_page_and_resumes_delivery() {
             .any(|m| to(m) == "ada@example.net")
     );
 }
+
+/// The link in the newest message to `to` that starts with `prefix`.
+fn link_in_mail(sink: &SmtpSink, to: &str, prefix: &str) -> String {
+    let mail = sink
+        .messages()
+        .into_iter()
+        .rev()
+        .find(|m| m.rcpt_tos.iter().any(|r| r == to))
+        .unwrap_or_else(|| panic!("no mail to {to}"));
+    let body = mail.parsed().get_body().unwrap();
+    body.split_whitespace()
+        .find(|word| word.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} link in {body}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn people_join_by_double_opt_in_and_choose_their_channels_by_magic_link() {
+    let Some(list) = list_app().await else { return };
+    let app = &list.app;
+    let form = app.get("/c/rse/join").await;
+    assert_eq!(form.status(), 200);
+
+    // Bad input is refused with a sentence and sends nothing.
+    let bad = app
+        .post_form("/c/rse/join", &[("email", "not an address"), ("name", "X")])
+        .await;
+    assert_eq!(bad.status(), 422);
+    assert!(bad.text().await.unwrap().contains("role=\"alert\""));
+
+    let asked = app
+        .post_form(
+            "/c/rse/join",
+            &[("email", "New.Person@Example.net"), ("name", "New Person")],
+        )
+        .await;
+    assert_eq!(asked.status(), 200);
+    assert!(asked.text().await.unwrap().contains("Check your inbox"));
+    let again = app
+        .post_form(
+            "/c/rse/join",
+            &[("email", "new.person@example.net"), ("name", "New Person")],
+        )
+        .await;
+    assert_eq!(
+        again.status(),
+        429,
+        "one confirmation per address per 10 minutes"
+    );
+    list.sink.wait_for(1, Duration::from_secs(10)).await;
+    let link = link_in_mail(&list.sink, "new.person@example.net", "http");
+    assert!(
+        link.starts_with(&format!("{}/c/rse/join/", app.base)),
+        "{link}"
+    );
+    let path = link.strip_prefix(&app.base).unwrap().to_owned();
+
+    // Opening the link only asks; nobody is added yet.
+    let page = app.get(&path).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Confirm"));
+    let store = app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let members = || async { store.all_members(community.id).await.unwrap() };
+    assert!(
+        members()
+            .await
+            .iter()
+            .all(|m| m.email.normalized() != "new.person@example.net")
+    );
+
+    let confirmed = app.post_form(&path, &[]).await;
+    assert_eq!(confirmed.status(), 200);
+    assert!(
+        confirmed
+            .text()
+            .await
+            .unwrap()
+            .contains("You are subscribed")
+    );
+    assert_eq!(
+        list.consent("new.person@example.net").await,
+        (ConsentStatus::Subscribed, Some(ConsentSource::Member))
+    );
+    let joined = members()
+        .await
+        .into_iter()
+        .find(|m| m.email.normalized() == "new.person@example.net")
+        .unwrap();
+    assert_eq!(joined.name, "New Person");
+    let reused = app.post_form(&path, &[]).await;
+    assert_eq!(reused.status(), 410);
+
+    // Preferences: a stranger gets the same answer and no mail.
+    let before = list.sink.messages().len();
+    let stranger = app
+        .post_form("/c/rse/preferences", &[("email", "stranger@example.net")])
+        .await;
+    assert_eq!(stranger.status(), 200);
+    let asked = app
+        .post_form("/c/rse/preferences", &[("email", "dee@example.net")])
+        .await;
+    assert_eq!(asked.status(), 200);
+    let messages = list
+        .sink
+        .wait_for(before + 1, Duration::from_secs(10))
+        .await;
+    assert_eq!(messages.len(), before + 1);
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.rcpt_tos[0] != "stranger@example.net")
+    );
+    let link = link_in_mail(&list.sink, "dee@example.net", "http");
+    let path = link.strip_prefix(&app.base).unwrap().to_owned();
+    let page = app.get(&path).await.text().await.unwrap();
+    assert!(page.contains("value=\"email\" checked"), "{page}");
+
+    // Unticking everything opts Dee out of the list; the link is then spent.
+    let saved = app.post_form(&path, &[("action", "save")]).await;
+    assert_eq!(saved.status(), 200);
+    assert_eq!(
+        list.consent("dee@example.net").await,
+        (ConsentStatus::OptedOut, Some(ConsentSource::Member))
+    );
+    assert_eq!(app.get(&path).await.status(), 410);
+
+    // "Leave everything" opts out of every channel the member was on.
+    app.post_form("/c/rse/preferences", &[("email", "new.person@example.net")])
+        .await;
+    list.sink
+        .wait_for(before + 2, Duration::from_secs(10))
+        .await;
+    let link = link_in_mail(
+        &list.sink,
+        "new.person@example.net",
+        &format!("{}/c/rse/preferences/", app.base),
+    );
+    let path = link.strip_prefix(&app.base).unwrap().to_owned();
+    let left = app
+        .post_form(&path, &[("channel", "email"), ("action", "leave")])
+        .await;
+    assert_eq!(left.status(), 200);
+    assert!(left.text().await.unwrap().contains("left every channel"));
+    assert_eq!(
+        list.consent("new.person@example.net").await.0,
+        ConsentStatus::OptedOut
+    );
+}

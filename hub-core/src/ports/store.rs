@@ -255,6 +255,50 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         member: MemberId,
     ) -> Result<Option<crate::bounces::BounceRecord>, StoreError>;
 
+    /// Stores a member link (its hash).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn create_member_link(
+        &self,
+        link: crate::membership::NewMemberLink,
+    ) -> Result<(), StoreError>;
+
+    /// A link that still works (unused, unexpired), left as it is.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn member_link(
+        &self,
+        token_hash: &str,
+        purpose: crate::membership::LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::membership::MemberLink>, StoreError>;
+
+    /// Uses a link up, if it still works: of two concurrent callers, one
+    /// gets it.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn spend_member_link(
+        &self,
+        token_hash: &str,
+        purpose: crate::membership::LinkPurpose,
+        now: DateTime<Utc>,
+    ) -> Result<Option<crate::membership::MemberLink>, StoreError>;
+
+    /// How many links of a kind went to an address since `since`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn recent_member_links(
+        &self,
+        community: CommunityId,
+        email: &Email,
+        purpose: crate::membership::LinkPurpose,
+        since: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     /// One page of a community's roster, ordered by normalized email.
     ///
     /// # Errors

@@ -7,6 +7,7 @@ mod auth;
 mod communities;
 mod health;
 mod members;
+mod membership;
 pub(crate) use members::member_query;
 mod setup;
 mod sync;
@@ -30,6 +31,22 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/static/app.css", get(assets::stylesheet))
         .route("/setup/{token}", get(setup::show).post(setup::create_owner))
         .route("/login", get(auth::show).post(auth::login))
+        .route(
+            "/c/{slug}/join",
+            get(membership::join_form).post(membership::join),
+        )
+        .route(
+            "/c/{slug}/join/{token}",
+            get(membership::join_link).post(membership::confirm_join),
+        )
+        .route(
+            "/c/{slug}/preferences",
+            get(membership::preferences_form).post(membership::request_preferences),
+        )
+        .route(
+            "/c/{slug}/preferences/{token}",
+            get(membership::preferences).post(membership::save_preferences),
+        )
         .route(
             "/u/{token}",
             get(unsubscribe::show).post(unsubscribe::confirm),
