@@ -1,7 +1,8 @@
 //! Test support for cophub: fresh databases on either backend, and fixtures.
 //! `smtp_sink` runs a real SMTP server (aiosmtpd, through
 //! scripts/peers/smtp-sink) that records what it receives. Later it holds
-//! the fake Slack and Zoom servers. It
+//! the fake Slack and Zoom servers. `mailman` reaches the real
+//! GNU Mailman 3 that scripts/test starts. It
 //! depends on no adapter crate and shares no constant with one: a fake
 //! follows the published contract, so a test can catch an adapter getting
 //! the contract wrong.
@@ -9,5 +10,6 @@
 pub mod database;
 pub mod fake_adapter;
 pub mod fixtures;
+pub mod mailman;
 pub mod smtp_sink;
 pub mod webhook_receiver;

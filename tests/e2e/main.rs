@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod email;
 mod helpers;
+mod mailman;
 mod outbox;
 mod sync;
 

@@ -49,6 +49,11 @@ pub struct MailmanSettings {
     /// Members per roster page.
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// `From:` of announcements posted to the list; the hub's own sender
+    /// (`[mail] from`) when unset. Mailman discards a post whose sender is
+    /// not a valid address ("no valid senders"), such as `…@localhost`.
+    #[serde(default)]
+    pub from: Option<String>,
 }
 
 fn default_rest_user() -> String {
@@ -77,6 +82,7 @@ pub struct MailmanAdapter {
     rest_password: String,
     moderator_password: Option<String>,
     sender: Option<SmtpSender>,
+    from: Option<Mailbox>,
     list: Mailbox,
     domain: String,
 }
@@ -96,7 +102,7 @@ impl MailmanAdapter {
         hub_core::tls::init();
         let settings: MailmanSettings = serde_json::from_value(settings.clone()).map_err(|e| {
             AdapterError::Permanent(format!(
-                "Mailman settings: {e} (expected rest_url, list_id and list_address; optionally rest_user, allow_local, timeout_seconds, page_size)"
+                "Mailman settings: {e} (expected rest_url, list_id and list_address; optionally rest_user, from, allow_local, timeout_seconds, page_size)"
             ))
         })?;
         let secret: MailmanSecret = serde_json::from_str(secret.unwrap_or_default()).map_err(|_| {
@@ -123,7 +129,19 @@ impl MailmanAdapter {
                 settings.rest_url
             )));
         }
+        let from = settings
+            .from
+            .as_deref()
+            .map(|from| {
+                from.parse::<Mailbox>().map_err(|_| {
+                    AdapterError::Permanent(format!(
+                        "from {from:?} is not an address such as \"Data Stewards <stewards@example.org>\""
+                    ))
+                })
+            })
+            .transpose()?;
         Ok(Self {
+            from,
             rest_password: secret.rest_password,
             moderator_password: secret.moderator_password.filter(|p| !p.is_empty()),
             settings,
@@ -330,7 +348,7 @@ impl ChannelAdapter for MailmanAdapter {
         let message_id = format!("{idempotency_key}@{}", self.domain);
         let body = render::markdown(&announcement.body_markdown);
         let message = lettre::Message::builder()
-            .from(sender.from().clone())
+            .from(self.from.clone().unwrap_or_else(|| sender.from().clone()))
             .to(self.list.clone())
             .subject(crate::message::one_line(&announcement.title))
             .message_id(Some(format!("<{message_id}>")))

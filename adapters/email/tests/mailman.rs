@@ -4,7 +4,7 @@
 //! SMTP sink; posts reach Mailman through an SMTP-to-LMTP forwarder standing
 //! in for the site's MTA.
 
-use std::{path::PathBuf, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use hub_adapter_email::{MailmanAdapter, SmtpSender, SmtpSettings};
@@ -14,160 +14,31 @@ use hub_core::{
     model::announcement::Announcement,
     ports::adapter::{AdapterError, ChannelAdapter},
 };
-use serde_json::{Value, json};
+use hub_testkit::mailman::{MODERATOR_PASSWORD, MailmanPeer};
+use serde_json::json;
 
-/// Where the test Mailman runs, from scripts/peers/mailman-stack.
-struct Peer {
-    rest: String,
-    user: String,
-    password: String,
-    smtp: String,
-    outbox: PathBuf,
-}
-
-const REQUIRE: &str = "COPHUB_TEST_REQUIRE_MAILMAN";
-
-fn peer() -> Option<Peer> {
-    hub_core::tls::init();
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let found = (|| {
-        Some(Peer {
-            rest: var("COPHUB_TEST_MAILMAN_REST")?,
-            user: var("COPHUB_TEST_MAILMAN_USER").unwrap_or_else(|| "restadmin".into()),
-            password: var("COPHUB_TEST_MAILMAN_PASSWORD")?,
-            smtp: var("COPHUB_TEST_MAILMAN_SMTP")?,
-            outbox: PathBuf::from(var("COPHUB_TEST_MAILMAN_OUTBOX")?),
-        })
-    })();
-    if found.is_none() {
-        assert!(
-            std::env::var(REQUIRE).as_deref() != Ok("1"),
-            "{REQUIRE}=1 but COPHUB_TEST_MAILMAN_* is not set: scripts/test starts Mailman"
-        );
-        eprintln!("skipping: no test Mailman (scripts/test starts one)");
-    }
-    found
-}
-
-impl Peer {
-    fn admin(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
-    }
-
-    async fn rest(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .admin()
-            .request(method, format!("{}/{path}", self.rest))
-            .basic_auth(&self.user, Some(&self.password));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// A fresh list `name@example.org` with no welcome or goodbye mail, and
-    /// the moderator password `modpass`; returns its list id.
-    async fn fresh_list(&self) -> String {
-        let name = format!("t{}", uuid_like());
-        let domain = self
-            .rest(
-                reqwest::Method::POST,
-                "domains",
-                Some(json!({"mail_host": "example.org"})),
-            )
-            .await;
-        assert!(
-            matches!(domain.status().as_u16(), 201 | 400),
-            "{}",
-            domain.status()
-        );
-        let created = self
-            .rest(
-                reqwest::Method::POST,
-                "lists",
-                Some(json!({"fqdn_listname": format!("{name}@example.org")})),
-            )
-            .await;
-        assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
-        let list_id = format!("{name}.example.org");
-        let config = self
-            .rest(
-                reqwest::Method::PATCH,
-                &format!("lists/{list_id}/config"),
-                Some(json!({
-                    "send_welcome_message": false,
-                    "send_goodbye_message": false,
-                    "moderator_password": "modpass",
-                })),
-            )
-            .await;
-        assert_eq!(config.status(), 204, "{}", config.text().await.unwrap());
-        list_id
-    }
-
-    fn adapter(&self, list_id: &str, password: &str, moderator: &str) -> MailmanAdapter {
-        let sender = SmtpSender::new(&SmtpSettings {
-            url: self.smtp.clone().into(),
-            pool_size: 2,
-            timeout: Duration::from_secs(20),
-            rate_per_second: None,
-            from: "cophub <hub@example.net>".parse().unwrap(),
-        })
-        .unwrap();
-        MailmanAdapter::new(
-            &json!({
-                "rest_url": self.rest,
-                "rest_user": self.user,
-                "list_id": list_id,
-                "list_address": list_id.replacen('.', "@", 1),
-                "allow_local": true,
-                "page_size": 2,
-            }),
-            Some(&json!({"rest_password": password, "moderator_password": moderator}).to_string()),
-            Some(sender),
-        )
-        .unwrap()
-    }
-
-    /// Recipients of messages Mailman sent whose Subject contains `subject`.
-    fn delivered(&self, subject: &str) -> Vec<String> {
-        let mut recipients = Vec::new();
-        let Ok(entries) = std::fs::read_dir(&self.outbox) else {
-            return recipients;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.extension().is_none_or(|x| x != "json") {
-                continue;
-            }
-            let Ok(raw) = std::fs::read(path.with_extension("eml")) else {
-                continue;
-            };
-            let Ok(mail) = mailparse::parse_mail(&raw) else {
-                continue;
-            };
-            let matches = mail.headers.iter().any(|h| {
-                h.get_key_ref().eq_ignore_ascii_case("Subject") && h.get_value().contains(subject)
-            });
-            if matches {
-                let envelope: Value =
-                    serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-                for to in envelope["rcpt_tos"].as_array().unwrap() {
-                    recipients.push(to.as_str().unwrap().to_lowercase());
-                }
-            }
-        }
-        recipients.sort();
-        recipients
-    }
+fn adapter(peer: &MailmanPeer, list_id: &str, password: &str, moderator: &str) -> MailmanAdapter {
+    let sender = SmtpSender::new(&SmtpSettings {
+        url: peer.smtp.clone().into(),
+        pool_size: 2,
+        timeout: Duration::from_secs(20),
+        rate_per_second: None,
+        from: "cophub <hub@example.net>".parse().unwrap(),
+    })
+    .unwrap();
+    MailmanAdapter::new(
+        &json!({
+            "rest_url": peer.rest,
+            "rest_user": peer.user,
+            "list_id": list_id,
+            "list_address": list_id.replacen('.', "@", 1),
+            "allow_local": true,
+            "page_size": 2,
+        }),
+        Some(&json!({"rest_password": password, "moderator_password": moderator}).to_string()),
+        Some(sender),
+    )
+    .unwrap()
 }
 
 fn uuid_like() -> String {
@@ -198,7 +69,9 @@ async fn all_members(adapter: &MailmanAdapter) -> Vec<String> {
 
 #[tokio::test]
 async fn members_are_mirrored_both_ways_and_a_post_reaches_them_through_moderation() {
-    let Some(peer) = peer() else { return };
+    let Some(peer) = MailmanPeer::from_env() else {
+        return;
+    };
     let list_id = peer.fresh_list().await;
     // People already on the Mailman list.
     for (email, name) in [
@@ -206,19 +79,9 @@ async fn members_are_mirrored_both_ways_and_a_post_reaches_them_through_moderati
         ("bob@example.com", "Bob"),
         ("carol@example.com", "Carol"),
     ] {
-        let subscribed = peer
-            .rest(
-                reqwest::Method::POST,
-                "members",
-                Some(
-                    json!({"list_id": list_id, "subscriber": email, "display_name": name,
-                    "pre_verified": true, "pre_confirmed": true, "pre_approved": true}),
-                ),
-            )
-            .await;
-        assert_eq!(subscribed.status(), 201);
+        peer.subscribe(&list_id, email, name).await;
     }
-    let adapter = peer.adapter(&list_id, &peer.password, "modpass");
+    let adapter = adapter(&peer, &list_id, &peer.password, MODERATOR_PASSWORD);
     adapter.health().await.unwrap();
 
     // Import: every page (two members a page here) read.
@@ -263,14 +126,7 @@ async fn members_are_mirrored_both_ways_and_a_post_reaches_them_through_moderati
         receipt.remote_ref.starts_with("<delivery-1@"),
         "{receipt:?}"
     );
-    let mut delivered = Vec::new();
-    for _ in 0..300 {
-        delivered = peer.delivered(&title);
-        if delivered.len() >= 3 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let delivered = peer.wait_delivered(&title, 3).await;
     assert_eq!(
         delivered,
         ["alice@example.com", "carol@example.com", "dave@example.com"]
@@ -279,11 +135,13 @@ async fn members_are_mirrored_both_ways_and_a_post_reaches_them_through_moderati
 
 #[tokio::test]
 async fn mailman_failures_have_their_class() {
-    let Some(peer) = peer() else { return };
+    let Some(peer) = MailmanPeer::from_env() else {
+        return;
+    };
     let list_id = peer.fresh_list().await;
 
     // A wrong REST password: the channel needs reconnecting.
-    let wrong = peer.adapter(&list_id, "not-the-password", "modpass");
+    let wrong = adapter(&peer, &list_id, "not-the-password", MODERATOR_PASSWORD);
     assert!(matches!(
         wrong.list_members(None).await,
         Err(AdapterError::Auth(_))
@@ -291,7 +149,12 @@ async fn mailman_failures_have_their_class() {
     assert!(matches!(wrong.health().await, Err(AdapterError::Auth(_))));
 
     // An unknown list: refused, with Mailman's reason.
-    let unknown = peer.adapter("no-such-list.example.org", &peer.password, "modpass");
+    let unknown = adapter(
+        &peer,
+        "no-such-list.example.org",
+        &peer.password,
+        MODERATOR_PASSWORD,
+    );
     let error = unknown.list_members(None).await.unwrap_err();
     assert!(matches!(error, AdapterError::Permanent(_)), "{error:?}");
 
