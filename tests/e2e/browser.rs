@@ -408,3 +408,70 @@ impl Browser {
         panic!("the page never showed {selector}: {}", self.text().await);
     }
 }
+
+#[tokio::test]
+async fn a_person_joins_in_a_real_browser_and_a_lead_resumes_a_bouncing_address() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let Some(list) = crate::email::list_app().await else {
+        return;
+    };
+    let app = &list.app;
+
+    // Someone joins from the public page, then confirms from the mail.
+    browser.client.goto(&app.url("/c/rse/join")).await.unwrap();
+    browser.fill("input[name=email]", "grace@example.net").await;
+    browser.fill("input[name=name]", "Grace").await;
+    browser.click("form button[type=submit]").await;
+    assert!(browser.text().await.contains("Check your inbox"));
+    list.sink.wait_for(1, Duration::from_secs(10)).await;
+    let link = crate::email::link_in_mail(&list.sink, "grace@example.net", "http");
+    browser.client.goto(&link).await.unwrap();
+    browser.click("form button[type=submit]").await;
+    let page = browser.text().await;
+    assert!(page.contains("You are subscribed"), "{page}");
+
+    // Her address then bounces for five days; the lead sees it and resumes.
+    let store = app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let grace = store
+        .all_members(community.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.email.normalized() == "grace@example.net")
+        .unwrap();
+    for day in 1..=5 {
+        let at = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-0{day}T10:00:00Z"))
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        store
+            .record_bounce(
+                grace.id,
+                hub_core::bounces::BounceKind::Hard,
+                "5.1.1 user unknown",
+                at,
+                hub_testkit::fixtures::audit(),
+            )
+            .await
+            .unwrap();
+    }
+    browser.client.goto(&app.url("/login")).await.unwrap();
+    browser.fill("input[name=email]", OWNER_EMAIL).await;
+    browser.fill("input[name=password]", OWNER_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser
+        .client
+        .goto(&app.url(&format!("/communities/rse/members/{}", grace.id)))
+        .await
+        .unwrap();
+    let page = browser.text().await;
+    assert!(page.contains("stopped mailing this address"), "{page}");
+    browser.click("form[action$='/resume-email'] button").await;
+    let page = browser.text().await;
+    assert!(!page.contains("stopped mailing this address"), "{page}");
+    assert_eq!(store.bounce_record(grace.id).await.unwrap(), None);
+
+    browser.client.clone().close().await.unwrap();
+}

@@ -28,16 +28,16 @@ cy+reject@example.net,Cy,member,yes
 dee@example.net,Dee,member,yes
 ";
 
-struct ListApp {
-    app: TestApp,
-    sink: SmtpSink,
+pub(crate) struct ListApp {
+    pub(crate) app: TestApp,
+    pub(crate) sink: SmtpSink,
     token: String,
     channel: String,
 }
 
 /// An owner, the community `rse` with the roster above, and its native
 /// list sending through a real SMTP server.
-async fn list_app() -> Option<ListApp> {
+pub(crate) async fn list_app() -> Option<ListApp> {
     let sink = SmtpSink::start().await?;
     let url = sink.url();
     let app = spawn_app_configured(|config| {
@@ -455,7 +455,7 @@ async fn a_lead_sees_a_bouncing_address_on_its_page_and_resumes_delivery() {
 }
 
 /// The link in the newest message to `to` that starts with `prefix`.
-fn link_in_mail(sink: &SmtpSink, to: &str, prefix: &str) -> String {
+pub(crate) fn link_in_mail(sink: &SmtpSink, to: &str, prefix: &str) -> String {
     let mail = sink
         .messages()
         .into_iter()
