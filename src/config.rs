@@ -64,6 +64,14 @@ pub struct MailConfig {
     pub timeout_seconds: u64,
     /// Messages a second at most; 0 for no limit.
     pub rate_per_second: f64,
+    /// DKIM: the signing domain; signing is on when this is set.
+    pub dkim_domain: Option<String>,
+    /// DKIM: the selector.
+    pub dkim_selector: Option<String>,
+    /// DKIM: `rsa` or `ed25519`.
+    pub dkim_algorithm: Option<String>,
+    /// DKIM: the file holding the private key.
+    pub dkim_key_file: Option<PathBuf>,
 }
 
 /// The delivery outbox (see `[outbox]` in config/example.toml).
@@ -307,6 +315,38 @@ impl Config {
             timeout: Duration::from_secs(self.mail.timeout_seconds.max(1)),
             rate_per_second: Some(self.mail.rate_per_second).filter(|r| *r > 0.0),
             from,
+            dkim: self.dkim_settings()?,
+        }))
+    }
+
+    /// DKIM signing, when `mail.dkim_domain` is set.
+    fn dkim_settings(&self) -> Result<Option<hub_adapter_email::DkimSettings>, ConfigError> {
+        use hub_adapter_email::DkimAlgorithm;
+        let Some(domain) = &self.mail.dkim_domain else {
+            return Ok(None);
+        };
+        let selector = self.mail.dkim_selector.clone().ok_or_else(|| {
+            ConfigError("mail.dkim_domain is set, so mail.dkim_selector must be too".into())
+        })?;
+        let algorithm = match self.mail.dkim_algorithm.as_deref().unwrap_or("rsa") {
+            "rsa" => DkimAlgorithm::Rsa,
+            "ed25519" => DkimAlgorithm::Ed25519,
+            other => {
+                return Err(ConfigError(format!(
+                    "mail.dkim_algorithm must be rsa or ed25519 (got {other:?})"
+                )));
+            }
+        };
+        let path = self.mail.dkim_key_file.as_ref().ok_or_else(|| {
+            ConfigError("mail.dkim_domain is set, so mail.dkim_key_file must be too".into())
+        })?;
+        let key = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("mail.dkim_key_file {}: {e}", path.display())))?;
+        Ok(Some(hub_adapter_email::DkimSettings {
+            domain: domain.clone(),
+            selector,
+            algorithm,
+            private_key: key.into(),
         }))
     }
 

@@ -12,4 +12,4 @@ pub mod smtp;
 
 pub use list::{EmailListAdapter, ListMail, ListSettings};
 pub use mailman::{MailmanAdapter, MailmanSettings};
-pub use smtp::{SmtpSender, SmtpSettings};
+pub use smtp::{DkimAlgorithm, DkimSettings, SmtpSender, SmtpSettings};

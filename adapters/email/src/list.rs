@@ -232,7 +232,7 @@ impl ChannelAdapter for EmailListAdapter {
         let unsubscribe_url = format!("{}/u/{token}", self.mail.public_url);
         let message_id = format!("{idempotency_key}@{}", self.domain);
         let body = self.rendered(announcement);
-        let (envelope, bytes) = ListMessage {
+        let (envelope, message) = ListMessage {
             from: &self.from,
             to: &self.to,
             list_id: &self.list_id,
@@ -247,6 +247,7 @@ impl ChannelAdapter for EmailListAdapter {
         }
         .build()
         .map_err(|e| AdapterError::Permanent(e.to_string()))?;
+        let bytes = self.mail.sender.seal(message);
         self.mail.sender.send(&envelope, &bytes).await?;
         Ok(Receipt {
             remote_ref: format!("<{message_id}>"),

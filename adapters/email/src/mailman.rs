@@ -356,9 +356,8 @@ impl ChannelAdapter for MailmanAdapter {
             .header(crate::message::Approved(password.to_owned()))
             .multipart(MultiPart::alternative_plain_html(body.text, body.html))
             .map_err(|e| AdapterError::Permanent(e.to_string()))?;
-        sender
-            .send(message.envelope(), &message.formatted())
-            .await?;
+        let envelope = message.envelope().clone();
+        sender.send(&envelope, &sender.seal(message)).await?;
         Ok(Receipt {
             remote_ref: format!("<{message_id}>"),
             url: None,

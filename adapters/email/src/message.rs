@@ -47,11 +47,12 @@ pub struct ListMessage<'a> {
 pub struct BuildError(pub String);
 
 impl ListMessage<'_> {
-    /// The envelope and the message's bytes, ready for SMTP.
+    /// The envelope and the message, ready to be sealed (signed, where
+    /// configured) and sent.
     ///
     /// # Errors
     /// [`BuildError`] when an address is malformed.
-    pub fn build(&self) -> Result<(Envelope, Vec<u8>), BuildError> {
+    pub fn build(&self) -> Result<(Envelope, Message), BuildError> {
         let envelope = Envelope::new(
             Some(parse_address(self.envelope_from)?),
             vec![parse_address(self.envelope_to)?],
@@ -99,7 +100,7 @@ impl ListMessage<'_> {
                 html,
             ))
             .map_err(|e| BuildError(e.to_string()))?;
-        Ok((envelope, message.formatted()))
+        Ok((envelope, message))
     }
 }
 
@@ -220,7 +221,7 @@ mod tests {
         let from: Mailbox = "Data Stewards <cop@lists.example.org>".parse().unwrap();
         let to: Mailbox = "cop@lists.example.org".parse().unwrap();
         let rendered = render::markdown(body);
-        let (envelope, bytes) = ListMessage {
+        let (envelope, message) = ListMessage {
             from: &from,
             to: &to,
             list_id: "cop.lists.example.org",
@@ -240,7 +241,7 @@ mod tests {
             envelope.from().unwrap().to_string(),
             "bounces+bTOKEN@lists.example.org"
         );
-        String::from_utf8(bytes).unwrap()
+        String::from_utf8(message.formatted()).unwrap()
     }
 
     fn header<'a>(message: &'a str, name: &str) -> Vec<&'a str> {

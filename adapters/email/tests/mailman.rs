@@ -24,6 +24,7 @@ fn adapter(peer: &MailmanPeer, list_id: &str, password: &str, moderator: &str) -
         timeout: Duration::from_secs(20),
         rate_per_second: None,
         from: "cophub <hub@example.net>".parse().unwrap(),
+        dkim: None,
     })
     .unwrap();
     MailmanAdapter::new(

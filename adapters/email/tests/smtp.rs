@@ -27,6 +27,7 @@ fn sender(url: &str, timeout: Duration) -> SmtpSender {
         timeout,
         rate_per_second: None,
         from: "cophub <hub@example.org>".parse().unwrap(),
+        dkim: None,
     })
     .unwrap()
 }
@@ -310,5 +311,166 @@ async fn unusable_list_settings_are_refused_with_a_reason() {
             matches!(&error, AdapterError::Permanent(m) if m.contains(expected)),
             "{settings}: {error:?}"
         );
+    }
+}
+
+/// Runs scripts/peers/dkim-verify (dkimpy) with `args`, `input` on stdin.
+fn dkim_tool(args: &[&str], input: &[u8]) -> Option<(bool, String)> {
+    use std::io::Write;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/peers/dkim-verify");
+    let child = std::process::Command::new(&script)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(error) => {
+            assert!(
+                std::env::var(hub_testkit::smtp_sink::REQUIRE_ENV).as_deref() != Ok("1"),
+                "dkim-verify did not start: {error}"
+            );
+            return None;
+        }
+    };
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let output = child.wait_with_output().unwrap();
+    Some((
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).trim().to_owned(),
+    ))
+}
+
+/// An RSA key pair from openssl: the PKCS#1 PEM and the DNS `p=` value.
+fn rsa_key() -> (String, String) {
+    let private = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "2048"])
+        .output()
+        .unwrap();
+    assert!(private.status.success());
+    let pem = String::from_utf8(private.stdout).unwrap();
+    let mut public = std::process::Command::new("openssl")
+        .args(["rsa", "-pubout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut public.stdin.take().unwrap(), pem.as_bytes()).unwrap();
+    let public = String::from_utf8(public.wait_with_output().unwrap().stdout).unwrap();
+    let p: String = public.lines().filter(|l| !l.starts_with("-----")).collect();
+    (pem, p)
+}
+
+#[tokio::test]
+async fn dkim_signatures_verify_with_dkimpy_and_cover_the_list_headers() {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let Some((true, keys_out)) = dkim_tool(&["keygen-ed25519"], b"") else {
+        return;
+    };
+    let mut lines = keys_out.lines();
+    let (seed, public) = (
+        lines.next().unwrap().to_owned(),
+        lines.next().unwrap().to_owned(),
+    );
+    let (rsa_pem, rsa_public) = rsa_key();
+    let cases = [
+        (
+            hub_adapter_email::DkimAlgorithm::Rsa,
+            rsa_pem,
+            format!("v=DKIM1; k=rsa; p={rsa_public}"),
+        ),
+        (
+            hub_adapter_email::DkimAlgorithm::Ed25519,
+            seed,
+            format!("v=DKIM1; k=ed25519; p={public}"),
+        ),
+    ];
+    let keys = keys();
+    for (round, (algorithm, private_key, txt)) in cases.into_iter().enumerate() {
+        let sender = SmtpSender::new(&SmtpSettings {
+            url: sink.url().into(),
+            pool_size: 2,
+            timeout: Duration::from_secs(5),
+            rate_per_second: None,
+            from: "cophub <hub@example.org>".parse().unwrap(),
+            dkim: Some(hub_adapter_email::DkimSettings {
+                domain: "lists.example.org".into(),
+                selector: "cophub".into(),
+                algorithm,
+                private_key: private_key.into(),
+            }),
+        })
+        .unwrap();
+        let adapter = EmailListAdapter::new(
+            Arc::new(ListMail::new(sender, "https://hub.example.org", &keys)),
+            "Data Stewards",
+            &json!({"list_address": "stewards@lists.example.org"}),
+        )
+        .unwrap();
+        let ada = recipient("ada@example.net");
+        adapter
+            .post_to(
+                &announcement(
+                    "Signed — café",
+                    "Hello **all**.\n\nA long line ".repeat(20).as_str(),
+                ),
+                &ada,
+                "k",
+            )
+            .await
+            .unwrap();
+        let messages = sink.wait_for(round + 1, Duration::from_secs(10)).await;
+        let raw = &messages[round].raw;
+        let (ok, verdict) = dkim_tool(
+            &[
+                "verify",
+                "--domain",
+                "lists.example.org",
+                "--selector",
+                "cophub",
+                "--txt",
+                &txt,
+            ],
+            raw,
+        )
+        .unwrap();
+        assert!(ok, "{algorithm:?}: {verdict}");
+        let covered = verdict.to_lowercase();
+        for header in [
+            "from",
+            "to",
+            "subject",
+            "date",
+            "message-id",
+            "list-id",
+            "list-unsubscribe",
+            "list-unsubscribe-post",
+        ] {
+            assert!(
+                covered.split([':', '=']).any(|h| h == header),
+                "{algorithm:?} does not cover {header}: {verdict}"
+            );
+        }
+        // A changed message no longer verifies.
+        let tampered = String::from_utf8_lossy(raw).replace("Hello", "Hullo");
+        let (ok, _) = dkim_tool(
+            &[
+                "verify",
+                "--domain",
+                "lists.example.org",
+                "--selector",
+                "cophub",
+                "--txt",
+                &txt,
+            ],
+            tampered.as_bytes(),
+        )
+        .unwrap();
+        assert!(!ok, "{algorithm:?}: a tampered body still verified");
     }
 }
