@@ -4,6 +4,8 @@
 //! SMTP sink; posts reach Mailman through an SMTP-to-LMTP forwarder standing
 //! in for the site's MTA.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a panic is a failed test
+
 use std::time::Duration;
 
 use chrono::Utc;

@@ -1,6 +1,8 @@
 //! The native list's adapter against a real SMTP server (aiosmtpd, started
 //! per test by hub-testkit): what arrives, and what each SMTP failure means.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a panic is a failed test
+
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
