@@ -442,21 +442,7 @@ async fn a_person_joins_in_a_real_browser_and_a_lead_resumes_a_bouncing_address(
         .into_iter()
         .find(|m| m.email.normalized() == "grace@example.net")
         .unwrap();
-    for day in 1..=5 {
-        let at = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-0{day}T10:00:00Z"))
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        store
-            .record_bounce(
-                grace.id,
-                hub_core::bounces::BounceKind::Hard,
-                "5.1.1 user unknown",
-                at,
-                hub_testkit::fixtures::audit(),
-            )
-            .await
-            .unwrap();
-    }
+    crate::email::bounce_five_days(store.as_ref(), grace.id).await;
     browser.client.goto(&app.url("/login")).await.unwrap();
     browser.fill("input[name=email]", OWNER_EMAIL).await;
     browser.fill("input[name=password]", OWNER_PASSWORD).await;

@@ -25,12 +25,7 @@ impl Cli {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cophub"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
-                command.env_remove(key);
-            }
-        }
+        let mut command = crate::helpers::cophub_command();
         command
             .args(args)
             .args([

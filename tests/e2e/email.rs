@@ -261,13 +261,7 @@ Diagnostic-Code: smtp; 550 {status} user unknown\r\n\
 fn pipe_bounce(app: &TestApp, args: &[&str], message: &str) -> std::process::Output {
     use secrecy::ExposeSecret;
     use std::io::Write;
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cophub"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
-            command.env_remove(key);
-        }
-    }
-    let mut child = command
+    let mut child = crate::helpers::cophub_command()
         .args(["email", "bounce"])
         .args(args)
         .arg("--data-dir")
@@ -398,21 +392,7 @@ async fn a_lead_sees_a_bouncing_address_on_its_page_and_resumes_delivery() {
         .into_iter()
         .find(|m| m.email.normalized() == "ada@example.net")
         .unwrap();
-    for day in 1..=5 {
-        let at = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-0{day}T10:00:00Z"))
-            .unwrap()
-            .with_timezone(&chrono::Utc);
-        store
-            .record_bounce(
-                ada.id,
-                hub_core::bounces::BounceKind::Hard,
-                "5.1.1 user unknown",
-                at,
-                hub_testkit::fixtures::audit(),
-            )
-            .await
-            .unwrap();
-    }
+    bounce_five_days(store.as_ref(), ada.id).await;
     let path = format!("/communities/rse/members/{}", ada.id);
     let page = list.app.get(&path).await.text().await.unwrap();
     assert!(page.contains("id=\"email-stopped\""), "{page}");
@@ -601,4 +581,26 @@ async fn people_join_by_double_opt_in_and_choose_their_channels_by_magic_link() 
         list.consent("new.person@example.net").await.0,
         ConsentStatus::OptedOut
     );
+}
+
+/// Five hard bounces on five days: enough to stop the list mailing someone.
+pub(crate) async fn bounce_five_days(
+    store: &dyn hub_core::ports::store::Store,
+    member: hub_core::ids::MemberId,
+) {
+    for day in 1..=5 {
+        let at = chrono::DateTime::parse_from_rfc3339(&format!("2026-11-0{day}T10:00:00Z"))
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        store
+            .record_bounce(
+                member,
+                hub_core::bounces::BounceKind::Hard,
+                "5.1.1 user unknown",
+                at,
+                hub_testkit::fixtures::audit(),
+            )
+            .await
+            .unwrap();
+    }
 }

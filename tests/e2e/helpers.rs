@@ -254,3 +254,15 @@ pub fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let to = text[from..].find(end)? + from;
     Some(&text[from..to])
 }
+
+/// The `cophub` binary with none of this process's COPHUB_* settings (nor
+/// DATABASE_URL): each test passes exactly the ones it means.
+pub fn cophub_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cophub"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
+            command.env_remove(key);
+        }
+    }
+    command
+}

@@ -4,7 +4,7 @@
 //! this test process and counts by delivery id.
 
 use std::{
-    process::{Child, Command, Stdio},
+    process::{Child, Stdio},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -89,12 +89,12 @@ impl Fixture {
 
     /// A `cophub worker` process with extra arguments.
     fn worker_with(&self, lease_seconds: u32, extra: &[&str]) -> Child {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cophub"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
-                command.env_remove(key);
-            }
-        }
+        self.worker_env(lease_seconds, extra, &[])
+    }
+
+    /// A `cophub worker` process with extra arguments and settings.
+    fn worker_env(&self, lease_seconds: u32, extra: &[&str], env: &[(&str, &str)]) -> Child {
+        let mut command = crate::helpers::cophub_command();
         command
             .args(["worker", "--database-url", self.db.url(), "--data-dir"])
             .arg(std::env::temp_dir())
@@ -105,6 +105,7 @@ impl Fixture {
             .env("COPHUB_OUTBOX__IDLE_POLL_MS", "50")
             .env("COPHUB_OUTBOX__BACKOFF_BASE_SECONDS", "1")
             .env("COPHUB_OUTBOX__BACKOFF_MAX_SECONDS", "2")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()
@@ -356,28 +357,16 @@ async fn killing_the_worker_mid_list_send_reaches_all_10000_and_duplicates_only_
     .id;
     fixture.publish(1, list).await;
     let smtp = sink.url();
+    let batch = BATCH.to_string();
     let worker = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cophub"));
-        for (key, _) in std::env::vars() {
-            if key.starts_with("COPHUB_") || key == "DATABASE_URL" {
-                command.env_remove(key);
-            }
-        }
-        command
-            .args(["worker", "--database-url", fixture.db.url(), "--data-dir"])
-            .arg(std::env::temp_dir())
-            .env("COPHUB_SECRET_KEY", &fixture.key)
-            .env("COPHUB_LOG_FILTER", "error")
-            .env("COPHUB_MAIL__SMTP_URL", &smtp)
-            .env("COPHUB_OUTBOX__LEASE_SECONDS", "2")
-            .env("COPHUB_OUTBOX__IDLE_POLL_MS", "50")
-            .env("COPHUB_OUTBOX__RECIPIENT_BATCH", BATCH.to_string())
-            .env("COPHUB_OUTBOX__BACKOFF_BASE_SECONDS", "1")
-            .env("COPHUB_OUTBOX__BACKOFF_MAX_SECONDS", "2")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("cophub worker starts")
+        fixture.worker_env(
+            2,
+            &[],
+            &[
+                ("COPHUB_MAIL__SMTP_URL", smtp.as_str()),
+                ("COPHUB_OUTBOX__RECIPIENT_BATCH", batch.as_str()),
+            ],
+        )
     };
 
     for kill in 1..=10 {
