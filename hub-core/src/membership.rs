@@ -166,18 +166,9 @@ pub async fn confirm_join(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Member, MembershipError> {
-    let link = store
-        .spend_member_link(&hash_secret(token), LinkPurpose::Join, now)
-        .await?
-        .filter(|l| l.community_id == community.id)
-        .ok_or(MembershipError::SpentLink)?;
+    let link = spend(store, community, token, LinkPurpose::Join, now).await?;
     let actor = format!("member:{}", link.email.normalized());
-    let existing = store
-        .all_members(community.id)
-        .await?
-        .into_iter()
-        .find(|m| m.email == link.email);
-    let member = match existing {
+    let member = match store.member_by_email(community.id, &link.email).await? {
         Some(member) => member,
         None => {
             let audit = NewAuditEvent {
@@ -225,12 +216,7 @@ pub async fn request_preferences(
 ) -> Result<(), MembershipError> {
     let email = Email::parse(email)?;
     let mailer = mailer.ok_or(MembershipError::NoMailer)?;
-    let Some(member) = store
-        .all_members(community.id)
-        .await?
-        .into_iter()
-        .find(|m| m.email == email)
-    else {
+    let Some(member) = store.member_by_email(community.id, &email).await? else {
         return Ok(());
     };
     let link = issue(
@@ -301,11 +287,7 @@ pub async fn save_preferences(
     choice: &Preferences,
     now: DateTime<Utc>,
 ) -> Result<Member, MembershipError> {
-    let link = store
-        .spend_member_link(&hash_secret(token), LinkPurpose::Preferences, now)
-        .await?
-        .filter(|l| l.community_id == community.id)
-        .ok_or(MembershipError::SpentLink)?;
+    let link = spend(store, community, token, LinkPurpose::Preferences, now).await?;
     let member = member_of(store, community, &link.email).await?;
     let consents = ConsentChannel::ALL
         .iter()
@@ -331,16 +313,31 @@ pub async fn save_preferences(
     Ok(crate::roster::change_member(store, member, update, &actor).await?)
 }
 
+/// The member a link names; a link whose member is gone is as good as spent.
 async fn member_of(
     store: &dyn Store,
     community: &Community,
     email: &Email,
 ) -> Result<Member, MembershipError> {
     store
-        .all_members(community.id)
+        .member_by_email(community.id, email)
         .await?
-        .into_iter()
-        .find(|m| m.email == *email)
+        .ok_or(MembershipError::SpentLink)
+}
+
+/// Uses a link up: it must be this community's, of this kind, unused and
+/// unexpired.
+async fn spend(
+    store: &dyn Store,
+    community: &Community,
+    token: &str,
+    purpose: LinkPurpose,
+    now: DateTime<Utc>,
+) -> Result<MemberLink, MembershipError> {
+    store
+        .spend_member_link(&hash_secret(token), purpose, now)
+        .await?
+        .filter(|l| l.community_id == community.id)
         .ok_or(MembershipError::SpentLink)
 }
 

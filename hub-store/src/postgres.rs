@@ -535,6 +535,24 @@ impl Store for PgStore {
         Self::member_in(&mut conn, community, id).await
     }
 
+    async fn member_by_email(
+        &self,
+        community: CommunityId,
+        email: &Email,
+    ) -> Result<Option<Member>, StoreError> {
+        let mut conn = self.pool.acquire().await.map_err(internal)?;
+        let id: Option<(uuid::Uuid,)> = sqlx::query_as(sql::MEMBER_ID_BY_EMAIL)
+            .bind(community.0)
+            .bind(email.normalized())
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(internal)?;
+        match id {
+            Some((id,)) => Self::member_in(&mut conn, community, MemberId(id)).await,
+            None => Ok(None),
+        }
+    }
+
     async fn member_by_id(&self, id: MemberId) -> Result<Option<Member>, StoreError> {
         let mut conn = self.pool.acquire().await.map_err(internal)?;
         let community: Option<(uuid::Uuid,)> = sqlx::query_as(sql::COMMUNITY_OF_MEMBER)

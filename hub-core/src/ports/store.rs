@@ -212,6 +212,16 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         id: MemberId,
     ) -> Result<Option<Member>, StoreError>;
 
+    /// A community's member with this (normalized) email.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn member_by_email(
+        &self,
+        community: CommunityId,
+        email: &Email,
+    ) -> Result<Option<Member>, StoreError>;
+
     /// A member found by id alone, in whichever community (for signed
     /// links that carry only the member).
     ///
