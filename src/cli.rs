@@ -131,7 +131,8 @@ pub enum EmailCommand {
     /// delivery report, or a mail to a member's unsubscribe address), read
     /// from standard input: for the MTA to pipe `bounces+*@your-list-domain`
     /// to. Exits 0 when it was taken in, 2 when it is not one of ours or not
-    /// a bounce (the sentence says which), 1 when the database failed.
+    /// a bounce (the sentence says which), 75 (EX_TEMPFAIL: the MTA keeps the
+    /// message and tries again) when the database cannot be reached.
     #[command(
         after_help = "Example (Postfix master.cf):\n  cophub-bounce unix - n n - - pipe\n    user=cophub argv=/usr/local/bin/cophub email bounce --recipient ${original_recipient}\n\nBy hand:\n  cophub email bounce < returned.eml"
     )]

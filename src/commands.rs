@@ -794,7 +794,11 @@ async fn take_in_bounce(config: &Config, recipient: Option<&str>) -> Result<(), 
                 "could not read the message from standard input: {e}"
             ))
         })?;
-    let store = server::open_store(config).await?;
+    // The database being away is the MTA's to retry, not a reason to lose
+    // the report.
+    let store = server::open_store(config)
+        .await
+        .map_err(|e| Failure::TryAgain(e.to_string()))?;
     let verp = config.secret_keys()?.signer(hub_core::bounces::PURPOSE);
     match take_in(store.as_ref(), &verp, &raw, recipient, chrono::Utc::now()).await {
         Ok(Intake::Counted { record, .. }) => {
@@ -821,7 +825,7 @@ async fn take_in_bounce(config: &Config, recipient: Option<&str>) -> Result<(), 
             println!("the member asked by mail to leave the list and was already unsubscribed");
             Ok(())
         }
-        Err(IntakeError::Store(error)) => Err(error.into()),
+        Err(IntakeError::Store(error)) => Err(Failure::TryAgain(error.to_string())),
         Err(error) => Err(Failure::Usage(error.to_string())),
     }
 }

@@ -16,6 +16,11 @@ pub enum Failure {
     /// A failure at run time: exit code 1.
     #[error("{0}")]
     Runtime(String),
+    /// A failure worth retrying, for a command an MTA runs: exit code 75
+    /// (`EX_TEMPFAIL` of sysexits.h), so the MTA keeps the message and
+    /// tries again instead of returning it.
+    #[error("{0}")]
+    TryAgain(String),
 }
 
 impl Failure {
@@ -25,6 +30,7 @@ impl Failure {
         match self {
             Self::Usage(_) => 2,
             Self::Runtime(_) => 1,
+            Self::TryAgain(_) => 75,
         }
     }
 }

@@ -604,3 +604,43 @@ pub(crate) async fn bounce_five_days(
             .unwrap();
     }
 }
+
+#[test]
+fn a_bounce_that_cannot_be_stored_is_left_with_the_mta_to_retry() {
+    use std::io::Write;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = crate::helpers::cophub_command()
+        .args([
+            "email",
+            "bounce",
+            "--database-url",
+            "postgres://cophub@127.0.0.1:1/nothing",
+        ])
+        .arg("--data-dir")
+        .arg(data_dir.path())
+        .env(
+            "COPHUB_SECRET_KEY",
+            hub_core::secrets::SecretKeys::generate_hex(),
+        )
+        .env("COPHUB_LOG_FILTER", "off")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(report("bounces+bX@lists.example.org", "failed", "5.1.1").as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    // EX_TEMPFAIL: Postfix and others keep the message and try again.
+    assert_eq!(
+        output.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&output.stderr).trim().is_empty());
+}
