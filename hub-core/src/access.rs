@@ -91,3 +91,10 @@ pub async fn community_announcement(
 pub fn actor(user: &User) -> String {
     format!("user:{}", user.email.normalized())
 }
+
+/// The audit actor for a member acting on their own membership (a link in
+/// their mail: unsubscribe, join, preferences).
+#[must_use]
+pub fn member_actor(email: &crate::Email) -> String {
+    format!("member:{}", email.normalized())
+}

@@ -11,10 +11,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::{
     ids::MemberId,
-    model::{
-        audit::NewAuditEvent,
-        member::{ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate},
-    },
+    model::{audit::NewAuditEvent, member::ConsentChannel},
     ports::store::{Store, StoreError},
     signing::Signer,
 };
@@ -236,20 +233,10 @@ pub async fn take_in(
     recipient: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Intake, IntakeError> {
-    let header_recipient = mailparse::parse_headers(raw).ok().and_then(|(headers, _)| {
-        ["X-Original-To", "Delivered-To", "To"]
-            .iter()
-            .find_map(|name| {
-                headers
-                    .iter()
-                    .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
-                    .map(|h| h.get_value().trim().to_owned())
-            })
-    });
-    let address = recipient
-        .map(str::to_owned)
-        .or(header_recipient)
-        .unwrap_or_default();
+    let address = match recipient {
+        Some(recipient) => recipient.to_owned(),
+        None => addressed_to(raw).unwrap_or_default(),
+    };
     let (kind, member_id) = read_verp(&address, verp).ok_or_else(|| {
         IntakeError::NotOurs(if address.is_empty() {
             "no recipient".into()
@@ -261,21 +248,15 @@ pub async fn take_in(
         .member_by_id(member_id)
         .await?
         .ok_or(IntakeError::UnknownMember)?;
-    let actor = format!("member:{}", member.email.normalized());
     if kind == VerpKind::Unsubscribe {
-        if member.consent(ConsentChannel::Email) == ConsentStatus::OptedOut {
-            return Ok(Intake::AlreadyUnsubscribed(member_id));
-        }
-        let update = MemberUpdate {
-            consents: vec![(
-                ConsentChannel::Email,
-                ConsentStatus::OptedOut,
-                ConsentSource::Member,
-            )],
-            ..MemberUpdate::default()
-        };
-        crate::roster::change_member(store, member, update, &actor).await?;
-        return Ok(Intake::Unsubscribed(member_id));
+        return Ok(
+            match crate::unsubscribe::opt_out(store, member, ConsentChannel::Email).await? {
+                crate::unsubscribe::Unsubscribed::Now(_) => Intake::Unsubscribed(member_id),
+                crate::unsubscribe::Unsubscribed::Already(_) => {
+                    Intake::AlreadyUnsubscribed(member_id)
+                }
+            },
+        );
     }
     let report = parse_report(raw)?;
     let kind = if report.failed.iter().any(|f| f.kind == BounceKind::Hard) {
@@ -362,20 +343,33 @@ pub enum NotABounce {
     NoReport,
 }
 
+/// Where a message says it was delivered: `X-Original-To` or
+/// `Delivered-To` (set by the receiving MTA), else `To`.
+fn recipient_header(headers: &[mailparse::MailHeader<'_>]) -> Option<String> {
+    ["X-Original-To", "Delivered-To", "To"]
+        .iter()
+        .find_map(|name| {
+            headers
+                .iter()
+                .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+                .map(|h| h.get_value().trim().to_owned())
+        })
+}
+
+/// [`recipient_header`] of a raw message, reading its headers only.
+fn addressed_to(raw: &[u8]) -> Option<String> {
+    mailparse::parse_headers(raw)
+        .ok()
+        .and_then(|(headers, _)| recipient_header(&headers))
+}
+
 /// Reads an RFC 3464 delivery status notification.
 ///
 /// # Errors
 /// [`NotABounce`] when the input is not one (an auto-reply, say).
 pub fn parse_report(raw: &[u8]) -> Result<BounceReport, NotABounce> {
     let mail = mailparse::parse_mail(raw).map_err(|e| NotABounce::Unreadable(e.to_string()))?;
-    let to = ["X-Original-To", "Delivered-To", "To"]
-        .iter()
-        .find_map(|name| {
-            mail.headers
-                .iter()
-                .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
-        })
-        .map(|h| h.get_value().trim().to_owned());
+    let to = recipient_header(&mail.headers);
     let is_report = mail.ctype.mimetype.eq_ignore_ascii_case("multipart/report");
     let status_part = mail.subparts.iter().find(|p| {
         let t = p.ctype.mimetype.to_ascii_lowercase();
@@ -412,9 +406,9 @@ fn delivery_status_fields(body: &str) -> Vec<FailedRecipient> {
             };
             let value = value.trim();
             match name.trim().to_ascii_lowercase().as_str() {
-                "final-recipient" | "original-recipient"
-                    if recipient.is_none()
-                        || name.trim().eq_ignore_ascii_case("final-recipient") =>
+                // Final-Recipient wins; Original-Recipient only stands in.
+                field @ ("final-recipient" | "original-recipient")
+                    if field == "final-recipient" || recipient.is_none() =>
                 {
                     // "rfc822; someone@example.org"
                     let address = value.split_once(';').map_or(value, |(_, a)| a).trim();

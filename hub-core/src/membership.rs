@@ -167,7 +167,7 @@ pub async fn confirm_join(
     now: DateTime<Utc>,
 ) -> Result<Member, MembershipError> {
     let link = spend(store, community, token, LinkPurpose::Join, now).await?;
-    let actor = format!("member:{}", link.email.normalized());
+    let actor = crate::access::member_actor(&link.email);
     let member = match store.member_by_email(community.id, &link.email).await? {
         Some(member) => member,
         None => {
@@ -309,7 +309,7 @@ pub async fn save_preferences(
         consents,
         ..MemberUpdate::default()
     };
-    let actor = format!("member:{}", member.email.normalized());
+    let actor = crate::access::member_actor(&member.email);
     Ok(crate::roster::change_member(store, member, update, &actor).await?)
 }
 

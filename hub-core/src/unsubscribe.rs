@@ -105,7 +105,8 @@ pub enum UnsubscribeError {
 }
 
 /// Opts the token's member out of its channel, as the member's own action
-/// (audited as theirs). Idempotent.
+/// (audited as theirs). Idempotent. Returns the token as read, with what
+/// happened.
 ///
 /// # Errors
 /// [`UnsubscribeError`]; in every case nothing else changed.
@@ -113,24 +114,34 @@ pub async fn unsubscribe(
     store: &dyn Store,
     signer: &Signer,
     token: &str,
-) -> Result<Unsubscribed, UnsubscribeError> {
+) -> Result<(UnsubscribeToken, Unsubscribed), UnsubscribeError> {
     let token = UnsubscribeToken::decode(signer, token)?;
     let member = store
         .member_by_id(token.member)
         .await?
         .ok_or(UnsubscribeError::Unknown)?;
-    if member.consent(token.channel) == ConsentStatus::OptedOut {
+    Ok((token, opt_out(store, member, token.channel).await?))
+}
+
+/// The member leaves a channel by their own action (audited as theirs);
+/// leaving twice changes nothing. Every way a member leaves (a link, a
+/// mailed request) goes through here.
+///
+/// # Errors
+/// [`StoreError`] when storage fails; nothing changed then.
+pub async fn opt_out(
+    store: &dyn Store,
+    member: Member,
+    channel: ConsentChannel,
+) -> Result<Unsubscribed, StoreError> {
+    if member.consent(channel) == ConsentStatus::OptedOut {
         return Ok(Unsubscribed::Already(member));
     }
     let update = MemberUpdate {
-        consents: vec![(
-            token.channel,
-            ConsentStatus::OptedOut,
-            ConsentSource::Member,
-        )],
+        consents: vec![(channel, ConsentStatus::OptedOut, ConsentSource::Member)],
         ..MemberUpdate::default()
     };
-    let actor = format!("member:{}", member.email.normalized());
+    let actor = crate::access::member_actor(&member.email);
     let changed = crate::roster::change_member(store, member, update, &actor).await?;
     Ok(Unsubscribed::Now(changed))
 }

@@ -53,21 +53,14 @@ fn mailer(state: &AppState) -> Option<&dyn hub_core::ports::mailer::Mailer> {
 
 /// A membership error as a status and a sentence for the person.
 fn refusal(error: MembershipError) -> Result<(StatusCode, String), AppError> {
-    let status = match &error {
+    let status = match error {
         MembershipError::Email(_) | MembershipError::Name => StatusCode::UNPROCESSABLE_ENTITY,
         MembershipError::TooSoon => StatusCode::TOO_MANY_REQUESTS,
         MembershipError::SpentLink => StatusCode::GONE,
         MembershipError::NoMailer | MembershipError::Mail(_) => StatusCode::SERVICE_UNAVAILABLE,
-        MembershipError::Store(_) => return Err(error_to_app(error)),
+        MembershipError::Store(e) => return Err(e.into()),
     };
     Ok((status, error.to_string()))
-}
-
-fn error_to_app(error: MembershipError) -> AppError {
-    match error {
-        MembershipError::Store(e) => e.into(),
-        other => AppError::BadRequest(other.to_string()),
-    }
 }
 
 fn notice(
@@ -265,12 +258,15 @@ pub(crate) async fn request_preferences(
     }
 }
 
-const CHANNEL_LABELS: [(ConsentChannel, &str); 4] = [
-    (ConsentChannel::Email, "The email list"),
-    (ConsentChannel::Slack, "Slack"),
-    (ConsentChannel::Zoom, "Zoom calls"),
-    (ConsentChannel::Conference, "Conferences"),
-];
+/// A channel as the public pages name it.
+pub(crate) fn channel_label(channel: ConsentChannel) -> &'static str {
+    match channel {
+        ConsentChannel::Email => "the email list",
+        ConsentChannel::Slack => "Slack",
+        ConsentChannel::Zoom => "Zoom calls",
+        ConsentChannel::Conference => "conferences",
+    }
+}
 
 pub(crate) async fn preferences(
     State(state): State<AppState>,
@@ -292,11 +288,11 @@ pub(crate) async fn preferences(
             return notice(&csrf, community, status, "This link does not work", message);
         }
     };
-    let channels = CHANNEL_LABELS
+    let channels = ConsentChannel::ALL
         .iter()
-        .map(|(channel, label)| ChannelChoice {
+        .map(|channel| ChannelChoice {
             value: channel.as_str(),
-            label,
+            label: channel_label(*channel),
             subscribed: member.consent(*channel) == ConsentStatus::Subscribed,
         })
         .collect();

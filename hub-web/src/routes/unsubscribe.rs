@@ -9,7 +9,10 @@ use axum::{
     response::Html,
 };
 use hub_core::{
-    model::{community::Community, member::Member},
+    model::{
+        community::Community,
+        member::{ConsentChannel, Member},
+    },
     unsubscribe::{self, UnsubscribeError, UnsubscribeToken, Unsubscribed},
 };
 
@@ -37,7 +40,7 @@ pub(crate) async fn show(
         } else {
             UnsubscribeOutcome::Confirm
         };
-    page(&state, token, parsed.channel.as_str(), &member, outcome).await
+    page(&state, token, parsed.channel, &member, outcome).await
 }
 
 pub(crate) async fn confirm(
@@ -45,18 +48,18 @@ pub(crate) async fn confirm(
     Path(token): Path<String>,
 ) -> Result<Html<String>, AppError> {
     let signer = signer(&state)?;
-    let channel = UnsubscribeToken::decode(&signer, &token)
-        .map_err(|e| AppError::BadRequest(e.to_string()))?
-        .channel;
-    let (member, outcome) =
+    let (read, outcome) =
         match unsubscribe::unsubscribe(state.store.as_ref(), &signer, &token).await {
-            Ok(Unsubscribed::Now(member)) => (member, UnsubscribeOutcome::Done),
-            Ok(Unsubscribed::Already(member)) => (member, UnsubscribeOutcome::Already),
+            Ok(done) => done,
             Err(UnsubscribeError::Forged(e)) => return Err(AppError::BadRequest(e.to_string())),
             Err(UnsubscribeError::Unknown) => return Err(unknown()),
             Err(UnsubscribeError::Store(e)) => return Err(e.into()),
         };
-    page(&state, token, channel.as_str(), &member, outcome).await
+    let (member, outcome) = match outcome {
+        Unsubscribed::Now(member) => (member, UnsubscribeOutcome::Done),
+        Unsubscribed::Already(member) => (member, UnsubscribeOutcome::Already),
+    };
+    page(&state, token, read.channel, &member, outcome).await
 }
 
 fn signer(state: &AppState) -> Result<hub_core::signing::Signer, AppError> {
@@ -74,7 +77,7 @@ fn unknown() -> AppError {
 async fn page(
     state: &AppState,
     token: String,
-    channel: &'static str,
+    channel: ConsentChannel,
     member: &Member,
     outcome: UnsubscribeOutcome,
 ) -> Result<Html<String>, AppError> {
@@ -87,12 +90,7 @@ async fn page(
             },
             token,
             community: community.map_or_else(|| "The community".into(), |c| c.name),
-            channel: match channel {
-                "email" => "email list",
-                "slack" => "Slack",
-                "zoom" => "Zoom",
-                _ => "conference",
-            },
+            channel: super::membership::channel_label(channel),
             email: member.email.to_string(),
             outcome,
         }
