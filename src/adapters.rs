@@ -1,8 +1,9 @@
 //! The one place that knows every channel kind this build can drive.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use hub_adapter_email::{EmailListAdapter, ListMail, MailmanAdapter, SmtpSender};
+use hub_adapter_slack::{SlackAdapter, SlackApi};
 use hub_core::{
     model::channel::{Channel, ChannelKind},
     ports::adapter::{AdapterError, AdapterFactory, ChannelAdapter},
@@ -16,6 +17,7 @@ use crate::{Failure, config::Config};
 #[derive(Debug, Clone, Default)]
 pub struct Adapters {
     list_mail: Option<Arc<ListMail>>,
+    slack: SlackApi,
 }
 
 impl Adapters {
@@ -33,7 +35,13 @@ impl Adapters {
             }
             None => None,
         };
-        Ok(Self { list_mail })
+        Ok(Self {
+            list_mail,
+            slack: SlackApi {
+                api_url: config.slack.api_url.clone(),
+                timeout: Duration::from_secs(config.slack.timeout_seconds.max(1)),
+            },
+        })
     }
 
     /// The mail server, when one is configured.
@@ -70,6 +78,11 @@ impl AdapterFactory for Adapters {
                 &channel.settings,
                 secret,
                 self.mailer(),
+            )?)),
+            ChannelKind::Slack => Ok(Arc::new(SlackAdapter::new(
+                &self.slack,
+                &channel.settings,
+                secret,
             )?)),
             other => Err(AdapterError::Unsupported(format!(
                 "{other} channels are not available in this version"

@@ -48,6 +48,27 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// The mail server.
     pub mail: MailConfig,
+    /// The deployment's Slack app.
+    pub slack: SlackConfig,
+}
+
+/// The deployment's Slack app (see `[slack]` in config/example.toml): one
+/// app, the operator's, installed into each community's workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The Web API base.
+    pub api_url: String,
+    /// Where a lead approves the install.
+    pub authorize_url: String,
+    /// Seconds one API call may take.
+    pub timeout_seconds: u64,
+    /// The app's client id; unset, Slack is connected by pasting a bot token.
+    pub client_id: Option<String>,
+    /// The app's client secret.
+    pub client_secret: Option<SecretString>,
+    /// The app's signing secret, which checks the Events API's requests.
+    pub signing_secret: Option<SecretString>,
 }
 
 /// The mail server (see `[mail]` in config/example.toml).

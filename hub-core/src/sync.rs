@@ -309,6 +309,10 @@ pub struct SyncPlan {
     pub unchanged: usize,
     /// Why the plan is held, if it is.
     pub held: Option<Hold>,
+    /// Channel ids of the people the hub wants in the channel's groups
+    /// (export, mirror): see `ChannelAdapter::settle_groups`.
+    #[serde(skip)]
+    pub group_members: Vec<String>,
 }
 
 /// A stored plan read back for showing (see [`SyncPlan::for_storage`]):
@@ -460,11 +464,16 @@ pub fn plan(
             continue; // the same person twice in the channel: one is enough
         }
         match by_email.get(email.normalized()) {
-            None if imports => plan.hub_adds.push(HubAdd {
-                email: email.clone(),
-                name: account.name.clone(),
-                external_id: account.external_id.clone(),
-            }),
+            None if imports => {
+                if exports {
+                    plan.group_members.push(account.external_id.clone());
+                }
+                plan.hub_adds.push(HubAdd {
+                    email: email.clone(),
+                    name: account.name.clone(),
+                    external_id: account.external_id.clone(),
+                });
+            }
             None if exports => plan.channel_removals.push(ChannelRemoval {
                 external_id: account.external_id.clone(),
                 email: email.clone(),
@@ -485,12 +494,18 @@ pub fn plan(
                         plan.unchanged += 1;
                     }
                 } else if imports && current == ConsentStatus::None {
+                    if exports {
+                        plan.group_members.push(account.external_id.clone());
+                    }
                     plan.consent_changes.push(ConsentChange {
                         member_id: member.id,
                         email: member.email.clone(),
                         status: ConsentStatus::Subscribed,
                     });
                 } else {
+                    if exports && current == ConsentStatus::Subscribed {
+                        plan.group_members.push(account.external_id.clone());
+                    }
                     plan.unchanged += 1;
                 }
             }
@@ -913,6 +928,19 @@ impl SyncEngine {
                 }
             }
         }
+        if !plan.group_members.is_empty() {
+            match adapter.settle_groups(&plan.group_members).await {
+                Ok(changes) => {
+                    run.counts.added += changes.added;
+                    run.counts.api_calls += changes.api_calls;
+                }
+                Err(error) => {
+                    if self.stop_on(channel, &error, run).await? {
+                        return Ok(());
+                    }
+                }
+            }
+        }
         run.state = SyncRunState::Applied;
         Ok(())
     }
@@ -1220,6 +1248,51 @@ mod tests {
         assert_eq!(p.unmatched, ["B1"]);
         assert!(
             p.channel_adds.is_empty() && p.channel_removals.is_empty(),
+            "import never touches the channel"
+        );
+    }
+
+    #[test]
+    fn a_mirror_keeps_in_the_groups_exactly_the_consenting_people_of_the_channel() {
+        let hub = [
+            member(
+                "ada@example.org",
+                ConsentStatus::Subscribed,
+                MemberState::Active,
+            ),
+            member("bob@example.org", ConsentStatus::None, MemberState::Active),
+            member(
+                "cy@example.org",
+                ConsentStatus::OptedOut,
+                MemberState::Active,
+            ),
+            member(
+                "di@example.org",
+                ConsentStatus::Subscribed,
+                MemberState::Left,
+            ),
+            member(
+                "ed@example.org",
+                ConsentStatus::Subscribed,
+                MemberState::Active,
+            ),
+        ];
+        let in_slack = [
+            remote(Some("ada@example.org"), "U1"),
+            remote(Some("bob@example.org"), "U2"),
+            remote(Some("cy@example.org"), "U3"),
+            remote(Some("di@example.org"), "U4"),
+            remote(Some("new@example.org"), "U5"),
+        ];
+        let mirror = slack_plan(SyncDirection::Mirror, &hub, &in_slack);
+        assert_eq!(
+            mirror.group_members,
+            ["U1", "U2", "U5"],
+            "the subscribed, the newly subscribed and the newly imported; never the opted-out or the departed"
+        );
+        let import = slack_plan(SyncDirection::Import, &hub, &in_slack);
+        assert!(
+            import.group_members.is_empty(),
             "import never touches the channel"
         );
     }

@@ -52,6 +52,16 @@ pub struct RemotePage {
     pub next_cursor: Option<String>,
 }
 
+/// What bringing a channel's own groups in step changed
+/// ([`ChannelAdapter::settle_groups`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct GroupChanges {
+    /// People added to a group.
+    pub added: u64,
+    /// Calls it took.
+    pub api_calls: u64,
+}
+
 /// What a channel answered when something was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -110,6 +120,19 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// Any [`AdapterError`] class; `Unsupported` where members cannot be managed.
     async fn remove_member(&self, external_id: &str) -> Result<(), AdapterError>;
+
+    /// After a sync, puts the channel's own groups in step with the hub:
+    /// everyone in `keep` (channel ids of people the hub wants there, already
+    /// in the channel's member list) joins each group the channel uses —
+    /// Slack's conversations within a workspace. Where a tool has no groups,
+    /// nothing happens (the default).
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class.
+    async fn settle_groups(&self, keep: &[String]) -> Result<GroupChanges, AdapterError> {
+        let _ = keep;
+        Ok(GroupChanges::default())
+    }
 
     /// Posts an announcement. The same `idempotency_key` on a retry must not
     /// post twice where the tool lets us look.
