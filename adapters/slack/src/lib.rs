@@ -18,6 +18,7 @@
 pub mod blocks;
 pub mod client;
 pub mod events;
+pub mod oauth;
 
 use std::{
     collections::{HashMap, HashSet},
