@@ -316,6 +316,25 @@ impl Config {
         }
     }
 
+    /// The deployment's Slack app, when its client id and secret are set;
+    /// Slack sends leads back to `{public_url}/slack/oauth/callback`.
+    #[must_use]
+    pub fn slack_app(&self, public_url: &str) -> Option<hub_adapter_slack::oauth::SlackApp> {
+        let slack = &self.slack;
+        let (Some(client_id), Some(client_secret)) = (&slack.client_id, &slack.client_secret)
+        else {
+            return None;
+        };
+        Some(hub_adapter_slack::oauth::SlackApp {
+            client_id: client_id.clone(),
+            client_secret: client_secret.expose_secret().to_owned(),
+            authorize_url: slack.authorize_url.clone(),
+            api_url: slack.api_url.clone(),
+            redirect_url: format!("{}/slack/oauth/callback", public_url.trim_end_matches('/')),
+            timeout: std::time::Duration::from_secs(slack.timeout_seconds.max(1)),
+        })
+    }
+
     /// The mail server's settings; `None` when no `smtp_url` is set.
     ///
     /// # Errors

@@ -251,11 +251,15 @@ async fn serve(
     let worker = Worker::start(config, store.clone(), adapters.clone(), keys.clone());
     let engine =
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone());
+    let slack_app = config.slack_app(&public_url);
     let mut state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
         .with_sync(engine)
         .with_keys(keys);
     if let Some(mailer) = mailer {
         state = state.with_mailer(mailer);
+    }
+    if let Some(installer) = slack_app {
+        state = state.with_slack_installer(Arc::new(installer));
     }
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();

@@ -7,9 +7,12 @@ use crate::{
     ids::{ChannelId, CommunityId},
     model::{
         audit::NewAuditEvent,
-        channel::{Channel, NewChannel},
+        channel::{Channel, ChannelKind, NewChannel},
     },
-    ports::store::{Store, StoreError},
+    ports::{
+        install::Installation,
+        store::{Store, StoreError},
+    },
     secrets::SecretKeys,
 };
 
@@ -79,4 +82,75 @@ pub async fn reconnect(
     store
         .reconnect_channel(channel, secret.map(|s| keys.encrypt(s)), audit)
         .await
+}
+
+/// Settings a fresh Slack install starts with: the workspace, and no
+/// conversation yet (the lead picks them on the channel's page).
+fn slack_settings(installation: &Installation) -> serde_json::Value {
+    json!({
+        "conversations": [],
+        "team_id": installation.team_id,
+        "team_name": installation.team_name,
+    })
+}
+
+/// Slack posts about one message a second per conversation.
+const SLACK_MIN_INTERVAL_MS: u32 = 1000;
+
+/// The sync an installed workspace gets: its people imported every hour.
+const SLACK_SYNC_CRON: &str = "0 0 * * * *";
+
+/// Keeps a finished Slack install: the workspace's channel in the community
+/// is reconnected with the new token when it exists, else made, with an
+/// hourly import of the workspace's people. Returns the channel and whether
+/// it is new.
+///
+/// # Errors
+/// [`StoreError`] when storage fails.
+pub async fn keep_slack_install(
+    store: &dyn Store,
+    keys: &SecretKeys,
+    community: CommunityId,
+    installation: &Installation,
+    actor: &str,
+) -> Result<(Channel, bool), StoreError> {
+    let existing = store.channels(community).await?.into_iter().find(|c| {
+        c.kind == ChannelKind::Slack
+            && c.settings
+                .get("team_id")
+                .and_then(serde_json::Value::as_str)
+                == Some(installation.team_id.as_str())
+    });
+    if let Some(channel) = existing {
+        let channel = reconnect(store, keys, channel.id, Some(&installation.secret), actor).await?;
+        return Ok((channel, false));
+    }
+    let channel = add(
+        store,
+        keys,
+        community,
+        ChannelRequest {
+            kind: ChannelKind::Slack,
+            name: format!("Slack: {}", installation.team_name),
+            settings: slack_settings(installation),
+            secret: Some(installation.secret.clone()),
+            min_interval_ms: SLACK_MIN_INTERVAL_MS,
+        },
+        actor,
+    )
+    .await?;
+    crate::sync::schedule_channel(
+        store,
+        &channel,
+        crate::model::sync::SyncDirection::Import,
+        SLACK_SYNC_CRON,
+        crate::sync::Guardrails::default(),
+        actor,
+    )
+    .await
+    .map_err(|e| match e {
+        crate::sync::ScheduleError::Store(e) => e,
+        other => StoreError::Internal(Box::new(other)),
+    })?;
+    Ok((channel, true))
 }

@@ -72,6 +72,9 @@ pub struct AppState {
     /// Sends the hub's own mail (join confirmations, preferences links);
     /// `None` where no mail server is configured (those pages then say so).
     pub mailer: Option<Arc<dyn hub_core::ports::mailer::Mailer>>,
+    /// Installs the deployment's Slack app into a workspace; `None` where no
+    /// app is configured (the Channels page then says so).
+    pub slack_installer: Option<Arc<dyn hub_core::ports::install::Installer>>,
     login_limiter: Arc<login_limit::LoginLimiter>,
 }
 
@@ -87,6 +90,7 @@ impl AppState {
             sync: None,
             secret_keys: None,
             mailer: None,
+            slack_installer: None,
         }
     }
 
@@ -112,6 +116,32 @@ impl AppState {
     }
 
     /// The sync engine, or a 503 that says why there is none.
+    /// With the deployment's Slack app.
+    #[must_use]
+    pub fn with_slack_installer(
+        mut self,
+        installer: Arc<dyn hub_core::ports::install::Installer>,
+    ) -> Self {
+        self.slack_installer = Some(installer);
+        self
+    }
+
+    pub(crate) fn slack_installer(
+        &self,
+    ) -> Result<&dyn hub_core::ports::install::Installer, error::AppError> {
+        self.slack_installer.as_deref().ok_or_else(|| {
+            error::AppError::Unavailable(
+                "this hub has no Slack app configured ([slack] client_id and client_secret)".into(),
+            )
+        })
+    }
+
+    pub(crate) fn secret_keys(&self) -> Result<&SecretKeys, error::AppError> {
+        self.secret_keys.as_deref().ok_or_else(|| {
+            error::AppError::Unavailable("this process was started without secret keys".into())
+        })
+    }
+
     pub(crate) fn sync_engine(&self) -> Result<&SyncEngine, error::AppError> {
         self.sync.as_ref().ok_or_else(|| {
             error::AppError::Unavailable("this process was started without channel access".into())

@@ -300,3 +300,15 @@ pub(crate) struct PreferencesPage {
     pub(crate) token: String,
     pub(crate) channels: Vec<ChannelChoice>,
 }
+
+#[derive(Template)]
+#[template(path = "channels/list.html")]
+pub(crate) struct ChannelsPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) channels: Vec<Channel>,
+    /// The deployment's Slack app is configured: the lead can install it.
+    pub(crate) slack_install: bool,
+    /// What the last action did, for the lead.
+    pub(crate) notice: Option<String>,
+}

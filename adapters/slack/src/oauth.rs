@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use hub_core::ports::install::InstallFailure;
 use oauth2::{
     AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, ExtraTokenFields, HttpClientError, HttpRequest, HttpResponse, RedirectUrl,
@@ -27,9 +28,9 @@ pub const BOT_SCOPES: &[&str] = &[
     "groups:read",      // private ones
     "channels:history", // finding our own posts before a retry
     "groups:history",
-    "chat:write",       // posting, editing, retracting, reminders
-    "channels:join",    // joining a public conversation to post there
-    "channels:manage",  // inviting and removing members, creating conversations
+    "chat:write",      // posting, editing, retracting, reminders
+    "channels:join",   // joining a public conversation to post there
+    "channels:manage", // inviting and removing members, creating conversations
     "groups:write",
 ];
 
@@ -46,6 +47,8 @@ pub struct SlackApp {
     pub api_url: String,
     /// Where Slack sends the lead back (`{public_url}/slack/oauth/callback`).
     pub redirect_url: String,
+    /// How long the exchange may take.
+    pub timeout: Duration,
 }
 
 /// What Slack adds to the token response of an install.
@@ -156,7 +159,8 @@ impl SlackApp {
     ///
     /// # Errors
     /// [`InstallError`] saying what went wrong.
-    pub async fn exchange(&self, code: &str, timeout: Duration) -> Result<Installation, InstallError> {
+    pub async fn exchange(&self, code: &str) -> Result<Installation, InstallError> {
+        let timeout = self.timeout;
         hub_core::tls::init();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -206,6 +210,29 @@ impl SlackApp {
     }
 }
 
+#[async_trait::async_trait]
+impl hub_core::ports::install::Installer for SlackApp {
+    fn authorize_url(&self, state: &str) -> Result<String, InstallFailure> {
+        Self::authorize_url(self, state).map_err(|e| InstallFailure::NotConfigured(e.to_string()))
+    }
+
+    async fn exchange(
+        &self,
+        code: &str,
+    ) -> Result<hub_core::ports::install::Installation, InstallFailure> {
+        match Self::exchange(self, code).await {
+            Ok(installation) => Ok(hub_core::ports::install::Installation {
+                secret: installation.secret(),
+                team_id: installation.team_id,
+                team_name: installation.team_name,
+            }),
+            Err(InstallError::Refused(e)) => Err(InstallFailure::Refused(e)),
+            Err(InstallError::Unreachable(e)) => Err(InstallFailure::Unreachable(e)),
+            Err(InstallError::Settings(e)) => Err(InstallFailure::NotConfigured(e)),
+        }
+    }
+}
+
 /// oauth2 5 speaks reqwest 0.12; this carries its request over our 0.13.
 async fn execute(
     http: &reqwest::Client,
@@ -233,6 +260,7 @@ mod tests {
             authorize_url: "https://slack.com/oauth/v2/authorize".into(),
             api_url: "https://slack.com/api/".into(),
             redirect_url: "https://hub.example.org/slack/oauth/callback".into(),
+            timeout: Duration::from_secs(5),
         };
         let url = app.authorize_url("st4te").unwrap_or_default();
         let parsed = url::Url::parse(&url).ok();

@@ -4,5 +4,6 @@
 
 pub mod adapter;
 pub mod clock;
+pub mod install;
 pub mod mailer;
 pub mod store;

@@ -9,6 +9,7 @@ mod health;
 mod members;
 mod membership;
 pub(crate) use members::member_query;
+mod channels;
 mod setup;
 mod sync;
 mod unsubscribe;
@@ -89,6 +90,12 @@ pub(crate) fn router() -> Router<AppState> {
             post(announcements::retry),
         )
         .route("/communities/{slug}/sync", get(sync::show))
+        .route("/communities/{slug}/channels", get(channels::list))
+        .route(
+            "/communities/{slug}/channels/slack/install",
+            post(channels::install),
+        )
+        .route("/slack/oauth/callback", get(channels::callback))
         .route("/communities/{slug}/sync/runs/{run}", get(sync::show_run))
         .route("/communities/{slug}/sync/{channel}/run", post(sync::run))
         .route(

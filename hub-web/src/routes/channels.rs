@@ -1,0 +1,185 @@
+//! A community's channels on the dashboard, and installing the deployment's
+//! Slack app into the community's workspace (OAuth v2: the lead is sent to
+//! Slack with a `state` bound to their session and community, and comes back
+//! to `/slack/oauth/callback` with a code).
+
+use askama::Template;
+use axum::{
+    Form,
+    extract::{Path, Query, State},
+    response::{Html, IntoResponse, Redirect, Response},
+};
+use hub_core::{
+    channels::keep_slack_install, ids::CommunityId, ports::install::InstallFailure, sync::RunMode,
+};
+use serde::Deserialize;
+
+use super::{community, nav};
+use crate::{
+    AppState,
+    csrf::{CsrfToken, TokenForm},
+    error::AppError,
+    session::CurrentUser,
+    templates::ChannelsPage,
+};
+
+/// How long a lead has to approve the install at Slack.
+const INSTALL_WINDOW_SECONDS: i64 = 15 * 60;
+/// What the state's tag is for; a tag for anything else never verifies.
+const STATE_PURPOSE: &str = "slack-install-state";
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NoticeQuery {
+    #[serde(default)]
+    connected: Option<String>,
+}
+
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path(slug): Path<String>,
+    Query(query): Query<NoticeQuery>,
+) -> Result<Html<String>, AppError> {
+    let community = community(&state, &user, &slug).await?;
+    let channels = state.store.channels(community.id).await?;
+    let notice = query.connected.map(|name| {
+        format!("Connected {name}. Its people are being imported into the roster; the Sync tab shows the run.")
+    });
+    Ok(Html(
+        ChannelsPage {
+            nav: nav(&user, &csrf),
+            community,
+            channels,
+            slack_install: state.slack_installer.is_some(),
+            notice,
+        }
+        .render()?,
+    ))
+}
+
+/// The `state` of an install: the community, when it expires, and a tag
+/// over both with the user and the browser's CSRF cookie, so only the
+/// session that started the install can finish it.
+fn install_state(
+    state: &AppState,
+    community: CommunityId,
+    expires: i64,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+) -> Result<String, AppError> {
+    let keys = state.secret_keys()?;
+    let message = format!("{community}|{expires}|{}|{}", user.0.id, csrf.0);
+    let tag = keys.signer(STATE_PURPOSE).tag(message.as_bytes(), 16);
+    Ok(format!("{community}.{expires}.{}", hex::encode(tag)))
+}
+
+pub(crate) async fn install(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path(slug): Path<String>,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let installer = state.slack_installer()?;
+    let expires = state.clock.now().timestamp() + INSTALL_WINDOW_SECONDS;
+    let oauth_state = install_state(&state, community.id, expires, &user, &csrf)?;
+    let url = installer
+        .authorize_url(&oauth_state)
+        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+    Ok(Redirect::to(&url).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CallbackQuery {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Query(query): Query<CallbackQuery>,
+) -> Result<Response, AppError> {
+    let refused = || {
+        AppError::BadRequest(
+            "this Slack install link is not yours, is out of date or was already used; start again from the community's Channels page".into(),
+        )
+    };
+    let oauth_state = query.state.as_deref().ok_or_else(refused)?;
+    let mut parts = oauth_state.splitn(3, '.');
+    let (Some(community_id), Some(expires), Some(tag)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(refused());
+    };
+    let community_id: CommunityId = community_id.parse().map_err(|_| refused())?;
+    let expires: i64 = expires.parse().map_err(|_| refused())?;
+    let tag = hex::decode(tag).map_err(|_| refused())?;
+    let message = format!("{community_id}|{expires}|{}|{}", user.0.id, csrf.0);
+    let keys = state.secret_keys()?;
+    if !keys.signer(STATE_PURPOSE).verify(message.as_bytes(), &tag)
+        || state.clock.now().timestamp() > expires
+    {
+        return Err(refused());
+    }
+    // The lead may have lost the community since; they see only their own.
+    let community = state
+        .store
+        .community(community_id)
+        .await?
+        .ok_or_else(refused)?;
+    let community = super::community(&state, &user, community.slug.as_str()).await?;
+    if let Some(error) = query.error {
+        return Err(AppError::BadRequest(format!(
+            "Slack did not install the app ({error}); nothing was changed"
+        )));
+    }
+    let code = query.code.ok_or_else(refused)?;
+    let installation = state
+        .slack_installer()?
+        .exchange(&code)
+        .await
+        .map_err(|e| match e {
+            InstallFailure::Refused(why) => AppError::BadRequest(format!(
+                "Slack refused the install ({why}); start again from the Channels page"
+            )),
+            other => AppError::Unavailable(other.to_string()),
+        })?;
+    let actor = format!("user:{}", user.0.email);
+    let (channel, _) = keep_slack_install(
+        state.store.as_ref(),
+        keys,
+        community.id,
+        &installation,
+        &actor,
+    )
+    .await?;
+    // The first import now, so the roster fills while the lead watches.
+    if let Ok(engine) = state.sync_engine()
+        && let Err(e) = engine.run(channel.id, RunMode::Apply).await
+    {
+        tracing::warn!(channel = %channel.id, error = %e, "the first Slack import failed");
+    }
+    let to = format!(
+        "/communities/{}/channels?connected={}",
+        community.slug,
+        url_escape(&channel.name)
+    );
+    Ok(Redirect::to(&to).into_response())
+}
+
+fn url_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
