@@ -18,8 +18,9 @@ use hub_core::{
             Announcement, Delivery, DeliveryAction, NewAnnouncement, Recipient, RecipientCounts,
         },
         audit::{AuditEvent, NewAuditEvent},
-        channel::{Channel, ChannelHealth, NewChannel},
+        channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
+        event::InboundEvent,
         member::{ConsentChannel, ConsentSource, Member, MemberQuery, MemberUpdate, NewMember},
         sync::{NewSyncJob, SyncJob, SyncRun},
         user::{NewUser, Session, User},
@@ -39,10 +40,10 @@ use crate::{
     OpenError,
     error::{internal, store_error},
     rows::{
-        AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow, MemberRow,
-        RecipientRow, SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow,
-        bulk_member_json, claimed, health_columns, hub_roster, members_with_consents,
-        recipient_counts,
+        AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow,
+        InboundEventRow, MemberRow, RecipientRow, SessionUserRow, SyncJobRow, SyncPersonRow,
+        SyncRunRow, UserRow, bulk_member_json, claimed, health_columns, hub_roster,
+        members_with_consents, recipient_counts,
     },
     sql,
 };
@@ -879,6 +880,70 @@ impl Store for PgStore {
             .map_err(internal)?
             .into_iter()
             .map(|row| row.into_channel().map(|(channel, _)| channel))
+            .collect()
+    }
+
+    async fn channels_of_kind(&self, kind: ChannelKind) -> Result<Vec<Channel>, StoreError> {
+        sqlx::query_as::<_, ChannelRow>(sql::CHANNELS_OF_KIND)
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|row| row.into_channel().map(|(channel, _)| channel))
+            .collect()
+    }
+
+    async fn record_inbound_event(&self, event: &InboundEvent) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::INSERT_INBOUND_EVENT)
+            .bind(&event.source)
+            .bind(&event.event_id)
+            .bind(&event.routing_key)
+            .bind(&event.kind)
+            .bind(event.payload.to_string())
+            .bind(event.received_at)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn finish_inbound_event(
+        &self,
+        source: &str,
+        event_id: &str,
+        outcome: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(sql::FINISH_INBOUND_EVENT)
+            .bind(source)
+            .bind(event_id)
+            .bind(at)
+            .bind(outcome)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("this event".into()));
+        }
+        Ok(())
+    }
+
+    async fn unprocessed_inbound_events(
+        &self,
+        source: &str,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<InboundEvent>, StoreError> {
+        sqlx::query_as::<_, InboundEventRow>(sql::UNPROCESSED_INBOUND_EVENTS)
+            .bind(source)
+            .bind(before)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(InboundEventRow::into_event)
             .collect()
     }
 

@@ -553,3 +553,31 @@ impl TryFrom<MemberLinkRow> for hub_core::membership::MemberLink {
         })
     }
 }
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct InboundEventRow {
+    source: String,
+    event_id: String,
+    routing_key: String,
+    kind: String,
+    payload: String,
+    received_at: DateTime<Utc>,
+    processed_at: Option<DateTime<Utc>>,
+    outcome: Option<String>,
+}
+
+impl InboundEventRow {
+    pub(crate) fn into_event(self) -> Result<hub_core::model::event::InboundEvent, StoreError> {
+        Ok(hub_core::model::event::InboundEvent {
+            payload: serde_json::from_str(&self.payload)
+                .map_err(|e| corrupt(format!("inbound event {}: {e}", self.event_id)))?,
+            source: self.source,
+            event_id: self.event_id,
+            routing_key: self.routing_key,
+            kind: self.kind,
+            received_at: self.received_at,
+            processed_at: self.processed_at,
+            outcome: self.outcome,
+        })
+    }
+}

@@ -538,6 +538,18 @@ fn escape_like(text: &str) -> String {
     escaped
 }
 
+pub(crate) const CHANNELS_OF_KIND: &str = "SELECT id, community_id, kind, name, settings, secret, health, last_error, \
+     min_interval_ms, created_at FROM channels WHERE kind = $1 ORDER BY created_at";
+
+pub(crate) const INSERT_INBOUND_EVENT: &str = "INSERT INTO inbound_events \
+     (source, event_id, routing_key, kind, payload, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (source, event_id) DO NOTHING";
+pub(crate) const FINISH_INBOUND_EVENT: &str = "UPDATE inbound_events SET processed_at = $3, outcome = $4 \
+     WHERE source = $1 AND event_id = $2";
+pub(crate) const UNPROCESSED_INBOUND_EVENTS: &str = "SELECT source, event_id, routing_key, kind, payload, \
+     received_at, processed_at, outcome FROM inbound_events \
+     WHERE processed_at IS NULL AND source = $1 AND received_at < $2 ORDER BY received_at LIMIT $3";
+
 #[cfg(test)]
 mod tests {
     use hub_core::model::member::{CommunityRole, ConsentChannel, ConsentStatus};

@@ -1,9 +1,10 @@
 //! Test support for cophub: fresh databases on either backend, and fixtures.
 //! `smtp_sink` runs a real SMTP server (aiosmtpd, through
-//! scripts/peers/smtp-sink) that records what it receives. Later it holds
-//! the fake Slack and Zoom servers. `mailman` reaches the real
-//! GNU Mailman 3 that scripts/test starts. It
-//! depends on no adapter crate and shares no constant with one: a fake
+//! scripts/peers/smtp-sink) that records what it receives. `slack` is a fake
+//! Slack: the Web API, the OAuth v2 consent page, signed Events API
+//! deliveries, rate limits and scripted faults; the fake Zoom server is still
+//! to come. `mailman` reaches the real GNU Mailman 3 that scripts/test starts.
+//! It depends on no adapter crate and shares no constant with one: a fake
 //! follows the published contract, so a test can catch an adapter getting
 //! the contract wrong.
 
@@ -11,5 +12,6 @@ pub mod database;
 pub mod fake_adapter;
 pub mod fixtures;
 pub mod mailman;
+pub mod slack;
 pub mod smtp_sink;
 pub mod webhook_receiver;

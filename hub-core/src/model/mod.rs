@@ -7,6 +7,7 @@ pub mod call;
 pub mod channel;
 pub mod community;
 pub mod conference;
+pub mod event;
 pub mod member;
 pub mod sync;
 pub mod user;

@@ -16,8 +16,9 @@ use crate::{
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement, Recipient, RecipientCounts},
         audit::{AuditEvent, NewAuditEvent},
-        channel::{Channel, ChannelHealth, NewChannel},
+        channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
+        event::InboundEvent,
         member::{ConsentChannel, Member, MemberQuery, MemberUpdate, NewMember},
         sync::{NewSyncJob, SyncJob, SyncRun},
         user::{NewUser, Session, User},
@@ -377,6 +378,45 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn channels(&self, community: CommunityId) -> Result<Vec<Channel>, StoreError>;
+
+    /// Every channel of one kind, in every community (events are routed by
+    /// the workspace they name).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn channels_of_kind(&self, kind: ChannelKind) -> Result<Vec<Channel>, StoreError>;
+
+    /// Keeps a pushed event before it is acknowledged; `false` when the
+    /// same `(source, event_id)` was kept before (a sender's retry).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn record_inbound_event(&self, event: &InboundEvent) -> Result<bool, StoreError>;
+
+    /// Records what processing an event did.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown event.
+    async fn finish_inbound_event(
+        &self,
+        source: &str,
+        event_id: &str,
+        outcome: &str,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Events of `source` that arrived before `before` and are not yet
+    /// processed, oldest first (a process that stopped between keeping and
+    /// processing them leaves these).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn unprocessed_inbound_events(
+        &self,
+        source: &str,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<InboundEvent>, StoreError>;
 
     /// Marks a channel working again, with a new encrypted secret if one is
     /// given (else it keeps its own): its waiting deliveries go out again.

@@ -1,0 +1,26 @@
+//! Events other systems push to the hub (Slack's Events API): stored before
+//! they are acknowledged, processed afterwards, deduplicated by the sender's
+//! id.
+
+use chrono::{DateTime, Utc};
+
+/// One pushed event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundEvent {
+    /// Who sent it (`slack`).
+    pub source: String,
+    /// The sender's id for it; a retry carries the same.
+    pub event_id: String,
+    /// What routes it to a channel (Slack's team id).
+    pub routing_key: String,
+    /// Its type (`team_join`, `tokens_revoked`, …).
+    pub kind: String,
+    /// The whole body, as sent.
+    pub payload: serde_json::Value,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+    /// When it was processed; `None` while it waits.
+    pub processed_at: Option<DateTime<Utc>>,
+    /// What processing did, for operators.
+    pub outcome: Option<String>,
+}
