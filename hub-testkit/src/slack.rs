@@ -290,6 +290,9 @@ pub enum Fault {
     AfterEffect(Duration),
     /// HTTP 200 with the body `<html>oops`; not carried out.
     Malformed,
+    /// No fault: answered as usual. Queued before another fault, it lets
+    /// that one hit a later call (the second post of a thread, say).
+    Pass,
 }
 
 /// A running fake Slack. Clones share the server; it stops when the last
@@ -1595,6 +1598,7 @@ async fn api(
             return (StatusCode::OK, [(CONTENT_TYPE, "text/html")], "<html>oops").into_response();
         }
         Some(Fault::Hang(delay)) => tokio::time::sleep(delay).await,
+        Some(Fault::Pass) => {}
         Some(Fault::AfterEffect(delay)) => linger = Some(delay),
         None => {}
     }

@@ -16,6 +16,7 @@
 //!   the rest.
 
 pub mod blocks;
+pub mod calls;
 pub mod client;
 pub mod events;
 pub mod oauth;
