@@ -2,6 +2,7 @@
 //! offer the one-time setup link while no user exists, serve until told to
 //! stop, then let requests in flight finish.
 
+use secrecy::ExposeSecret;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use chrono::Duration as ChronoDuration;
@@ -260,6 +261,11 @@ async fn serve(
     }
     if let Some(installer) = slack_app {
         state = state.with_slack_installer(Arc::new(installer));
+    }
+    if let Some(secret) = &config.slack.signing_secret {
+        state = state.with_slack_events(Arc::new(hub_adapter_slack::events::SlackEvents::new(
+            secret.expose_secret(),
+        )));
     }
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();

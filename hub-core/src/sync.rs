@@ -24,11 +24,12 @@ use crate::{
     model::{
         audit::NewAuditEvent,
         channel::{Channel, ChannelHealth, ChannelKind},
+        event::InboundEvent,
         member::{ConsentChannel, ConsentStatus, Member, MemberState},
         sync::{SyncCounts, SyncDirection, SyncJob, SyncRun, SyncRunState},
     },
     ports::{
-        adapter::{AdapterError, AdapterFactory, ChannelAdapter, RemoteMember},
+        adapter::{AdapterError, AdapterFactory, ChannelAdapter, ChannelEvent, RemoteMember},
         clock::Clock,
         store::{Store, StoreError},
     },
@@ -977,6 +978,178 @@ impl SyncEngine {
     }
 }
 
+impl SyncEngine {
+    /// Processes a kept event and records the outcome. An event whose
+    /// processing failed for storage stays waiting, for
+    /// [`SyncEngine::process_waiting_events`].
+    ///
+    /// # Errors
+    /// [`StoreError`] when storage fails.
+    pub async fn process_event(&self, event: &InboundEvent) -> Result<(), StoreError> {
+        let Some(kind) = crate::model::event::channel_kind(&event.source) else {
+            return self
+                .store
+                .finish_inbound_event(
+                    &event.source,
+                    &event.event_id,
+                    "no channel takes this source's events",
+                    self.clock.now(),
+                )
+                .await;
+        };
+        let outcome = match self.take_event(kind, event).await {
+            Ok(outcome) => outcome,
+            Err(SyncError::Store(e)) => return Err(e),
+            Err(other) => other.to_string(),
+        };
+        self.store
+            .finish_inbound_event(&event.source, &event.event_id, &outcome, self.clock.now())
+            .await
+    }
+
+    /// Processes the events of `source` kept more than a minute ago and not
+    /// processed (their process stopped between keeping and processing).
+    /// Returns how many it processed.
+    ///
+    /// # Errors
+    /// [`StoreError`] when storage fails.
+    pub async fn process_waiting_events(&self, source: &str) -> Result<usize, StoreError> {
+        let before = self.clock.now() - chrono::Duration::minutes(1);
+        let waiting = self
+            .store
+            .unprocessed_inbound_events(source, before, 100)
+            .await?;
+        for event in &waiting {
+            self.process_event(event).await?;
+        }
+        Ok(waiting.len())
+    }
+
+    /// Processes a pushed event of `kind` channels: routes it to the
+    /// channels whose `team_id` setting is its routing key, and does what
+    /// each channel's adapter reads in it. A person who joined or left is
+    /// synced alone, by the same plan and rules as a whole run (their
+    /// channel's direction, opt-outs untouched); revoked access marks the
+    /// channel for reconnecting. Returns what it did, for the event's record.
+    ///
+    /// # Errors
+    /// [`SyncError::Store`] when storage fails (the event is then taken
+    /// again later).
+    pub async fn take_event(
+        &self,
+        kind: ChannelKind,
+        event: &InboundEvent,
+    ) -> Result<String, SyncError> {
+        let channels: Vec<Channel> = self
+            .store
+            .channels_of_kind(kind)
+            .await?
+            .into_iter()
+            .filter(|c| {
+                c.settings
+                    .get("team_id")
+                    .and_then(serde_json::Value::as_str)
+                    == Some(event.routing_key.as_str())
+            })
+            .collect();
+        if channels.is_empty() {
+            return Ok(format!("no channel is connected to {}", event.routing_key));
+        }
+        let mut outcomes = Vec::with_capacity(channels.len());
+        for channel in &channels {
+            let outcome = self.take_event_for(channel, event).await?;
+            outcomes.push(format!("{}: {outcome}", channel.name));
+        }
+        Ok(outcomes.join("; "))
+    }
+
+    async fn take_event_for(
+        &self,
+        channel: &Channel,
+        event: &InboundEvent,
+    ) -> Result<String, SyncError> {
+        let Some((channel, secret)) = self.store.channel_with_secret(channel.id).await? else {
+            return Ok("the channel is gone".into());
+        };
+        let secret = match secret.map(|s| self.keys.decrypt(&s)).transpose() {
+            Ok(secret) => secret,
+            Err(e) => return Ok(format!("its secret cannot be read: {e}")),
+        };
+        let adapter = match self.adapters.adapter(&channel, secret.as_deref()) {
+            Ok(adapter) => adapter,
+            Err(e) => return Ok(format!("it cannot be reached: {e}")),
+        };
+        let (person, present) = match adapter.interpret_event(&event.payload) {
+            ChannelEvent::Ignore(why) => return Ok(why),
+            ChannelEvent::AccessRevoked(why) => {
+                let health = ChannelHealth::NeedsReconnect {
+                    last_error: why.clone(),
+                };
+                self.store.set_channel_health(channel.id, &health).await?;
+                return Ok(format!("needs reconnecting: {why}"));
+            }
+            ChannelEvent::MemberPresent(person) => (person, true),
+            ChannelEvent::MemberGone(person) => (person, false),
+        };
+        let Some(job) = self.store.sync_job_of(channel.id).await? else {
+            return Ok("the channel has no sync schedule, so the hub keeps no one from it".into());
+        };
+        let Some(consent) = consent_channel(channel.kind) else {
+            return Ok("the channel has no members".into());
+        };
+        let Some(email) = person.email.clone() else {
+            return Ok(format!(
+                "{} has no visible email: left unmatched",
+                person.external_id
+            ));
+        };
+        let hub: Vec<SyncPerson> = self
+            .store
+            .member_by_email(channel.community_id, &email)
+            .await?
+            .map(|member| SyncPerson::of(&member, consent))
+            .into_iter()
+            .collect();
+        let remote = if present { vec![person] } else { Vec::new() };
+        // One person: no guardrail can be meant for them.
+        let open = Guardrails {
+            max_remove_fraction: 1.0,
+            max_remove_count: usize::MAX,
+        };
+        let plan = plan(job.direction, &hub, &remote, None, open);
+        if job.direction == SyncDirection::Observe
+            || (plan.hub_adds.is_empty() && plan.consent_changes.is_empty())
+        {
+            return Ok(format!("{email}: nothing for the hub to change"));
+        }
+        let audit = NewAuditEvent {
+            actor: format!("system:event:{}", channel.id),
+            action: "sync.apply".into(),
+            community_id: Some(channel.community_id),
+            subject: channel.name.clone(),
+            details: serde_json::json!({
+                "event": event.event_id,
+                "added": plan.hub_adds.len(),
+                "consent_changes": plan.consent_changes.len(),
+            }),
+        };
+        self.store
+            .apply_sync_to_hub(
+                channel.community_id,
+                consent,
+                &plan.hub_adds,
+                &plan.consent_changes,
+                audit,
+            )
+            .await?;
+        Ok(format!(
+            "{email}: {} added, {} consent changed",
+            plan.hub_adds.len(),
+            plan.consent_changes.len()
+        ))
+    }
+}
+
 /// Why a sync schedule cannot be made.
 #[derive(Debug, thiserror::Error)]
 pub enum ScheduleError {
@@ -1067,6 +1240,13 @@ impl Scheduler {
     pub async fn run_once(&self) -> Result<Vec<SyncRun>, StoreError> {
         let now = self.clock.now();
         let mut runs = Vec::new();
+        if let Err(error) = self
+            .engine
+            .process_waiting_events(crate::model::event::SLACK)
+            .await
+        {
+            tracing::error!(%error, "waiting Slack events could not be processed");
+        }
         for job in self.store.sync_jobs().await? {
             match self.tick(&job, now).await {
                 Ok(Some(run)) => runs.push(run),

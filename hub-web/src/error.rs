@@ -31,6 +31,9 @@ pub(crate) enum AppError {
     /// 401: a bearer token is missing or unknown.
     #[error("a valid API token is required: send `Authorization: Bearer <token>`")]
     BadToken,
+    /// 401: a pushed request whose signature does not check out.
+    #[error("{0}")]
+    Unsigned(String),
     /// 403: logged in, but not allowed.
     #[error("{0}")]
     Forbidden(String),
@@ -43,6 +46,9 @@ pub(crate) enum AppError {
     /// 429: too many attempts.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 502: a tool the request needed did not answer; the message says which.
+    #[error("{0}")]
+    Upstream(String),
     /// 503: the database is not reachable.
     #[error("the service is unavailable right now; try again in a moment")]
     Unavailable(String),
@@ -56,7 +62,8 @@ impl AppError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::LoginRequired | Self::BadToken => StatusCode::UNAUTHORIZED,
+            Self::LoginRequired | Self::BadToken | Self::Unsigned(_) => StatusCode::UNAUTHORIZED,
+            Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -72,6 +79,8 @@ impl AppError {
             Self::Invalid(_) => "invalid",
             Self::LoginRequired => "login_required",
             Self::BadToken => "unauthorized",
+            Self::Unsigned(_) => "bad_signature",
+            Self::Upstream(_) => "upstream_failed",
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",

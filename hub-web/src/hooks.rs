@@ -2,14 +2,23 @@
 //! takes a message returned to a list's bounce address, for MTAs that
 //! forward over HTTP instead of piping to `cophub email bounce`. It needs no
 //! login: only a signed VERP address this hub made can name a member.
+//! `/hooks/slack/events` takes Slack's Events API: the signature is checked,
+//! the event kept (a retry of a kept one is acknowledged and dropped), the
+//! request answered, and the event processed afterwards, so Slack hears
+//! back well within its three seconds.
 
+use axum::http::HeaderMap;
 use axum::{
     Json, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Query, State},
     routing::post,
 };
-use hub_core::bounces::{Intake, IntakeError, take_in};
+use hub_core::{
+    bounces::{Intake, IntakeError, take_in},
+    model::event::InboundEvent,
+    ports::inbound::{Received, Refusal},
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -21,11 +30,74 @@ use crate::{
 /// A report larger than this is not a report.
 const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
 
+/// Slack's events are small; anything larger is not one.
+const MAX_EVENT_BYTES: usize = 1024 * 1024;
+
 pub(crate) fn router() -> Router<AppState> {
-    Router::new().route(
-        "/hooks/email/bounce",
-        post(email_bounce).layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
-    )
+    Router::new()
+        .route(
+            "/hooks/email/bounce",
+            post(email_bounce).layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
+        )
+        .route(
+            "/hooks/slack/events",
+            post(slack_events).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
+        )
+}
+
+async fn slack_events(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let source = state.slack_events.clone().ok_or_else(|| {
+        AppError::NotFound("Slack events on this hub ([slack] signing_secret is not set)".into())
+    })?;
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = state.clock.now();
+    let received = source
+        .receive(
+            header("x-slack-request-timestamp"),
+            header("x-slack-signature"),
+            &body,
+            now.timestamp(),
+        )
+        .map_err(|refusal| match refusal {
+            Refusal::Unsigned(why) => AppError::Unsigned(why),
+            Refusal::Malformed(why) => AppError::Invalid(why),
+        })?;
+    let (event_id, routing_key, kind, payload) = match received {
+        Received::Challenge(challenge) => return Ok(Json(json!({"challenge": challenge}))),
+        Received::Ignored(why) => return Ok(Json(json!({"ok": true, "ignored": why}))),
+        Received::Event {
+            event_id,
+            routing_key,
+            kind,
+            payload,
+        } => (event_id, routing_key, kind, payload),
+    };
+    let event = InboundEvent {
+        source: source.source().to_owned(),
+        event_id,
+        routing_key,
+        kind,
+        payload,
+        received_at: now,
+        processed_at: None,
+        outcome: None,
+    };
+    // Kept before it is acknowledged: a crash after this loses nothing.
+    if !state.store.record_inbound_event(&event).await? {
+        return Ok(Json(json!({"ok": true, "duplicate": true})));
+    }
+    if let Some(engine) = state.sync.clone() {
+        tokio::spawn(async move {
+            if let Err(error) = engine.process_event(&event).await {
+                tracing::warn!(event = %event.event_id, %error, "a Slack event waits to be processed again");
+            }
+        });
+    }
+    Ok(Json(json!({"ok": true})))
 }
 
 #[derive(Debug, Deserialize)]

@@ -75,6 +75,9 @@ pub struct AppState {
     /// Installs the deployment's Slack app into a workspace; `None` where no
     /// app is configured (the Channels page then says so).
     pub slack_installer: Option<Arc<dyn hub_core::ports::install::Installer>>,
+    /// Checks and reads Slack's Events API requests; `None` where no signing
+    /// secret is configured (the hook then answers 404).
+    pub slack_events: Option<Arc<dyn hub_core::ports::inbound::EventSource>>,
     login_limiter: Arc<login_limit::LoginLimiter>,
 }
 
@@ -91,6 +94,7 @@ impl AppState {
             secret_keys: None,
             mailer: None,
             slack_installer: None,
+            slack_events: None,
         }
     }
 
@@ -126,12 +130,23 @@ impl AppState {
         self
     }
 
+    /// With Slack's Events API.
+    #[must_use]
+    pub fn with_slack_events(
+        mut self,
+        events: Arc<dyn hub_core::ports::inbound::EventSource>,
+    ) -> Self {
+        self.slack_events = Some(events);
+        self
+    }
+
     pub(crate) fn slack_installer(
         &self,
     ) -> Result<&dyn hub_core::ports::install::Installer, error::AppError> {
         self.slack_installer.as_deref().ok_or_else(|| {
-            error::AppError::Unavailable(
-                "this hub has no Slack app configured ([slack] client_id and client_secret)".into(),
+            error::AppError::NotFound(
+                "Slack install on this hub ([slack] client_id and client_secret are not set)"
+                    .into(),
             )
         })
     }

@@ -3,6 +3,7 @@
 //! under the app's signing secret) and the envelope around each event.
 
 use hmac::{Hmac, KeyInit, Mac};
+use hub_core::ports::inbound::{EventSource, Received, Refusal};
 use serde_json::Value;
 use sha2::Sha256;
 
@@ -109,6 +110,60 @@ pub fn parse(body: &[u8]) -> Result<Envelope, String> {
         }
         Some(other) => Ok(Envelope::Other(other.to_owned())),
         None => Err("the body has no type".to_owned()),
+    }
+}
+
+/// The deployment's Slack app as the source of pushed events.
+#[derive(Clone)]
+pub struct SlackEvents {
+    signing_secret: String,
+}
+
+impl std::fmt::Debug for SlackEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SlackEvents").finish_non_exhaustive()
+    }
+}
+
+impl SlackEvents {
+    /// Events checked with the app's signing secret.
+    #[must_use]
+    pub fn new(signing_secret: &str) -> Self {
+        Self {
+            signing_secret: signing_secret.to_owned(),
+        }
+    }
+}
+
+impl EventSource for SlackEvents {
+    fn source(&self) -> &'static str {
+        hub_core::model::event::SLACK
+    }
+
+    fn receive(
+        &self,
+        timestamp: Option<&str>,
+        signature: Option<&str>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<Received, Refusal> {
+        verify(&self.signing_secret, timestamp, signature, body, now)
+            .map_err(|e| Refusal::Unsigned(e.to_string()))?;
+        match parse(body).map_err(Refusal::Malformed)? {
+            Envelope::UrlVerification { challenge } => Ok(Received::Challenge(challenge)),
+            Envelope::Event {
+                event_id,
+                team_id,
+                kind,
+                payload,
+            } => Ok(Received::Event {
+                event_id,
+                routing_key: team_id,
+                kind,
+                payload,
+            }),
+            Envelope::Other(kind) => Ok(Received::Ignored(format!("{kind} is not kept"))),
+        }
     }
 }
 

@@ -31,7 +31,8 @@ use hub_core::{
     Email,
     model::announcement::Announcement,
     ports::adapter::{
-        AdapterError, Capabilities, ChannelAdapter, GroupChanges, Receipt, RemoteMember, RemotePage,
+        AdapterError, Capabilities, ChannelAdapter, ChannelEvent, GroupChanges, Receipt,
+        RemoteMember, RemotePage,
     },
 };
 use serde::Deserialize;
@@ -740,6 +741,52 @@ impl ChannelAdapter for SlackAdapter {
     async fn health(&self) -> Result<(), AdapterError> {
         self.client.call("auth.test", &[], Effect::Read).await?;
         Ok(())
+    }
+
+    fn interpret_event(&self, payload: &Value) -> ChannelEvent {
+        let event = &payload["event"];
+        let kind = event["type"].as_str().unwrap_or_default();
+        match kind {
+            "team_join" | "user_change" => {
+                let user = &event["user"];
+                let person = RemoteMember {
+                    external_id: user["id"].as_str().unwrap_or_default().to_owned(),
+                    email: user["profile"]["email"]
+                        .as_str()
+                        .and_then(|email| Email::parse(email).ok()),
+                    name: display_name(user),
+                };
+                if person.external_id.is_empty() {
+                    return ChannelEvent::Ignore(format!("a {kind} event without a user"));
+                }
+                let bot = user["is_bot"].as_bool().unwrap_or(false)
+                    || user["is_app_user"].as_bool().unwrap_or(false)
+                    || person.external_id == "USLACKBOT";
+                if bot {
+                    ChannelEvent::Ignore(format!("{} is a bot", person.external_id))
+                } else if self.mirrors(user) {
+                    ChannelEvent::MemberPresent(person)
+                } else {
+                    // Deactivated, or a guest the lead does not mirror: as a sync would see it, gone.
+                    ChannelEvent::MemberGone(person)
+                }
+            }
+            "tokens_revoked" => {
+                let bots = event["tokens"]["bot"].as_array().map_or(0, Vec::len);
+                if bots > 0 {
+                    ChannelEvent::AccessRevoked("Slack revoked the app's bot token".into())
+                } else {
+                    ChannelEvent::Ignore("only user tokens were revoked".into())
+                }
+            }
+            "app_uninstalled" => ChannelEvent::AccessRevoked(
+                "the Slack app was uninstalled from the workspace".into(),
+            ),
+            "member_joined_channel" | "member_left_channel" => {
+                ChannelEvent::Ignore("conversation membership is read at each sync".into())
+            }
+            other => ChannelEvent::Ignore(format!("{other} events are not used")),
+        }
     }
 }
 

@@ -24,3 +24,15 @@ pub struct InboundEvent {
     /// What processing did, for operators.
     pub outcome: Option<String>,
 }
+
+/// The source of Slack's events.
+pub const SLACK: &str = "slack";
+
+/// The kind of channel a source's events are for.
+#[must_use]
+pub fn channel_kind(source: &str) -> Option<super::channel::ChannelKind> {
+    match source {
+        SLACK => Some(super::channel::ChannelKind::Slack),
+        _ => None,
+    }
+}

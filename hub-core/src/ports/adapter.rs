@@ -62,6 +62,20 @@ pub struct GroupChanges {
     pub api_calls: u64,
 }
 
+/// What a pushed event means for a channel ([`ChannelAdapter::interpret_event`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChannelEvent {
+    /// Nothing the hub keeps.
+    Ignore(String),
+    /// The tool took the hub's access away (an uninstall, revoked tokens):
+    /// the channel needs reconnecting.
+    AccessRevoked(String),
+    /// A person is in the channel now (joined, or changed their profile).
+    MemberPresent(RemoteMember),
+    /// A person left the channel (deactivated).
+    MemberGone(RemoteMember),
+}
+
 /// What a channel answered when something was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -203,6 +217,13 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         Err(AdapterError::Unsupported(
             "taking a sent message down; send a correction instead".into(),
         ))
+    }
+
+    /// What a pushed event (its whole body) means for this channel. Channels
+    /// without pushed events ignore them (the default).
+    fn interpret_event(&self, payload: &serde_json::Value) -> ChannelEvent {
+        let _ = payload;
+        ChannelEvent::Ignore("this channel takes no pushed events".into())
     }
 
     /// Whether the channel works now.

@@ -88,7 +88,7 @@ pub(crate) async fn install(
     let oauth_state = install_state(&state, community.id, expires, &user, &csrf)?;
     let url = installer
         .authorize_url(&oauth_state)
-        .map_err(|e| AppError::Unavailable(e.to_string()))?;
+        .map_err(|e| AppError::Upstream(e.to_string()))?;
     Ok(Redirect::to(&url).into_response())
 }
 
@@ -150,7 +150,7 @@ pub(crate) async fn callback(
             InstallFailure::Refused(why) => AppError::BadRequest(format!(
                 "Slack refused the install ({why}); start again from the Channels page"
             )),
-            other => AppError::Unavailable(other.to_string()),
+            other => AppError::Upstream(other.to_string()),
         })?;
     let actor = format!("user:{}", user.0.email);
     let (channel, _) = keep_slack_install(
