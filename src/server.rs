@@ -2,7 +2,6 @@
 //! offer the one-time setup link while no user exists, serve until told to
 //! stop, then let requests in flight finish.
 
-use secrecy::ExposeSecret;
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use chrono::Duration as ChronoDuration;
@@ -15,6 +14,7 @@ use hub_core::{
     secrets::SecretKeys,
 };
 use hub_core::{outbox::Outbox, ports::adapter::AdapterFactory};
+use secrecy::ExposeSecret;
 use tokio::{
     net::TcpListener,
     sync::{oneshot, watch},

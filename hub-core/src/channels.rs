@@ -154,3 +154,49 @@ pub async fn keep_slack_install(
     })?;
     Ok((channel, true))
 }
+
+/// Chooses the groups (Slack conversations) a channel uses: the first
+/// receives announcements, all are kept in step by export syncs. Every id
+/// must be one of the channel's `available` groups.
+///
+/// # Errors
+/// [`ChooseError::Unknown`] for an id the tool does not offer;
+/// [`ChooseError::Store`] when storage fails.
+pub async fn choose_groups(
+    store: &dyn Store,
+    channel: &Channel,
+    chosen: &[String],
+    available: &[crate::ports::adapter::RemoteGroup],
+    actor: &str,
+) -> Result<Channel, ChooseError> {
+    for id in chosen {
+        if !available.iter().any(|group| &group.id == id) {
+            return Err(ChooseError::Unknown(id.clone()));
+        }
+    }
+    let mut settings = channel.settings.clone();
+    if let Some(object) = settings.as_object_mut() {
+        object.insert("conversations".into(), json!(chosen));
+    }
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "channel.settings".into(),
+        community_id: Some(channel.community_id),
+        subject: channel.name.clone(),
+        details: json!({"conversations": chosen}),
+    };
+    Ok(store
+        .change_channel_settings(channel.id, &settings, audit)
+        .await?)
+}
+
+/// Why groups cannot be chosen.
+#[derive(Debug, thiserror::Error)]
+pub enum ChooseError {
+    /// Not a group the tool offers.
+    #[error("{0:?} is not a conversation this workspace offers the app")]
+    Unknown(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

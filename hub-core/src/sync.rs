@@ -602,6 +602,9 @@ pub enum SyncError {
     /// The channel cannot sync members (a webhook).
     #[error("{0}")]
     Unsupported(String),
+    /// The channel's tool failed the request.
+    #[error("the channel failed: {0}")]
+    Channel(#[from] AdapterError),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -979,6 +982,28 @@ impl SyncEngine {
 }
 
 impl SyncEngine {
+    /// The groups (Slack conversations) a lead can choose for a channel,
+    /// asked of its tool now.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown channel; `Channel` with the tool's failure.
+    pub async fn groups(
+        &self,
+        channel_id: ChannelId,
+    ) -> Result<Vec<crate::ports::adapter::RemoteGroup>, SyncError> {
+        let (channel, secret) = self
+            .store
+            .channel_with_secret(channel_id)
+            .await?
+            .ok_or_else(|| SyncError::NotFound(format!("there is no channel {channel_id}")))?;
+        let secret = secret
+            .map(|s| self.keys.decrypt(&s))
+            .transpose()
+            .map_err(|e| AdapterError::Permanent(e.to_string()))?;
+        let adapter = self.adapters.adapter(&channel, secret.as_deref())?;
+        Ok(adapter.list_groups().await?)
+    }
+
     /// Processes a kept event and records the outcome. An event whose
     /// processing failed for storage stays waiting, for
     /// [`SyncEngine::process_waiting_events`].

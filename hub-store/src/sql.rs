@@ -110,6 +110,8 @@ pub(crate) const CHANNELS_OF: &str = "SELECT id, community_id, kind, name, setti
 pub(crate) const RECONNECT_CHANNEL: &str = "UPDATE channels SET health = 'ok', last_error = NULL, \
      secret = COALESCE($2, secret) WHERE id = $1 \
      RETURNING id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
+pub(crate) const CHANGE_CHANNEL_SETTINGS: &str = "UPDATE channels SET settings = $2 WHERE id = $1 \
+     RETURNING id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
 pub(crate) const SET_CHANNEL_HEALTH: &str =
     "UPDATE channels SET health = $2, last_error = $3 WHERE id = $1";
 pub(crate) const HOLD_CHANNEL: &str =

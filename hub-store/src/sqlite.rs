@@ -985,6 +985,34 @@ impl Store for SqliteStore {
         Ok(reconnected)
     }
 
+    async fn change_channel_settings(
+        &self,
+        channel: ChannelId,
+        settings: &serde_json::Value,
+        audit: NewAuditEvent,
+    ) -> Result<Channel, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query_as::<_, ChannelRow>(sql::CHANGE_CHANNEL_SETTINGS)
+            .bind(channel.0)
+            .bind(settings.to_string())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound("this channel".into()))?
+            .into_channel()?
+            .0;
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(changed.community_id),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(changed)
+    }
+
     async fn set_channel_health(
         &self,
         channel: ChannelId,

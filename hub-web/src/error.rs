@@ -141,6 +141,7 @@ impl From<hub_core::sync::SyncError> for AppError {
             SyncError::NotFound(what) => Self::NotFound(what),
             SyncError::NothingHeld(message) => Self::Conflict(message),
             SyncError::Unsupported(message) => Self::Invalid(message),
+            SyncError::Channel(error) => Self::Upstream(error.to_string()),
             SyncError::Store(e) => e.into(),
         }
     }

@@ -312,3 +312,19 @@ pub(crate) struct ChannelsPage {
     /// What the last action did, for the lead.
     pub(crate) notice: Option<String>,
 }
+
+/// One conversation a lead can choose.
+pub(crate) struct GroupRow {
+    pub(crate) group: hub_core::ports::adapter::RemoteGroup,
+    pub(crate) chosen: bool,
+    pub(crate) announces: bool,
+}
+
+#[derive(Template)]
+#[template(path = "channels/conversations.html")]
+pub(crate) struct ConversationsPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) channel: Channel,
+    pub(crate) groups: Vec<GroupRow>,
+}

@@ -32,7 +32,7 @@ use hub_core::{
     model::announcement::Announcement,
     ports::adapter::{
         AdapterError, Capabilities, ChannelAdapter, ChannelEvent, GroupChanges, Receipt,
-        RemoteMember, RemotePage,
+        RemoteGroup, RemoteMember, RemotePage,
     },
 };
 use serde::Deserialize;
@@ -192,6 +192,46 @@ impl SlackAdapter {
             })
             .await
             .map(String::as_str)
+    }
+
+    /// Calls a method in `conversation`; when the bot is not in it, joins it
+    /// (public conversations let an app join by itself) and calls once more.
+    async fn call_in(
+        &self,
+        conversation: &str,
+        method: &str,
+        form: &[(&str, String)],
+        effect: Effect,
+    ) -> Result<Value, CallError> {
+        match self.client.call(method, form, effect).await {
+            Err(CallError {
+                slack_error: Some(error),
+                ..
+            }) if error == "not_in_channel" => {
+                let join = [("channel", conversation.to_owned())];
+                match self
+                    .client
+                    .call("conversations.join", &join, Effect::Write)
+                    .await
+                {
+                    Ok(_) => {}
+                    Err(CallError {
+                        slack_error: Some(error),
+                        ..
+                    }) if error == "method_not_supported_for_channel_type" => {
+                        return Err(CallError {
+                            slack_error: Some("not_in_channel".into()),
+                            class: AdapterError::Permanent(format!(
+                                "the app is not in the private conversation {conversation}: invite it there in Slack (/invite @app), then retry"
+                            )),
+                        });
+                    }
+                    Err(error) => return Err(error),
+                }
+                self.client.call(method, form, effect).await
+            }
+            other => other,
+        }
     }
 
     /// Everyone in `conversation`, read through every page once per adapter.
@@ -364,8 +404,7 @@ impl SlackAdapter {
                 form.push(("thread_ts", head.clone()));
             }
             let posted = self
-                .client
-                .call("chat.postMessage", &form, Effect::Write)
+                .call_in(conversation, "chat.postMessage", &form, Effect::Write)
                 .await;
             last_post = Some(tokio::time::Instant::now());
             match posted {
@@ -415,8 +454,7 @@ impl SlackAdapter {
                 ("force", "true".to_owned()),
             ];
             match self
-                .client
-                .call("conversations.invite", &form, Effect::Write)
+                .call_in(conversation, "conversations.invite", &form, Effect::Write)
                 .await
             {
                 Ok(answer) => {
@@ -638,6 +676,49 @@ impl ChannelAdapter for SlackAdapter {
             }
         }
         Ok(changes)
+    }
+
+    async fn list_groups(&self) -> Result<Vec<RemoteGroup>, AdapterError> {
+        let mut groups = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut form = vec![
+                ("types", "public_channel,private_channel".to_owned()),
+                ("exclude_archived", "true".to_owned()),
+                ("limit", "1000".to_owned()),
+            ];
+            if let Some(cursor) = &cursor {
+                form.push(("cursor", cursor.clone()));
+            }
+            let answer = self
+                .client
+                .call("conversations.list", &form, Effect::Read)
+                .await?;
+            groups.extend(
+                answer["channels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| RemoteGroup {
+                        id: c["id"].as_str().unwrap_or_default().to_owned(),
+                        name: c["name"].as_str().unwrap_or_default().to_owned(),
+                        private: c["is_private"].as_bool().unwrap_or(false),
+                        members: c["num_members"].as_u64().unwrap_or(0),
+                    })
+                    .filter(|group| !group.id.is_empty()),
+            );
+            match client::next_cursor(&answer) {
+                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
+                Some(next) => {
+                    return Err(AdapterError::Transient(format!(
+                        "Slack returned the cursor {next:?} twice"
+                    )));
+                }
+                None => break,
+            }
+        }
+        groups.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(groups)
     }
 
     async fn post(

@@ -62,6 +62,19 @@ pub struct GroupChanges {
     pub api_calls: u64,
 }
 
+/// A group within a channel's tool (a Slack conversation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteGroup {
+    /// The tool's id for it.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Only invited people see it.
+    pub private: bool,
+    /// How many people are in it.
+    pub members: u64,
+}
+
 /// What a pushed event means for a channel ([`ChannelAdapter::interpret_event`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelEvent {
@@ -146,6 +159,18 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
     async fn settle_groups(&self, keep: &[String]) -> Result<GroupChanges, AdapterError> {
         let _ = keep;
         Ok(GroupChanges::default())
+    }
+
+    /// The groups a lead can choose for the channel (Slack's conversations
+    /// the app can see).
+    ///
+    /// # Errors
+    /// `Unsupported` where the tool has no groups (the default); any other
+    /// class otherwise.
+    async fn list_groups(&self) -> Result<Vec<RemoteGroup>, AdapterError> {
+        Err(AdapterError::Unsupported(
+            "this channel has no groups".into(),
+        ))
     }
 
     /// Posts an announcement. The same `idempotency_key` on a retry must not

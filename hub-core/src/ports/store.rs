@@ -430,6 +430,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> Result<Channel, StoreError>;
 
+    /// Replaces a channel's (non-secret) settings.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown channel.
+    async fn change_channel_settings(
+        &self,
+        channel: ChannelId,
+        settings: &serde_json::Value,
+        audit: NewAuditEvent,
+    ) -> Result<Channel, StoreError>;
+
     /// Records whether a channel works. A channel that needs reconnecting gets
     /// no deliveries until it is `ok` again.
     ///

@@ -10,7 +10,10 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use hub_core::{
-    channels::keep_slack_install, ids::CommunityId, ports::install::InstallFailure, sync::RunMode,
+    channels::{ChooseError, choose_groups, keep_slack_install},
+    ids::CommunityId,
+    ports::install::InstallFailure,
+    sync::RunMode,
 };
 use serde::Deserialize;
 
@@ -19,8 +22,9 @@ use crate::{
     AppState,
     csrf::{CsrfToken, TokenForm},
     error::AppError,
+    lookup,
     session::CurrentUser,
-    templates::ChannelsPage,
+    templates::{ChannelsPage, ConversationsPage, GroupRow},
 };
 
 /// How long a lead has to approve the install at Slack.
@@ -182,4 +186,83 @@ fn url_escape(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+pub(crate) async fn conversations(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, channel)): Path<(String, String)>,
+) -> Result<Html<String>, AppError> {
+    let community = community(&state, &user, &slug).await?;
+    let channel = lookup::channel(&state, &community, &channel).await?;
+    let groups = state.sync_engine()?.groups(channel.id).await?;
+    let chosen: Vec<String> = channel.settings["conversations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|id| id.as_str().map(str::to_owned))
+        .collect();
+    let groups = groups
+        .into_iter()
+        .map(|group| GroupRow {
+            chosen: chosen.contains(&group.id),
+            announces: chosen.first() == Some(&group.id),
+            group,
+        })
+        .collect();
+    Ok(Html(
+        ConversationsPage {
+            nav: nav(&user, &csrf),
+            community,
+            channel,
+            groups,
+        }
+        .render()?,
+    ))
+}
+
+pub(crate) async fn choose_conversations(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, channel)): Path<(String, String)>,
+    axum::extract::RawForm(body): axum::extract::RawForm,
+) -> Result<Response, AppError> {
+    // Repeated `conversation` fields: read the pairs as they come.
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .filter(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .collect::<Vec<_>>()
+    };
+    csrf.verify(field("csrf").first().map_or("", String::as_str))?;
+    let community = community(&state, &user, &slug).await?;
+    let channel = lookup::channel(&state, &community, &channel).await?;
+    let mut chosen = field("conversation");
+    if let Some(announce) = field("announce").into_iter().next() {
+        if !chosen.contains(&announce) {
+            return Err(AppError::Invalid(
+                "the conversation for announcements must be one of those in use".into(),
+            ));
+        }
+        chosen.retain(|id| *id != announce);
+        chosen.insert(0, announce);
+    }
+    let available = state.sync_engine()?.groups(channel.id).await?;
+    choose_groups(
+        state.store.as_ref(),
+        &channel,
+        &chosen,
+        &available,
+        &format!("user:{}", user.0.email),
+    )
+    .await
+    .map_err(|e| match e {
+        ChooseError::Unknown(_) => AppError::Invalid(e.to_string()),
+        ChooseError::Store(e) => e.into(),
+    })?;
+    Ok(Redirect::to(&format!("/communities/{}/channels", community.slug)).into_response())
 }

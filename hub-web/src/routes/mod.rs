@@ -95,6 +95,10 @@ pub(crate) fn router() -> Router<AppState> {
             "/communities/{slug}/channels/slack/install",
             post(channels::install),
         )
+        .route(
+            "/communities/{slug}/channels/{channel}/conversations",
+            get(channels::conversations).post(channels::choose_conversations),
+        )
         .route("/slack/oauth/callback", get(channels::callback))
         .route("/communities/{slug}/sync/runs/{run}", get(sync::show_run))
         .route("/communities/{slug}/sync/{channel}/run", post(sync::run))
