@@ -98,7 +98,7 @@ fn slack_settings(installation: &Installation) -> serde_json::Value {
 const SLACK_MIN_INTERVAL_MS: u32 = 1000;
 
 /// The sync an installed workspace gets: its people imported every hour.
-const SLACK_SYNC_CRON: &str = "0 0 * * * *";
+const SLACK_SYNC_CRON: &str = "@hourly";
 
 /// Keeps a finished Slack install: the workspace's channel in the community
 /// is reconnected with the new token when it exists, else made, with an

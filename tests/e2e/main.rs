@@ -10,6 +10,7 @@ mod email;
 mod helpers;
 mod mailman;
 mod outbox;
+mod slack;
 mod sync;
 
 use helpers::{OWNER_EMAIL, OWNER_PASSWORD, between, spawn_app};
