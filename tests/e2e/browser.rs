@@ -461,3 +461,57 @@ async fn a_person_joins_in_a_real_browser_and_a_lead_resumes_a_bouncing_address(
 
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lead_connects_slack_in_a_real_browser_and_its_people_appear_in_the_roster() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let slack = hub_testkit::slack::FakeSlack::start().await;
+    slack.add_users(3);
+    let app = crate::slack::slack_app(&slack).await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    browser.client.goto(&app.url("/login")).await.unwrap();
+    browser.fill("input[name=email]", OWNER_EMAIL).await;
+    browser.fill("input[name=password]", OWNER_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser
+        .client
+        .goto(&app.url("/communities/rse/members"))
+        .await
+        .unwrap();
+    browser
+        .click("nav.tabs a[href='/communities/rse/channels']")
+        .await;
+    browser.click("#connect-slack").await;
+    // Slack's consent page.
+    let page = browser.text().await;
+    assert!(page.contains("Fake Workspace"), "{page}");
+    browser.click("#allow").await;
+    let page = browser.text().await;
+    assert_eq!(browser.path().await, "/communities/rse/channels");
+    assert!(page.contains("Connected Slack: Fake Workspace"), "{page}");
+    assert!(page.contains("Slack: Fake Workspace"), "{page}");
+
+    browser
+        .click("nav.tabs a[href='/communities/rse/members']")
+        .await;
+    let roster = browser
+        .client
+        .find(Locator::Css("table"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(roster.contains("Slack"), "{roster}");
+    for i in 0..3 {
+        let row = roster
+            .lines()
+            .find(|line| line.contains(&format!("person{i}@example.org")))
+            .unwrap_or_else(|| panic!("person{i} is in the roster: {roster}"));
+        assert!(row.contains("subscribed"), "{row}");
+    }
+    browser.client.clone().close().await.unwrap();
+}
