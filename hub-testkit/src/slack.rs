@@ -1150,14 +1150,14 @@ impl World {
     /// Cuts one page out of `items` (already in the method's order).
     /// Cursors name the key of the next page's first item, so a page walk
     /// stays exact while items come and go.
-    fn paginate(
+    fn paginate<T>(
         &mut self,
-        items: Vec<(String, Value)>,
+        items: Vec<(String, T)>,
         args: &Args,
         prefix: &str,
         descending: bool,
         max: usize,
-    ) -> Result<(Vec<Value>, String), Failure> {
+    ) -> Result<(Vec<T>, String), Failure> {
         let limit = match args.text("limit") {
             None => DEFAULT_LIMIT,
             Some(raw) => match raw.parse::<usize>() {
@@ -1803,12 +1803,19 @@ impl World {
         // Emails show only to tokens with users:read.email.
         let with_email = ctx.token.scopes.contains("users:read.email");
         let team_id = &ctx.shared.team_id;
-        let items = self
+        // The page is chosen by id first, so a large workspace costs one
+        // page of JSON per call, not the whole workspace's.
+        let ids = self
             .users
-            .values()
-            .map(|u| (u.id.clone(), self.user_json(u, team_id, with_email)))
+            .keys()
+            .map(|id| (id.clone(), id.clone()))
             .collect();
-        let (members, next) = self.paginate(items, args, "user", false, 1000)?;
+        let (page, next) = self.paginate(ids, args, "user", false, 1000)?;
+        let members: Vec<Value> = page
+            .iter()
+            .filter_map(|id| self.users.get(id))
+            .map(|u| self.user_json(u, team_id, with_email))
+            .collect();
         Ok(object(json!({
             "members": members,
             "cache_ts": chrono::Utc::now().timestamp(),
