@@ -58,12 +58,32 @@ pub fn sync_engine(
 ) -> Result<hub_core::sync::SyncEngine, Failure> {
     hub_core::tls::init();
     let keys = Arc::new(config.secret_keys()?);
-    Ok(hub_core::sync::SyncEngine::new(
-        store,
-        adapters,
-        keys,
-        Arc::new(SystemClock),
+    Ok(with_refresher(
+        config,
+        hub_core::sync::SyncEngine::new(store, adapters, keys, Arc::new(SystemClock)),
     ))
+}
+
+/// The refresher of the deployment's rotating Slack tokens, when its app is
+/// configured. Refreshing sends no redirect, so the public URL is not needed.
+fn slack_refresher(config: &Config) -> Option<Arc<dyn hub_core::ports::install::TokenRefresher>> {
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| "http://localhost".into());
+    config
+        .slack_app(&public_url)
+        .map(|app| Arc::new(app) as Arc<dyn hub_core::ports::install::TokenRefresher>)
+}
+
+fn with_refresher(
+    config: &Config,
+    engine: hub_core::sync::SyncEngine,
+) -> hub_core::sync::SyncEngine {
+    match slack_refresher(config) {
+        Some(refresher) => engine.with_refresher(refresher),
+        None => engine,
+    }
 }
 
 /// This process's outbox and sync scheduler, under one name (for its
@@ -77,7 +97,7 @@ fn worker_parts(
 ) -> (Outbox, hub_core::sync::Scheduler) {
     hub_core::tls::init();
     let id = worker_id();
-    let outbox = Outbox::new(
+    let mut outbox = Outbox::new(
         store.clone(),
         adapters.clone(),
         keys.clone(),
@@ -85,7 +105,13 @@ fn worker_parts(
         config.outbox_settings(),
         id.clone(),
     );
-    let engine = hub_core::sync::SyncEngine::new(store.clone(), adapters, keys, clock.clone());
+    if let Some(refresher) = slack_refresher(config) {
+        outbox = outbox.with_refresher(refresher);
+    }
+    let engine = with_refresher(
+        config,
+        hub_core::sync::SyncEngine::new(store.clone(), adapters, keys, clock.clone()),
+    );
     (
         outbox,
         hub_core::sync::Scheduler::new(store, engine, clock, id),
@@ -250,8 +276,10 @@ async fn serve(
         None
     };
     let worker = Worker::start(config, store.clone(), adapters.clone(), keys.clone());
-    let engine =
-        hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone());
+    let engine = with_refresher(
+        config,
+        hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone()),
+    );
     let slack_app = config.slack_app(&public_url);
     let mut state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
         .with_sync(engine)

@@ -12,6 +12,7 @@ pub mod auth;
 pub mod bounces;
 pub mod channels;
 pub mod communities;
+pub mod credentials;
 pub mod destination;
 pub mod email;
 pub mod ids;

@@ -149,6 +149,7 @@ pub struct Outbox {
     clock: Arc<dyn Clock>,
     settings: OutboxSettings,
     worker_id: String,
+    refresher: Option<Arc<dyn crate::ports::install::TokenRefresher>>,
 }
 
 impl Outbox {
@@ -169,7 +170,18 @@ impl Outbox {
             clock,
             settings,
             worker_id,
+            refresher: None,
         }
+    }
+
+    /// With the refresher of rotating tokens (Slack's, where the app rotates them).
+    #[must_use]
+    pub fn with_refresher(
+        mut self,
+        refresher: Arc<dyn crate::ports::install::TokenRefresher>,
+    ) -> Self {
+        self.refresher = Some(refresher);
+        self
     }
 
     /// Claims one batch of due deliveries and works through it. Returns how
@@ -262,13 +274,33 @@ impl Outbox {
     }
 
     async fn attempt(&self, work: &ClaimedDelivery) -> Finish {
-        let secret = match work
-            .encrypted_secret
-            .as_deref()
-            .map(|s| self.keys.decrypt(s))
-            .transpose()
+        let parts = crate::credentials::RefreshParts {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            refresher: self.refresher.as_deref(),
+            owner: &self.worker_id,
+            now: self.clock.now(),
+        };
+        let secret = match crate::credentials::secret_for(
+            parts,
+            &work.channel,
+            work.encrypted_secret.as_deref(),
+        )
+        .await
         {
             Ok(secret) => secret,
+            // Refused: the channel is marked for reconnecting; try again once it is.
+            Err(crate::credentials::CredentialError::Refused(error)) => {
+                return Finish::Retry {
+                    at: self.clock.now(),
+                    error,
+                    refund_attempt: true,
+                    possible_duplicate: false,
+                };
+            }
+            Err(crate::credentials::CredentialError::Store(error)) => {
+                return self.retry_after(work.delivery.attempts, error.to_string(), true, false);
+            }
             Err(error) => {
                 return Finish::Failed {
                     error: error.to_string(),

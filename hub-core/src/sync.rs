@@ -624,6 +624,9 @@ pub struct SyncEngine {
     adapters: Arc<dyn AdapterFactory>,
     keys: Arc<SecretKeys>,
     clock: Arc<dyn Clock>,
+    refresher: Option<Arc<dyn crate::ports::install::TokenRefresher>>,
+    /// Who holds a token-refresh lease taken by this engine.
+    owner: String,
 }
 
 impl SyncEngine {
@@ -640,7 +643,35 @@ impl SyncEngine {
             adapters,
             keys,
             clock,
+            refresher: None,
+            owner: format!("sync-{}", &crate::auth::new_secret().0[..12]),
         }
+    }
+
+    /// With the refresher of rotating tokens (Slack's, where the app rotates them).
+    #[must_use]
+    pub fn with_refresher(
+        mut self,
+        refresher: Arc<dyn crate::ports::install::TokenRefresher>,
+    ) -> Self {
+        self.refresher = Some(refresher);
+        self
+    }
+
+    /// The channel's secret in the clear, refreshed first where it rotates.
+    async fn secret_of(
+        &self,
+        channel: &Channel,
+        encrypted: Option<&str>,
+    ) -> Result<Option<String>, crate::credentials::CredentialError> {
+        let parts = crate::credentials::RefreshParts {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            refresher: self.refresher.as_deref(),
+            owner: &self.owner,
+            now: self.clock.now(),
+        };
+        crate::credentials::secret_for(parts, channel, encrypted).await
     }
 
     /// Runs the channel's sync once and keeps the run. A failed read or a
@@ -796,7 +827,7 @@ impl SyncEngine {
         run: &mut SyncRun,
     ) -> Result<(), SyncError> {
         let consent = hub.consent;
-        let secret = match secret.map(|s| self.keys.decrypt(s)).transpose() {
+        let secret = match self.secret_of(channel, secret).await {
             Ok(secret) => secret,
             Err(e) => {
                 run.error = Some(e.to_string());
@@ -996,9 +1027,9 @@ impl SyncEngine {
             .channel_with_secret(channel_id)
             .await?
             .ok_or_else(|| SyncError::NotFound(format!("there is no channel {channel_id}")))?;
-        let secret = secret
-            .map(|s| self.keys.decrypt(&s))
-            .transpose()
+        let secret = self
+            .secret_of(&channel, secret.as_deref())
+            .await
             .map_err(|e| AdapterError::Permanent(e.to_string()))?;
         let adapter = self.adapters.adapter(&channel, secret.as_deref())?;
         Ok(adapter.list_groups().await?)
@@ -1096,9 +1127,9 @@ impl SyncEngine {
         let Some((channel, secret)) = self.store.channel_with_secret(channel.id).await? else {
             return Ok("the channel is gone".into());
         };
-        let secret = match secret.map(|s| self.keys.decrypt(&s)).transpose() {
+        let secret = match self.secret_of(&channel, secret.as_deref()).await {
             Ok(secret) => secret,
-            Err(e) => return Ok(format!("its secret cannot be read: {e}")),
+            Err(e) => return Ok(format!("its secret cannot be used: {e}")),
         };
         let adapter = match self.adapters.adapter(&channel, secret.as_deref()) {
             Ok(adapter) => adapter,

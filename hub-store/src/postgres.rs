@@ -975,6 +975,54 @@ impl Store for PgStore {
         Ok(reconnected)
     }
 
+    async fn claim_secret_refresh(
+        &self,
+        channel: ChannelId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::CLAIM_SECRET_REFRESH)
+            .bind(channel.0)
+            .bind(owner)
+            .bind(now)
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn store_refreshed_secret(
+        &self,
+        channel: ChannelId,
+        encrypted_secret: &str,
+        owner: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::STORE_REFRESHED_SECRET)
+            .bind(channel.0)
+            .bind(encrypted_secret)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_secret_refresh(
+        &self,
+        channel: ChannelId,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::RELEASE_SECRET_REFRESH)
+            .bind(channel.0)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
     async fn change_channel_settings(
         &self,
         channel: ChannelId,

@@ -112,6 +112,12 @@ pub(crate) const RECONNECT_CHANNEL: &str = "UPDATE channels SET health = 'ok', l
      RETURNING id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
 pub(crate) const CHANGE_CHANNEL_SETTINGS: &str = "UPDATE channels SET settings = $2 WHERE id = $1 \
      RETURNING id, community_id, kind, name, settings, secret, health, last_error, min_interval_ms, created_at";
+pub(crate) const CLAIM_SECRET_REFRESH: &str = "UPDATE channels SET secret_lease_owner = $2, \
+     secret_lease_until = $4 WHERE id = $1 AND (secret_lease_until IS NULL OR secret_lease_until < $3)";
+pub(crate) const STORE_REFRESHED_SECRET: &str = "UPDATE channels SET secret = $2, \
+     secret_lease_owner = NULL, secret_lease_until = NULL WHERE id = $1 AND secret_lease_owner = $3";
+pub(crate) const RELEASE_SECRET_REFRESH: &str = "UPDATE channels SET secret_lease_owner = NULL, \
+     secret_lease_until = NULL WHERE id = $1 AND secret_lease_owner = $2";
 pub(crate) const SET_CHANNEL_HEALTH: &str =
     "UPDATE channels SET health = $2, last_error = $3 WHERE id = $1";
 pub(crate) const HOLD_CHANNEL: &str =

@@ -454,3 +454,157 @@ async fn events_keep_the_roster_fresh_once_each_and_only_when_signed() {
     }
     assert_eq!(health, "needs_reconnect");
 }
+
+/// Rewrites a channel's stored secret as if its token expired at `expires_at`.
+async fn age_token(app: &TestApp, channel: &Channel, expires_at: i64, refresh_token: Option<&str>) {
+    let store = &app.server.as_ref().unwrap().store;
+    let keys = app.config.secret_keys().unwrap();
+    let (_, stored) = store
+        .channel_with_secret(channel.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut secret: Value = serde_json::from_str(&keys.decrypt(&stored.unwrap()).unwrap()).unwrap();
+    secret["expires_at"] = json!(expires_at);
+    if let Some(token) = refresh_token {
+        secret["refresh_token"] = json!(token);
+    }
+    hub_core::channels::reconnect(
+        store.as_ref(),
+        &keys,
+        channel.id,
+        Some(&secret.to_string()),
+        "test",
+    )
+    .await
+    .unwrap();
+}
+
+fn slack_app_as_refresher(
+    app: &TestApp,
+) -> std::sync::Arc<dyn hub_core::ports::install::TokenRefresher> {
+    std::sync::Arc::new(app.config.slack_app(&app.base).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotating_token_is_refreshed_once_across_workers_and_kept_before_it_is_used() {
+    let slack = FakeSlack::start().await;
+    slack.set_token_rotation(true);
+    slack.add_users(2);
+    let app = slack_app(&slack).await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    let channel = install(&app).await;
+    let store = app.server.as_ref().unwrap().store.clone();
+    let keys = std::sync::Arc::new(app.config.secret_keys().unwrap());
+    let stored = |store: std::sync::Arc<dyn hub_core::ports::store::Store>| {
+        let keys = keys.clone();
+        async move {
+            let (_, secret) = store
+                .channel_with_secret(channel.id)
+                .await
+                .unwrap()
+                .unwrap();
+            serde_json::from_str::<Value>(&keys.decrypt(&secret.unwrap()).unwrap()).unwrap()
+        }
+    };
+    let installed = stored(store.clone()).await;
+    assert!(installed["refresh_token"].as_str().is_some(), "{installed}");
+    let twelve_hours = chrono::Utc::now().timestamp() + 43_000;
+    assert!(installed["expires_at"].as_i64().unwrap() > twelve_hours);
+    let exchanges = slack.calls("oauth.v2.access");
+
+    // The token is about to expire: two workers want it at once.
+    age_token(&app, &channel, chrono::Utc::now().timestamp() + 60, None).await;
+    let refresher = slack_app_as_refresher(&app);
+    let (channel_now, encrypted) = store
+        .channel_with_secret(channel.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let worker = |owner: &'static str| {
+        let (store, keys, refresher, channel_now, encrypted) = (
+            store.clone(),
+            keys.clone(),
+            refresher.clone(),
+            channel_now.clone(),
+            encrypted.clone(),
+        );
+        async move {
+            let parts = hub_core::credentials::RefreshParts {
+                store: store.as_ref(),
+                keys: &keys,
+                refresher: Some(refresher.as_ref()),
+                owner,
+                now: chrono::Utc::now(),
+            };
+            hub_core::credentials::secret_for(parts, &channel_now, encrypted.as_deref())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let (one, two) = tokio::join!(worker("worker-1"), worker("worker-2"));
+    assert_eq!(
+        slack.calls("oauth.v2.access"),
+        exchanges + 1,
+        "refreshed once"
+    );
+    assert_eq!(one, two, "both use the one fresh token");
+    let fresh = stored(store.clone()).await;
+    assert_eq!(fresh.to_string(), one, "kept before it is used");
+    assert_ne!(fresh["refresh_token"], installed["refresh_token"]);
+    assert_ne!(fresh["bot_token"], installed["bot_token"]);
+
+    // The fresh token works: a sync through the API reads the workspace.
+    let token = app.api_token(OWNER_EMAIL).await;
+    let run: Value = api(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/communities/rse/channels/{}/sync", channel.id),
+    )
+    .await
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(run["state"], "applied", "{run}");
+
+    // A spent refresh token: Slack refuses, and the channel asks to be reconnected.
+    age_token(
+        &app,
+        &channel,
+        chrono::Utc::now().timestamp() + 60,
+        Some("xoxe-1-spent"),
+    )
+    .await;
+    let run: Value = api(
+        &app,
+        &token,
+        Method::POST,
+        &format!("/api/v1/communities/rse/channels/{}/sync", channel.id),
+    )
+    .await
+    .send()
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert!(
+        run["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("invalid_refresh_token"),
+        "{run}"
+    );
+    let (now, _) = store
+        .channel_with_secret(channel.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.health.word(), "needs_reconnect");
+}

@@ -12,7 +12,8 @@ use hub_core::ports::install::InstallFailure;
 use oauth2::{
     AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, ExtraTokenFields, HttpClientError, HttpRequest, HttpResponse, RedirectUrl,
-    RequestTokenError, StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+    RefreshToken, RequestTokenError, StandardRevocableToken, StandardTokenResponse, TokenResponse,
+    TokenUrl,
     basic::{
         BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
         BasicTokenType,
@@ -49,6 +50,15 @@ pub struct SlackApp {
     pub redirect_url: String,
     /// How long the exchange may take.
     pub timeout: Duration,
+}
+
+/// What the token endpoint is given.
+#[derive(Debug, Clone, Copy)]
+enum Grant<'a> {
+    /// The code a lead came back with.
+    Code(&'a str),
+    /// A refresh token (token rotation).
+    Refresh(&'a str),
 }
 
 /// What Slack adds to the token response of an install.
@@ -160,37 +170,59 @@ impl SlackApp {
     /// # Errors
     /// [`InstallError`] saying what went wrong.
     pub async fn exchange(&self, code: &str) -> Result<Installation, InstallError> {
-        let timeout = self.timeout;
+        self.token(Grant::Code(code)).await
+    }
+
+    /// A fresh bot token for a refresh token (token rotation): Slack answers
+    /// with a new refresh token too, and the old one is spent.
+    ///
+    /// # Errors
+    /// [`InstallError::Refused`] for a spent or revoked refresh token.
+    pub async fn refresh(&self, refresh_token: &str) -> Result<Installation, InstallError> {
+        self.token(Grant::Refresh(refresh_token)).await
+    }
+
+    async fn token(&self, grant: Grant<'_>) -> Result<Installation, InstallError> {
         hub_core::tls::init();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
-            .timeout(timeout)
+            .timeout(self.timeout)
             .build()
             .map_err(|e| InstallError::Unreachable(e.to_string()))?;
         let send = |request: HttpRequest| {
             let http = http.clone();
             async move { execute(&http, request).await }
         };
-        let answer = self
-            .client()?
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .request_async(&send)
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::Parse(_, body) => {
-                    let error = serde_json::from_slice::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|v| v["error"].as_str().map(str::to_owned));
-                    match error {
-                        Some(error) => InstallError::Refused(error),
-                        None => InstallError::Unreachable("Slack's answer was not a token".into()),
-                    }
+        let client = self.client()?;
+        let answer = match grant {
+            Grant::Code(code) => {
+                client
+                    .exchange_code(AuthorizationCode::new(code.to_owned()))
+                    .request_async(&send)
+                    .await
+            }
+            Grant::Refresh(token) => {
+                client
+                    .exchange_refresh_token(&RefreshToken::new(token.to_owned()))
+                    .request_async(&send)
+                    .await
+            }
+        }
+        .map_err(|e| match e {
+            RequestTokenError::Parse(_, body) => {
+                let error = serde_json::from_slice::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|v| v["error"].as_str().map(str::to_owned));
+                match error {
+                    Some(error) => InstallError::Refused(error),
+                    None => InstallError::Unreachable("Slack's answer was not a token".into()),
                 }
-                RequestTokenError::ServerResponse(response) => {
-                    InstallError::Refused(response.error().to_string())
-                }
-                other => InstallError::Unreachable(other.to_string()),
-            })?;
+            }
+            RequestTokenError::ServerResponse(response) => {
+                InstallError::Refused(response.error().to_string())
+            }
+            other => InstallError::Unreachable(other.to_string()),
+        })?;
         let fields = answer.extra_fields();
         let team = fields
             .team
@@ -226,6 +258,44 @@ impl hub_core::ports::install::Installer for SlackApp {
                 team_id: installation.team_id,
                 team_name: installation.team_name,
             }),
+            Err(InstallError::Refused(e)) => Err(InstallFailure::Refused(e)),
+            Err(InstallError::Unreachable(e)) => Err(InstallFailure::Unreachable(e)),
+            Err(InstallError::Settings(e)) => Err(InstallFailure::NotConfigured(e)),
+        }
+    }
+}
+
+/// The rotation fields of a channel's secret.
+#[derive(Debug, Deserialize)]
+struct Rotating {
+    #[serde(default)]
+    refresh_token: Option<String>,
+    #[serde(default)]
+    expires_at: Option<i64>,
+}
+
+#[async_trait::async_trait]
+impl hub_core::ports::install::TokenRefresher for SlackApp {
+    fn kind(&self) -> hub_core::model::channel::ChannelKind {
+        hub_core::model::channel::ChannelKind::Slack
+    }
+
+    fn expires_before(&self, secret: &str, at: chrono::DateTime<chrono::Utc>) -> bool {
+        serde_json::from_str::<Rotating>(secret).is_ok_and(|rotating| {
+            rotating.refresh_token.is_some()
+                && rotating
+                    .expires_at
+                    .is_some_and(|expires| expires < at.timestamp())
+        })
+    }
+
+    async fn refresh(&self, secret: &str) -> Result<String, InstallFailure> {
+        let refresh_token = serde_json::from_str::<Rotating>(secret)
+            .ok()
+            .and_then(|rotating| rotating.refresh_token)
+            .ok_or_else(|| InstallFailure::Refused("the secret holds no refresh token".into()))?;
+        match Self::refresh(self, &refresh_token).await {
+            Ok(installation) => Ok(installation.secret()),
             Err(InstallError::Refused(e)) => Err(InstallFailure::Refused(e)),
             Err(InstallError::Unreachable(e)) => Err(InstallFailure::Unreachable(e)),
             Err(InstallError::Settings(e)) => Err(InstallFailure::NotConfigured(e)),

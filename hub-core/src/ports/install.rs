@@ -47,3 +47,22 @@ pub trait Installer: Send + Sync + std::fmt::Debug {
     /// cannot be asked.
     async fn exchange(&self, code: &str) -> Result<Installation, InstallFailure>;
 }
+
+/// Refreshes a channel's credentials where the tool rotates them (Slack with
+/// token rotation on: a bot token lives twelve hours, its refresh token can
+/// be used once).
+#[async_trait]
+pub trait TokenRefresher: Send + Sync + std::fmt::Debug {
+    /// The kind of channel whose secrets it refreshes.
+    fn kind(&self) -> crate::model::channel::ChannelKind;
+
+    /// Whether `secret` (decrypted) expires before `at` and can be refreshed.
+    fn expires_before(&self, secret: &str, at: chrono::DateTime<chrono::Utc>) -> bool;
+
+    /// A fresh secret, for the refresh token `secret` holds.
+    ///
+    /// # Errors
+    /// `Refused` when the tool refuses the refresh token (spent, revoked):
+    /// the channel needs reconnecting; `Unreachable` otherwise.
+    async fn refresh(&self, secret: &str) -> Result<String, InstallFailure>;
+}

@@ -430,6 +430,42 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         audit: NewAuditEvent,
     ) -> Result<Channel, StoreError>;
 
+    /// Takes the right to refresh a channel's rotating token until `until`,
+    /// unless another holder's right has not run out by `now`. `true` when
+    /// taken.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_secret_refresh(
+        &self,
+        channel: ChannelId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Keeps a refreshed (encrypted) secret and gives the right back; only
+    /// while `owner` holds it. `false` when it no longer does.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn store_refreshed_secret(
+        &self,
+        channel: ChannelId,
+        encrypted_secret: &str,
+        owner: &str,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives the right to refresh back without a new secret.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn release_secret_refresh(
+        &self,
+        channel: ChannelId,
+        owner: &str,
+    ) -> Result<(), StoreError>;
+
     /// Replaces a channel's (non-secret) settings.
     ///
     /// # Errors
