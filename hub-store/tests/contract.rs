@@ -69,6 +69,9 @@ contract!(
     the_shared_sync_roster_reads_as_each_channels_own,
     bounces_score_once_a_day_and_stop_email_delivery_at_the_threshold,
     a_member_link_works_once_and_only_until_it_expires,
+    pushed_events_are_kept_once_and_wait_until_processed,
+    channels_are_found_by_kind_and_their_settings_change_audited,
+    one_caller_at_a_time_refreshes_a_channels_secret,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1254,5 +1257,163 @@ async fn a_member_link_works_once_and_only_until_it_expires(store: Arc<dyn Store
             .await
             .unwrap(),
         None
+    );
+}
+
+async fn pushed_events_are_kept_once_and_wait_until_processed(store: Arc<dyn Store>, _url: &str) {
+    let now = Utc::now();
+    let event = |id: &str, at| hub_core::model::event::InboundEvent {
+        source: "slack".into(),
+        event_id: id.into(),
+        routing_key: "T1".into(),
+        kind: "team_join".into(),
+        payload: serde_json::json!({"event": {"type": "team_join"}, "n": id}),
+        received_at: at,
+        processed_at: None,
+        outcome: None,
+    };
+    assert!(
+        store
+            .record_inbound_event(&event("Ev1", now - Duration::minutes(5)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .record_inbound_event(&event("Ev1", now))
+            .await
+            .unwrap(),
+        "a retry is kept once"
+    );
+    assert!(
+        store
+            .record_inbound_event(&event("Ev2", now))
+            .await
+            .unwrap()
+    );
+    let waiting = store
+        .unprocessed_inbound_events("slack", now - Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1, "only what waited long enough");
+    assert_eq!(waiting[0], event("Ev1", waiting[0].received_at));
+    store
+        .finish_inbound_event("slack", "Ev1", "done", now)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .unprocessed_inbound_events("slack", now + Duration::minutes(1), 10)
+            .await
+            .unwrap()
+            .iter()
+            .all(|e| e.event_id == "Ev2")
+    );
+    assert!(matches!(
+        store
+            .finish_inbound_event("slack", "Ev9", "done", now)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn channels_are_found_by_kind_and_their_settings_change_audited(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let c = community(store.as_ref(), "kinds").await;
+    let hook = webhook_channel(store.as_ref(), c.id, 0).await;
+    let of_kind = store
+        .channels_of_kind(hub_core::model::channel::ChannelKind::Webhook)
+        .await
+        .unwrap();
+    assert_eq!(of_kind.len(), 1);
+    assert!(
+        store
+            .channels_of_kind(hub_core::model::channel::ChannelKind::Slack)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let settings = serde_json::json!({"url": "https://example.org/other"});
+    let changed = store
+        .change_channel_settings(hook.id, &settings, audit("channel.settings"))
+        .await
+        .unwrap();
+    assert_eq!(changed.settings, settings);
+    assert_eq!(store.channels(c.id).await.unwrap()[0].settings, settings);
+    let last = store.audit_events(1, 100).await.unwrap();
+    assert_eq!(last.last().unwrap().action, "channel.settings");
+    assert!(matches!(
+        store
+            .change_channel_settings(hub_core::ids::ChannelId::new(), &settings, audit("x"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn one_caller_at_a_time_refreshes_a_channels_secret(store: Arc<dyn Store>, _url: &str) {
+    let c = community(store.as_ref(), "refresh").await;
+    let hook = webhook_channel(store.as_ref(), c.id, 0).await;
+    let now = Utc::now();
+    let until = now + Duration::seconds(30);
+    let (a, b) = tokio::join!(
+        store.claim_secret_refresh(hook.id, "a", now, until),
+        store.claim_secret_refresh(hook.id, "b", now, until)
+    );
+    assert_eq!(
+        usize::from(a.unwrap()) + usize::from(b.unwrap()),
+        1,
+        "one holder"
+    );
+    let holder = if store
+        .store_refreshed_secret(hook.id, "v1.fresh", "a")
+        .await
+        .unwrap()
+    {
+        "a"
+    } else {
+        assert!(
+            store
+                .store_refreshed_secret(hook.id, "v1.fresh", "b")
+                .await
+                .unwrap()
+        );
+        "b"
+    };
+    let (_, secret) = store.channel_with_secret(hook.id).await.unwrap().unwrap();
+    assert_eq!(secret.as_deref(), Some("v1.fresh"));
+    assert!(
+        !store
+            .store_refreshed_secret(hook.id, "v1.late", holder)
+            .await
+            .unwrap(),
+        "storing gave the lease back"
+    );
+    // A lease that ran out can be taken; a released one too.
+    assert!(
+        store
+            .claim_secret_refresh(hook.id, "c", now, now + Duration::seconds(1))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_secret_refresh(hook.id, "d", now, until)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_secret_refresh(hook.id, "d", now + Duration::seconds(2), until)
+            .await
+            .unwrap()
+    );
+    store.release_secret_refresh(hook.id, "d").await.unwrap();
+    assert!(
+        store
+            .claim_secret_refresh(hook.id, "e", now, until)
+            .await
+            .unwrap()
     );
 }
