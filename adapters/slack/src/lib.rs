@@ -78,7 +78,8 @@ impl Default for SlackApi {
 #[serde(deny_unknown_fields)]
 pub struct SlackSettings {
     /// The conversations the community uses, by id (`C0123ABC`); the first
-    /// receives announcements.
+    /// receives announcements. None yet: members are mirrored, nothing posted.
+    #[serde(default)]
     pub conversations: Vec<String>,
     /// The workspace's id (`T…`), which routes its events here.
     #[serde(default)]
