@@ -58,7 +58,7 @@ pub fn sync_engine(
 ) -> Result<hub_core::sync::SyncEngine, Failure> {
     hub_core::tls::init();
     let keys = Arc::new(config.secret_keys()?);
-    Ok(with_refresher(
+    Ok(engine_with_parts(
         config,
         hub_core::sync::SyncEngine::new(store, adapters, keys, Arc::new(SystemClock)),
     ))
@@ -76,12 +76,37 @@ fn slack_refresher(config: &Config) -> Option<Arc<dyn hub_core::ports::install::
         .map(|app| Arc::new(app) as Arc<dyn hub_core::ports::install::TokenRefresher>)
 }
 
-fn with_refresher(
+/// The mail server of `[mail]`, for the hub's own mail from background work
+/// (a sync's invitations); `None` without one.
+fn hub_mailer(config: &Config) -> Option<Arc<dyn hub_core::ports::mailer::Mailer>> {
+    let settings = match config.smtp_settings() {
+        Ok(settings) => settings?,
+        Err(error) => {
+            tracing::warn!(%error, "the mail server settings cannot be used");
+            return None;
+        }
+    };
+    match hub_adapter_email::SmtpSender::new(&settings) {
+        Ok(sender) => Some(Arc::new(sender)),
+        Err(error) => {
+            tracing::warn!(%error, "the mail server settings cannot be used");
+            None
+        }
+    }
+}
+
+/// A sync engine with what the deployment gives it: the refresher of
+/// rotating Slack tokens and the mail server, where configured.
+fn engine_with_parts(
     config: &Config,
     engine: hub_core::sync::SyncEngine,
 ) -> hub_core::sync::SyncEngine {
-    match slack_refresher(config) {
+    let engine = match slack_refresher(config) {
         Some(refresher) => engine.with_refresher(refresher),
+        None => engine,
+    };
+    match hub_mailer(config) {
+        Some(mailer) => engine.with_mailer(mailer),
         None => engine,
     }
 }
@@ -108,7 +133,7 @@ fn worker_parts(
     if let Some(refresher) = slack_refresher(config) {
         outbox = outbox.with_refresher(refresher);
     }
-    let engine = with_refresher(
+    let engine = engine_with_parts(
         config,
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys, clock.clone()),
     );
@@ -276,7 +301,7 @@ async fn serve(
         None
     };
     let worker = Worker::start(config, store.clone(), adapters.clone(), keys.clone());
-    let engine = with_refresher(
+    let engine = engine_with_parts(
         config,
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone()),
     );

@@ -627,6 +627,8 @@ pub struct SyncEngine {
     refresher: Option<Arc<dyn crate::ports::install::TokenRefresher>>,
     /// Who holds a token-refresh lease taken by this engine.
     owner: String,
+    /// Mails invitations where a tool cannot add people itself.
+    mailer: Option<Arc<dyn crate::ports::mailer::Mailer>>,
 }
 
 impl SyncEngine {
@@ -645,7 +647,16 @@ impl SyncEngine {
             clock,
             refresher: None,
             owner: format!("sync-{}", &crate::auth::new_secret().0[..12]),
+            mailer: None,
         }
+    }
+
+    /// With a mail server, for invitations into tools that cannot add
+    /// people themselves.
+    #[must_use]
+    pub fn with_mailer(mut self, mailer: Arc<dyn crate::ports::mailer::Mailer>) -> Self {
+        self.mailer = Some(mailer);
+        self
     }
 
     /// With the refresher of rotating tokens (Slack's, where the app rotates them).
@@ -941,7 +952,12 @@ impl SyncEngine {
         }
         // The channel's side, one call each. A revoked token stops the run:
         // nothing more is changed until the channel is reconnected.
+        let outside = adapter.outside_invite();
         for add in &plan.channel_adds {
+            if let Some(invite) = &outside {
+                self.invite(channel, invite, add, run).await?;
+                continue;
+            }
             run.counts.api_calls += 1;
             match adapter.add_member(&add.email, &add.name).await {
                 Ok(_) => run.counts.added += 1,
@@ -977,6 +993,63 @@ impl SyncEngine {
             }
         }
         run.state = SyncRunState::Applied;
+        Ok(())
+    }
+
+    /// Mails `add` the tool's invite link, once per person and channel.
+    async fn invite(
+        &self,
+        channel: &Channel,
+        invite: &crate::ports::adapter::OutsideInvite,
+        add: &ChannelAdd,
+        run: &mut SyncRun,
+    ) -> Result<(), SyncError> {
+        let Some(mailer) = &self.mailer else {
+            run.counts.errors += 1;
+            run.error = Some(format!(
+                "{} is not in {}, and this hub has no mail server to send them the invite link: set [mail] smtp_url",
+                add.email, invite.place
+            ));
+            return Ok(());
+        };
+        if !self
+            .store
+            .claim_invitation(channel.id, &add.email, self.clock.now())
+            .await?
+        {
+            return Ok(()); // invited before: once is enough
+        }
+        let greeting = if add.name.trim().is_empty() {
+            "Hello,".to_owned()
+        } else {
+            format!("Hello {},", add.name.trim())
+        };
+        let mail = crate::ports::mailer::OutgoingMail {
+            to: add.email.clone(),
+            subject: format!("An invitation to {}", invite.place),
+            text: format!(
+                "{greeting}\n\nyou are on the roster of a community that talks in {}, and you are not in it yet. Join here:\n\n{}\n\nThis invitation is sent once; if you would rather not join, there is nothing to do.\n",
+                invite.place, invite.link
+            ),
+            html: None,
+            message_id: format!(
+                "invite.{}.{}@cophub.invalid",
+                channel.id,
+                &crate::auth::hash_secret(add.email.normalized())[..16]
+            ),
+        };
+        match mailer.send(&mail).await {
+            Ok(()) => run.counts.invited += 1,
+            Err(error) => {
+                // Not sent: the next run tries again.
+                self.store.forget_invitation(channel.id, &add.email).await?;
+                run.counts.errors += 1;
+                run.error = Some(format!(
+                    "the invitation to {} was not sent: {error}",
+                    add.email
+                ));
+            }
+        }
         Ok(())
     }
 

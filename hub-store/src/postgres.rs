@@ -1023,6 +1023,32 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn claim_invitation(
+        &self,
+        channel: ChannelId,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::CLAIM_INVITATION)
+            .bind(channel.0)
+            .bind(email.normalized())
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn forget_invitation(&self, channel: ChannelId, email: &Email) -> Result<(), StoreError> {
+        sqlx::query(sql::FORGET_INVITATION)
+            .bind(channel.0)
+            .bind(email.normalized())
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
     async fn change_channel_settings(
         &self,
         channel: ChannelId,

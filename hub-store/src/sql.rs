@@ -118,6 +118,10 @@ pub(crate) const STORE_REFRESHED_SECRET: &str = "UPDATE channels SET secret = $2
      secret_lease_owner = NULL, secret_lease_until = NULL WHERE id = $1 AND secret_lease_owner = $3";
 pub(crate) const RELEASE_SECRET_REFRESH: &str = "UPDATE channels SET secret_lease_owner = NULL, \
      secret_lease_until = NULL WHERE id = $1 AND secret_lease_owner = $2";
+pub(crate) const CLAIM_INVITATION: &str = "INSERT INTO channel_invitations (channel_id, email, sent_at) \
+     VALUES ($1, $2, $3) ON CONFLICT (channel_id, email) DO NOTHING";
+pub(crate) const FORGET_INVITATION: &str =
+    "DELETE FROM channel_invitations WHERE channel_id = $1 AND email = $2";
 pub(crate) const SET_CHANNEL_HEALTH: &str =
     "UPDATE channels SET health = $2, last_error = $3 WHERE id = $1";
 pub(crate) const HOLD_CHANNEL: &str =

@@ -72,6 +72,7 @@ contract!(
     pushed_events_are_kept_once_and_wait_until_processed,
     channels_are_found_by_kind_and_their_settings_change_audited,
     one_caller_at_a_time_refreshes_a_channels_secret,
+    a_person_is_invited_into_a_channel_once,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1415,5 +1416,32 @@ async fn one_caller_at_a_time_refreshes_a_channels_secret(store: Arc<dyn Store>,
             .claim_secret_refresh(hook.id, "e", now, until)
             .await
             .unwrap()
+    );
+}
+
+async fn a_person_is_invited_into_a_channel_once(store: Arc<dyn Store>, _url: &str) {
+    let c = community(store.as_ref(), "invites").await;
+    let hook = webhook_channel(store.as_ref(), c.id, 0).await;
+    let other = webhook_channel(store.as_ref(), c.id, 0).await;
+    let now = Utc::now();
+    let nia = email("Nia@Example.net");
+    let same = email("nia@example.net");
+    let (a, b) = tokio::join!(
+        store.claim_invitation(hook.id, &nia, now),
+        store.claim_invitation(hook.id, &same, now)
+    );
+    assert_eq!(
+        usize::from(a.unwrap()) + usize::from(b.unwrap()),
+        1,
+        "once, by normalized email"
+    );
+    assert!(
+        store.claim_invitation(other.id, &nia, now).await.unwrap(),
+        "per channel"
+    );
+    store.forget_invitation(hook.id, &nia).await.unwrap();
+    assert!(
+        store.claim_invitation(hook.id, &nia, now).await.unwrap(),
+        "forgotten: invited again"
     );
 }

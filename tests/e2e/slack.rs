@@ -608,3 +608,112 @@ async fn a_rotating_token_is_refreshed_once_across_workers_and_kept_before_it_is
         .unwrap();
     assert_eq!(now.health.word(), "needs_reconnect");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn people_outside_the_workspace_are_mailed_its_invite_link_once() {
+    let Some(sink) = hub_testkit::smtp_sink::SmtpSink::start().await else {
+        return;
+    };
+    let slack = FakeSlack::start().await;
+    slack.add_users(1);
+    let (api_url, sink_url) = (slack.api_url(), sink.url());
+    let app = spawn_app_configured(move |config| {
+        config.slack.api_url = api_url;
+        config.mail.smtp_url = Some(sink_url.into());
+        config.mail.from = "RSE <rse@example.net>".into();
+    })
+    .await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    let roster = "email,name,role\nnew@example.net,Nia New,member\n";
+    assert_eq!(app.import_csv("rse", roster, &[]).await.status(), 200);
+    let store = app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    // The lead records that Nia wants Slack too.
+    let nia = store.all_members(community.id).await.unwrap().remove(0);
+    hub_core::roster::change_member(
+        store.as_ref(),
+        nia,
+        hub_core::model::member::MemberUpdate {
+            consents: vec![(
+                ConsentChannel::Slack,
+                ConsentStatus::Subscribed,
+                hub_core::model::member::ConsentSource::Lead,
+            )],
+            ..Default::default()
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    let keys = app.config.secret_keys().unwrap();
+    let channel = hub_core::channels::add(
+        store.as_ref(),
+        &keys,
+        community.id,
+        hub_core::channels::ChannelRequest {
+            kind: ChannelKind::Slack,
+            name: "Slack".into(),
+            settings: json!({"team_name": "Data Stewards", "invite_link": "https://join.slack.com/t/stewards/shared_invite/zt-abc"}),
+            secret: Some(slack.bot_token()),
+            min_interval_ms: 1000,
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    store
+        .create_sync_job(
+            channel.id,
+            hub_core::model::sync::NewSyncJob {
+                direction: hub_core::model::sync::SyncDirection::Export,
+                cron: "@daily".into(),
+                max_remove_fraction: 0.10,
+                max_remove_count: 3,
+            },
+            hub_testkit::fixtures::audit(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        slack_consent(&app, "new@example.net").await,
+        Some(ConsentStatus::Subscribed)
+    );
+    let token = app.api_token(OWNER_EMAIL).await;
+    let sync = format!("/api/v1/communities/rse/channels/{}/sync", channel.id);
+    let run = || async {
+        api(&app, &token, Method::POST, &sync)
+            .await
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let first = run().await;
+    assert_eq!(first["counts"]["invited"], 1, "{first}");
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails[0].rcpt_tos, ["new@example.net"]);
+    let parsed = mails[0].parsed();
+    assert_eq!(
+        parsed
+            .headers
+            .iter()
+            .find(|h| h.get_key() == "Subject")
+            .unwrap()
+            .get_value(),
+        "An invitation to the Slack workspace Data Stewards"
+    );
+    let body = parsed.get_body().unwrap();
+    assert!(
+        body.contains("https://join.slack.com/t/stewards/shared_invite/zt-abc"),
+        "{body}"
+    );
+    assert!(body.contains("Hello Nia New"), "{body}");
+
+    let second = run().await;
+    assert_eq!(second["counts"]["invited"], 0, "{second}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1, "invited once");
+}

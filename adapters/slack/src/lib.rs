@@ -31,8 +31,8 @@ use hub_core::{
     Email,
     model::announcement::Announcement,
     ports::adapter::{
-        AdapterError, Capabilities, ChannelAdapter, ChannelEvent, GroupChanges, Receipt,
-        RemoteGroup, RemoteMember, RemotePage,
+        AdapterError, Capabilities, ChannelAdapter, ChannelEvent, GroupChanges, OutsideInvite,
+        Receipt, RemoteGroup, RemoteMember, RemotePage,
     },
 };
 use serde::Deserialize;
@@ -677,6 +677,15 @@ impl ChannelAdapter for SlackAdapter {
             }
         }
         Ok(changes)
+    }
+
+    fn outside_invite(&self) -> Option<OutsideInvite> {
+        let link = self.settings.invite_link.clone()?;
+        let place = match &self.settings.team_name {
+            Some(name) => format!("the Slack workspace {name}"),
+            None => "the community's Slack workspace".to_owned(),
+        };
+        Some(OutsideInvite { place, link })
     }
 
     async fn list_groups(&self) -> Result<Vec<RemoteGroup>, AdapterError> {

@@ -86,6 +86,7 @@ word_enum!(SyncRunState {
 
 /// What a run counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct SyncCounts {
     /// People added (to either side).
     pub added: u64,
@@ -101,6 +102,8 @@ pub struct SyncCounts {
     pub errors: u64,
     /// Calls made to the channel's API.
     pub api_calls: u64,
+    /// People mailed an invitation to join the tool by themselves.
+    pub invited: u64,
 }
 
 /// One run of a sync job, with its plan and counts.

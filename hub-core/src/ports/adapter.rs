@@ -62,6 +62,17 @@ pub struct GroupChanges {
     pub api_calls: u64,
 }
 
+/// How a person outside the channel's tool joins it by themselves, where
+/// the tool cannot add them (Slack outside Enterprise Grid): the hub mails
+/// them the link, once.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutsideInvite {
+    /// What they are invited into, for the mail ("the Slack workspace Data Stewards").
+    pub place: String,
+    /// Where they join.
+    pub link: String,
+}
+
 /// A group within a channel's tool (a Slack conversation).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteGroup {
@@ -159,6 +170,12 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
     async fn settle_groups(&self, keep: &[String]) -> Result<GroupChanges, AdapterError> {
         let _ = keep;
         Ok(GroupChanges::default())
+    }
+
+    /// How people the tool cannot add join by themselves; `None` where the
+    /// tool adds people itself (the default), or has no link configured.
+    fn outside_invite(&self) -> Option<OutsideInvite> {
+        None
     }
 
     /// The groups a lead can choose for the channel (Slack's conversations

@@ -466,6 +466,25 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         owner: &str,
     ) -> Result<(), StoreError>;
 
+    /// Records that `email` is invited into the channel's tool now; `false`
+    /// when they were invited before (nobody is invited twice).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_invitation(
+        &self,
+        channel: ChannelId,
+        email: &Email,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Forgets an invitation whose mail could not be sent, so the next sync
+    /// tries again.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn forget_invitation(&self, channel: ChannelId, email: &Email) -> Result<(), StoreError>;
+
     /// Replaces a channel's (non-secret) settings.
     ///
     /// # Errors
