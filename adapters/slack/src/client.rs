@@ -3,7 +3,7 @@
 //! error string for most failures; the rest are HTTP statuses (429 with
 //! `Retry-After`, 5xx) or a lost connection.
 
-use std::time::Duration;
+use std::{ops::ControlFlow, time::Duration};
 
 use hub_core::ports::adapter::AdapterError;
 use serde_json::Value;
@@ -101,6 +101,44 @@ impl SlackClient {
             Err(e) => return Err(lost(method, &e, effect)),
         };
         classify(method, status, retry_after, &body, effect)
+    }
+}
+
+impl SlackClient {
+    /// Reads a paginated read method page by page (at most `max_pages`),
+    /// handing each answer to `page`, which says whether to read on. A
+    /// cursor that comes back twice is a broken read, not an endless one.
+    ///
+    /// # Errors
+    /// The first failed page's [`AdapterError`].
+    pub async fn pages(
+        &self,
+        method: &str,
+        form: &[(&str, String)],
+        max_pages: usize,
+        mut page: impl FnMut(&Value) -> ControlFlow<()>,
+    ) -> Result<(), AdapterError> {
+        let mut cursor: Option<String> = None;
+        for _ in 0..max_pages {
+            let mut args = form.to_vec();
+            if let Some(cursor) = &cursor {
+                args.push(("cursor", cursor.clone()));
+            }
+            let answer = self.call(method, &args, Effect::Read).await?;
+            if page(&answer).is_break() {
+                return Ok(());
+            }
+            match next_cursor(&answer) {
+                Some(next) if cursor.as_deref() == Some(next.as_str()) => {
+                    return Err(AdapterError::Transient(format!(
+                        "Slack returned the cursor {next:?} twice ({method})"
+                    )));
+                }
+                Some(next) => cursor = Some(next),
+                None => return Ok(()),
+            }
+        }
+        Ok(())
     }
 }
 

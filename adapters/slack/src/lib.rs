@@ -23,6 +23,7 @@ pub mod oauth;
 
 use std::{
     collections::{HashMap, HashSet},
+    ops::ControlFlow,
     time::Duration,
 };
 
@@ -242,37 +243,23 @@ impl SlackAdapter {
             return Ok(members.clone());
         }
         let mut members = HashSet::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut form = vec![
-                ("channel", conversation.to_owned()),
-                ("limit", "1000".to_owned()),
-            ];
-            if let Some(cursor) = &cursor {
-                form.push(("cursor", cursor.clone()));
-            }
-            let answer = self
-                .client
-                .call("conversations.members", &form, Effect::Read)
-                .await?;
-            members.extend(
-                answer["members"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned),
-            );
-            match client::next_cursor(&answer) {
-                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                Some(next) => {
-                    return Err(AdapterError::Transient(format!(
-                        "Slack returned the cursor {next:?} twice"
-                    )));
-                }
-                None => break,
-            }
-        }
+        let form = [
+            ("channel", conversation.to_owned()),
+            ("limit", "1000".to_owned()),
+        ];
+        self.client
+            .pages("conversations.members", &form, usize::MAX, |answer| {
+                members.extend(
+                    answer["members"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned),
+                );
+                ControlFlow::Continue(())
+            })
+            .await?;
         cache.insert(conversation.to_owned(), members.clone());
         Ok(members)
     }
@@ -286,43 +273,43 @@ impl SlackAdapter {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Option<PostedThread>, AdapterError> {
         let oldest = format!("{}.000000", since.timestamp() - 300);
-        let mut cursor: Option<String> = None;
-        for _ in 0..HISTORY_PAGES {
-            let mut form = vec![
-                ("channel", conversation.to_owned()),
-                ("oldest", oldest.clone()),
-                ("limit", "200".to_owned()),
-                ("include_all_metadata", "true".to_owned()),
-            ];
-            if let Some(cursor) = &cursor {
-                form.push(("cursor", cursor.clone()));
-            }
-            let answer = self
-                .client
-                .call("conversations.history", &form, Effect::Read)
-                .await?;
-            let head = answer["messages"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find_map(|message| ours(message, key).map(|part| (message, part)));
-            if let Some((message, part)) = head {
-                let ts = message["ts"].as_str().unwrap_or_default().to_owned();
-                let mut thread = PostedThread {
-                    parts: vec![(ts.clone(), part)],
-                };
-                if message["reply_count"].as_u64().unwrap_or(0) > 0 {
-                    self.read_replies(conversation, &ts, key, &mut thread)
-                        .await?;
+        let form = [
+            ("channel", conversation.to_owned()),
+            ("oldest", oldest),
+            ("limit", "200".to_owned()),
+            ("include_all_metadata", "true".to_owned()),
+        ];
+        let mut head: Option<(String, Part, bool)> = None;
+        self.client
+            .pages("conversations.history", &form, HISTORY_PAGES, |answer| {
+                head = answer["messages"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find_map(|message| {
+                        let part = ours(message, key)?;
+                        let ts = message["ts"].as_str().unwrap_or_default().to_owned();
+                        let replies = message["reply_count"].as_u64().unwrap_or(0) > 0;
+                        Some((ts, part, replies))
+                    });
+                if head.is_some() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
                 }
-                return Ok(Some(thread));
-            }
-            match client::next_cursor(&answer) {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
+            })
+            .await?;
+        let Some((ts, part, replies)) = head else {
+            return Ok(None);
+        };
+        let mut thread = PostedThread {
+            parts: vec![(ts.clone(), part)],
+        };
+        if replies {
+            self.read_replies(conversation, &ts, key, &mut thread)
+                .await?;
         }
-        Ok(None)
+        Ok(Some(thread))
     }
 
     async fn read_replies(
@@ -332,35 +319,26 @@ impl SlackAdapter {
         key: &str,
         thread: &mut PostedThread,
     ) -> Result<(), AdapterError> {
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut form = vec![
-                ("channel", conversation.to_owned()),
-                ("ts", ts.to_owned()),
-                ("limit", "200".to_owned()),
-                ("include_all_metadata", "true".to_owned()),
-            ];
-            if let Some(cursor) = &cursor {
-                form.push(("cursor", cursor.clone()));
-            }
-            let answer = self
-                .client
-                .call("conversations.replies", &form, Effect::Read)
-                .await?;
-            for message in answer["messages"].as_array().into_iter().flatten() {
-                let reply_ts = message["ts"].as_str().unwrap_or_default();
-                if reply_ts == ts {
-                    continue; // the thread's top message comes first in every page
+        let form = [
+            ("channel", conversation.to_owned()),
+            ("ts", ts.to_owned()),
+            ("limit", "200".to_owned()),
+            ("include_all_metadata", "true".to_owned()),
+        ];
+        self.client
+            .pages("conversations.replies", &form, usize::MAX, |answer| {
+                for message in answer["messages"].as_array().into_iter().flatten() {
+                    let reply_ts = message["ts"].as_str().unwrap_or_default();
+                    if reply_ts == ts {
+                        continue; // the thread's top message comes first in every page
+                    }
+                    if let Some(part) = ours(message, key) {
+                        thread.parts.push((reply_ts.to_owned(), part));
+                    }
                 }
-                if let Some(part) = ours(message, key) {
-                    thread.parts.push((reply_ts.to_owned(), part));
-                }
-            }
-            match client::next_cursor(&answer) {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
-        }
+                ControlFlow::Continue(())
+            })
+            .await?;
         thread.parts.sort_by_key(|(_, part)| part.first);
         Ok(())
     }
@@ -690,43 +668,29 @@ impl ChannelAdapter for SlackAdapter {
 
     async fn list_groups(&self) -> Result<Vec<RemoteGroup>, AdapterError> {
         let mut groups = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let mut form = vec![
-                ("types", "public_channel,private_channel".to_owned()),
-                ("exclude_archived", "true".to_owned()),
-                ("limit", "1000".to_owned()),
-            ];
-            if let Some(cursor) = &cursor {
-                form.push(("cursor", cursor.clone()));
-            }
-            let answer = self
-                .client
-                .call("conversations.list", &form, Effect::Read)
-                .await?;
-            groups.extend(
-                answer["channels"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|c| RemoteGroup {
-                        id: c["id"].as_str().unwrap_or_default().to_owned(),
-                        name: c["name"].as_str().unwrap_or_default().to_owned(),
-                        private: c["is_private"].as_bool().unwrap_or(false),
-                        members: c["num_members"].as_u64().unwrap_or(0),
-                    })
-                    .filter(|group| !group.id.is_empty()),
-            );
-            match client::next_cursor(&answer) {
-                Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                Some(next) => {
-                    return Err(AdapterError::Transient(format!(
-                        "Slack returned the cursor {next:?} twice"
-                    )));
-                }
-                None => break,
-            }
-        }
+        let form = [
+            ("types", "public_channel,private_channel".to_owned()),
+            ("exclude_archived", "true".to_owned()),
+            ("limit", "1000".to_owned()),
+        ];
+        self.client
+            .pages("conversations.list", &form, usize::MAX, |answer| {
+                groups.extend(
+                    answer["channels"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|c| RemoteGroup {
+                            id: c["id"].as_str().unwrap_or_default().to_owned(),
+                            name: c["name"].as_str().unwrap_or_default().to_owned(),
+                            private: c["is_private"].as_bool().unwrap_or(false),
+                            members: c["num_members"].as_u64().unwrap_or(0),
+                        })
+                        .filter(|group| !group.id.is_empty()),
+                );
+                ControlFlow::Continue(())
+            })
+            .await?;
         groups.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(groups)
     }
