@@ -980,7 +980,8 @@ impl SyncEngine {
             }
         }
         if !plan.group_members.is_empty() {
-            match adapter.settle_groups(&plan.group_members).await {
+            let departed = self.store.group_departures(channel.id).await?;
+            match adapter.settle_groups(&plan.group_members, &departed).await {
                 Ok(changes) => {
                     run.counts.added += changes.added;
                     run.counts.api_calls += changes.api_calls;
@@ -1216,6 +1217,26 @@ impl SyncEngine {
                 };
                 self.store.set_channel_health(channel.id, &health).await?;
                 return Ok(format!("needs reconnecting: {why}"));
+            }
+            ChannelEvent::GroupMembership {
+                group,
+                external_id,
+                joined,
+            } => {
+                self.store
+                    .record_group_membership(
+                        channel.id,
+                        &group,
+                        &external_id,
+                        joined,
+                        self.clock.now(),
+                    )
+                    .await?;
+                return Ok(if joined {
+                    format!("{external_id} joined {group}")
+                } else {
+                    format!("{external_id} left {group} and is not invited back into it")
+                });
             }
             ChannelEvent::MemberPresent(person) => (person, true),
             ChannelEvent::MemberGone(person) => (person, false),

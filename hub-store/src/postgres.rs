@@ -1049,6 +1049,41 @@ impl Store for PgStore {
         Ok(())
     }
 
+    async fn record_group_membership(
+        &self,
+        channel: ChannelId,
+        group: &str,
+        external_id: &str,
+        joined: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let query = if joined {
+            sqlx::query(sql::FORGET_GROUP_DEPARTURE)
+                .bind(channel.0)
+                .bind(group)
+                .bind(external_id)
+        } else {
+            sqlx::query(sql::RECORD_GROUP_DEPARTURE)
+                .bind(channel.0)
+                .bind(group)
+                .bind(external_id)
+                .bind(at)
+        };
+        query.execute(&self.pool).await.map_err(internal)?;
+        Ok(())
+    }
+
+    async fn group_departures(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        sqlx::query_as::<_, (String, String)>(sql::GROUP_DEPARTURES)
+            .bind(channel.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)
+    }
+
     async fn change_channel_settings(
         &self,
         channel: ChannelId,

@@ -122,6 +122,13 @@ pub(crate) const CLAIM_INVITATION: &str = "INSERT INTO channel_invitations (chan
      VALUES ($1, $2, $3) ON CONFLICT (channel_id, email) DO NOTHING";
 pub(crate) const FORGET_INVITATION: &str =
     "DELETE FROM channel_invitations WHERE channel_id = $1 AND email = $2";
+pub(crate) const RECORD_GROUP_DEPARTURE: &str = "INSERT INTO group_departures \
+     (channel_id, group_id, external_id, left_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (channel_id, group_id, external_id) DO UPDATE SET left_at = excluded.left_at";
+pub(crate) const FORGET_GROUP_DEPARTURE: &str = "DELETE FROM group_departures \
+     WHERE channel_id = $1 AND group_id = $2 AND external_id = $3";
+pub(crate) const GROUP_DEPARTURES: &str = "SELECT group_id, external_id FROM group_departures \
+     WHERE channel_id = $1 ORDER BY group_id, external_id";
 pub(crate) const SET_CHANNEL_HEALTH: &str =
     "UPDATE channels SET health = $2, last_error = $3 WHERE id = $1";
 pub(crate) const HOLD_CHANNEL: &str =

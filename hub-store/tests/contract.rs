@@ -73,6 +73,7 @@ contract!(
     channels_are_found_by_kind_and_their_settings_change_audited,
     one_caller_at_a_time_refreshes_a_channels_secret,
     a_person_is_invited_into_a_channel_once,
+    leaving_a_group_is_remembered_until_the_person_joins_again,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1443,5 +1444,41 @@ async fn a_person_is_invited_into_a_channel_once(store: Arc<dyn Store>, _url: &s
     assert!(
         store.claim_invitation(hook.id, &nia, now).await.unwrap(),
         "forgotten: invited again"
+    );
+}
+
+async fn leaving_a_group_is_remembered_until_the_person_joins_again(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let c = community(store.as_ref(), "groups").await;
+    let hook = webhook_channel(store.as_ref(), c.id, 0).await;
+    let now = Utc::now();
+    store
+        .record_group_membership(hook.id, "C1", "U1", false, now)
+        .await
+        .unwrap();
+    store
+        .record_group_membership(hook.id, "C1", "U1", false, now)
+        .await
+        .unwrap();
+    store
+        .record_group_membership(hook.id, "C2", "U2", false, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.group_departures(hook.id).await.unwrap(),
+        [
+            ("C1".to_owned(), "U1".to_owned()),
+            ("C2".to_owned(), "U2".to_owned())
+        ]
+    );
+    store
+        .record_group_membership(hook.id, "C1", "U1", true, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.group_departures(hook.id).await.unwrap(),
+        [("C2".to_owned(), "U2".to_owned())]
     );
 }

@@ -717,3 +717,108 @@ async fn people_outside_the_workspace_are_mailed_its_invite_link_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.messages().len(), 1, "invited once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_member_who_leaves_a_conversation_is_not_invited_back_until_they_return() {
+    let slack = FakeSlack::start().await;
+    let people = slack.add_users(2);
+    let general = slack.create_conversation("general", false);
+    let app = slack_app(&slack).await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    let store = app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let keys = app.config.secret_keys().unwrap();
+    let channel = hub_core::channels::add(
+        store.as_ref(),
+        &keys,
+        community.id,
+        hub_core::channels::ChannelRequest {
+            kind: ChannelKind::Slack,
+            name: "Slack".into(),
+            settings: json!({"conversations": [general], "team_id": slack.team_id()}),
+            secret: Some(slack.bot_token()),
+            min_interval_ms: 1000,
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    store
+        .create_sync_job(
+            channel.id,
+            hub_core::model::sync::NewSyncJob {
+                direction: hub_core::model::sync::SyncDirection::Mirror,
+                cron: "@daily".into(),
+                max_remove_fraction: 0.10,
+                max_remove_count: 3,
+            },
+            hub_testkit::fixtures::audit(),
+        )
+        .await
+        .unwrap();
+    let token = app.api_token(OWNER_EMAIL).await;
+    let sync = format!("/api/v1/communities/rse/channels/{}/sync", channel.id);
+    let run = || async {
+        api(&app, &token, Method::POST, &sync)
+            .await
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let hook = app.url("/hooks/slack/events");
+    let processed = |event_id: &'static str| {
+        let store = store.clone();
+        async move {
+            for _ in 0..50 {
+                let waiting = store
+                    .unprocessed_inbound_events(
+                        "slack",
+                        chrono::Utc::now() + chrono::Duration::minutes(1),
+                        100,
+                    )
+                    .await
+                    .unwrap();
+                if !waiting.iter().any(|e| e.event_id.starts_with(event_id)) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            panic!("the event was not processed");
+        }
+    };
+
+    assert_eq!(run().await["state"], "applied");
+    assert!(people.iter().all(|p| slack.members(&general).contains(p)));
+
+    // Person 0 leaves #general by themselves; Slack tells the hub.
+    slack.leave(&general, &people[0]);
+    let left = slack
+        .deliver_event(
+            &hook,
+            json!({"type": "member_left_channel", "user": people[0], "channel": general}),
+        )
+        .await;
+    assert_eq!(left.status(), 200);
+    processed("Ev").await;
+    let again = run().await;
+    assert_eq!(again["state"], "applied", "{again}");
+    assert!(
+        !slack.members(&general).contains(&people[0]),
+        "not invited back"
+    );
+
+    // They come back by themselves: from then on the sync keeps them there.
+    slack.join(&general, &people[0]);
+    slack
+        .deliver_event(
+            &hook,
+            json!({"type": "member_joined_channel", "user": people[0], "channel": general}),
+        )
+        .await;
+    processed("Ev").await;
+    assert!(store.group_departures(channel.id).await.unwrap().is_empty());
+}

@@ -119,7 +119,10 @@ async fn main() {
 
     // Export: who is missing from the conversation is invited, 1,000 a call.
     let (wall, cpu) = (Instant::now(), cpu_seconds());
-    let changes = adapter.settle_groups(&planned.group_members).await.unwrap();
+    let changes = adapter
+        .settle_groups(&planned.group_members, &[])
+        .await
+        .unwrap();
     let settle_wall = wall.elapsed();
     let settle_cpu = cpu_seconds() - cpu;
     println!(

@@ -636,16 +636,25 @@ impl ChannelAdapter for SlackAdapter {
         Ok(())
     }
 
-    async fn settle_groups(&self, keep: &[String]) -> Result<GroupChanges, AdapterError> {
+    async fn settle_groups(
+        &self,
+        keep: &[String],
+        departed: &[(String, String)],
+    ) -> Result<GroupChanges, AdapterError> {
         let mut changes = GroupChanges::default();
         let bot = self.bot_user().await?.to_owned();
         changes.api_calls += 1;
         for conversation in &self.settings.conversations {
             let members = self.members_of(conversation).await?;
             changes.api_calls += 1;
+            let left: HashSet<&str> = departed
+                .iter()
+                .filter(|(group, _)| group == conversation)
+                .map(|(_, person)| person.as_str())
+                .collect();
             let missing: Vec<String> = keep
                 .iter()
-                .filter(|id| !members.contains(*id) && **id != bot)
+                .filter(|id| !members.contains(*id) && **id != bot && !left.contains(id.as_str()))
                 .cloned()
                 .collect();
             changes.api_calls += self.invite(conversation, &missing).await?;
@@ -838,7 +847,18 @@ impl ChannelAdapter for SlackAdapter {
                 "the Slack app was uninstalled from the workspace".into(),
             ),
             "member_joined_channel" | "member_left_channel" => {
-                ChannelEvent::Ignore("conversation membership is read at each sync".into())
+                let group = event["channel"].as_str().unwrap_or_default();
+                let person = event["user"].as_str().unwrap_or_default();
+                if person.is_empty() || !self.settings.conversations.iter().any(|c| c == group) {
+                    return ChannelEvent::Ignore(format!(
+                        "{group} is not one of the community's conversations"
+                    ));
+                }
+                ChannelEvent::GroupMembership {
+                    group: group.to_owned(),
+                    external_id: person.to_owned(),
+                    joined: kind == "member_joined_channel",
+                }
             }
             other => ChannelEvent::Ignore(format!("{other} events are not used")),
         }

@@ -129,7 +129,7 @@ async fn export_invites_workspace_members_into_every_conversation_a_thousand_at_
     slack.join(&general, &people[0]);
     let first = adapter(&slack, &[&general, &private]);
 
-    let changes = first.settle_groups(&people).await.unwrap();
+    let changes = first.settle_groups(&people, &[]).await.unwrap();
     assert_eq!(slack.calls("conversations.invite"), 3 + 3);
     assert_eq!(changes.added, 2499 + 2500);
     for conversation in [&general, &private] {
@@ -139,9 +139,26 @@ async fn export_invites_workspace_members_into_every_conversation_a_thousand_at_
 
     // In step now: a second run reads the members and invites nobody.
     let again = adapter(&slack, &[&general, &private]);
-    let changes = again.settle_groups(&people).await.unwrap();
+    let changes = again.settle_groups(&people, &[]).await.unwrap();
     assert_eq!(changes.added, 0);
     assert_eq!(slack.calls("conversations.invite"), 6);
+}
+
+#[tokio::test]
+async fn someone_who_left_a_conversation_by_themselves_is_not_invited_back_into_it() {
+    let slack = FakeSlack::start().await;
+    let people = slack.add_users(2);
+    let general = slack.create_conversation("general", false);
+    let other = slack.create_conversation("other", false);
+    let adapter = adapter(&slack, &[&general, &other]);
+    let departed = vec![(general.clone(), people[0].clone())];
+    adapter.settle_groups(&people, &departed).await.unwrap();
+    assert!(!slack.members(&general).contains(&people[0]));
+    assert!(slack.members(&general).contains(&people[1]));
+    assert!(
+        slack.members(&other).contains(&people[0]),
+        "only the conversation they left"
+    );
 }
 
 #[tokio::test]

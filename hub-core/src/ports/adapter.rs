@@ -98,6 +98,16 @@ pub enum ChannelEvent {
     MemberPresent(RemoteMember),
     /// A person left the channel (deactivated).
     MemberGone(RemoteMember),
+    /// A person joined (`true`) or left (`false`) one of the channel's
+    /// groups by themselves: one who left is not invited back by a sync.
+    GroupMembership {
+        /// The group's id.
+        group: String,
+        /// The person's id in the channel.
+        external_id: String,
+        /// Joined or left.
+        joined: bool,
+    },
 }
 
 /// What a channel answered when something was posted.
@@ -163,12 +173,18 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
     /// everyone in `keep` (channel ids of people the hub wants there, already
     /// in the channel's member list) joins each group the channel uses —
     /// Slack's conversations within a workspace. Where a tool has no groups,
-    /// nothing happens (the default).
+    /// nothing happens (the default). `departed` lists `(group, person)`
+    /// pairs of people who left a group by themselves: they are not invited
+    /// back into it.
     ///
     /// # Errors
     /// Any [`AdapterError`] class.
-    async fn settle_groups(&self, keep: &[String]) -> Result<GroupChanges, AdapterError> {
-        let _ = keep;
+    async fn settle_groups(
+        &self,
+        keep: &[String],
+        departed: &[(String, String)],
+    ) -> Result<GroupChanges, AdapterError> {
+        let _ = (keep, departed);
         Ok(GroupChanges::default())
     }
 

@@ -485,6 +485,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Unavailable` or `Internal`.
     async fn forget_invitation(&self, channel: ChannelId, email: &Email) -> Result<(), StoreError>;
 
+    /// Records that a person left one of the channel's groups by themselves
+    /// (`joined: false`), or came back (`joined: true`, which forgets it).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn record_group_membership(
+        &self,
+        channel: ChannelId,
+        group: &str,
+        external_id: &str,
+        joined: bool,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
+    /// Who left which of the channel's groups by themselves: `(group, external id)`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn group_departures(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Vec<(String, String)>, StoreError>;
+
     /// Replaces a channel's (non-secret) settings.
     ///
     /// # Errors
