@@ -1458,6 +1458,7 @@ async fn a_hang_the_client_gives_up_on_is_never_carried_out() {
 
 #[tokio::test]
 async fn replies_list_a_thread_top_message_first_with_metadata_when_asked() {
+    hub_core::tls::init();
     let slack = FakeSlack::start().await;
     let token = slack.bot_token();
     let channel = slack.create_conversation("replies", false);
