@@ -63,10 +63,10 @@
 //!
 //! - Only meeting types 2 and 8 are served; 1 (instant) and 3 (recurring, no
 //!   fixed time) answer 400 code 300, because cophub schedules neither.
-//! - Recurrence limits follow today's Create Meeting page: `repeat_interval`
-//!   at most 99 (daily), 50 (weekly), 10 (monthly); `end_times` 1 to 60
-//!   (default 1; 0 means "no end" and is capped at 60 occurrences, as is
-//!   `end_date_time`). A `monthly_day` a month does not have (the 31st in
+//! - Recurrence limits follow Zoom's "Recurrence Object Definitions" page:
+//!   `repeat_interval` at most 90 (daily), 12 (weekly), 3 (monthly);
+//!   `end_times` 1 to 50 (default 1; 0 means "no end" and is capped at 50
+//!   occurrences, as is `end_date_time`). A `monthly_day` a month does not have (the 31st in
 //!   April) skips that month. A local time that falls in a DST gap moves one
 //!   hour later; an ambiguous one takes the earlier instant.
 //! - The user's time zone (used when `timezone` is absent and `start_time`
@@ -128,13 +128,13 @@ const MAX_AGENDA: usize = 2000;
 /// Longest meeting passcode.
 const MAX_PASSWORD: usize = 10;
 /// Largest `repeat_interval` of a daily recurrence.
-const MAX_DAILY_INTERVAL: u64 = 99;
+const MAX_DAILY_INTERVAL: u64 = 90;
 /// Largest `repeat_interval` of a weekly recurrence.
-const MAX_WEEKLY_INTERVAL: u64 = 50;
+const MAX_WEEKLY_INTERVAL: u64 = 12;
 /// Largest `repeat_interval` of a monthly recurrence.
-const MAX_MONTHLY_INTERVAL: u64 = 10;
+const MAX_MONTHLY_INTERVAL: u64 = 3;
 /// Most occurrences of a recurring meeting (`end_times` at most).
-const MAX_OCCURRENCES: u64 = 60;
+const MAX_OCCURRENCES: u64 = 50;
 /// Most registrants in one status update.
 const MAX_STATUS_REGISTRANTS: usize = 30;
 /// Meeting create/update requests per host per UTC day.

@@ -362,19 +362,19 @@ async fn invalid_meetings_answer_code_300_naming_the_field_and_unknowns_404() {
             "recurrence",
         ),
         (
-            json!({"type": 8, "recurrence": {"type": 2, "repeat_interval": 51, "weekly_days": "2"}}),
+            json!({"type": 8, "recurrence": {"type": 2, "repeat_interval": 13, "weekly_days": "2"}}),
             "repeat_interval",
         ),
         (
-            json!({"type": 8, "recurrence": {"type": 1, "repeat_interval": 100}}),
+            json!({"type": 8, "recurrence": {"type": 1, "repeat_interval": 91}}),
             "repeat_interval",
         ),
         (
-            json!({"type": 8, "recurrence": {"type": 3, "repeat_interval": 11, "monthly_day": 1}}),
+            json!({"type": 8, "recurrence": {"type": 3, "repeat_interval": 4, "monthly_day": 1}}),
             "repeat_interval",
         ),
         (
-            json!({"type": 8, "recurrence": {"type": 1, "end_times": 61}}),
+            json!({"type": 8, "recurrence": {"type": 1, "end_times": 51}}),
             "end_times",
         ),
         (
