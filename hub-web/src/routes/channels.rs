@@ -174,18 +174,9 @@ pub(crate) async fn callback(
     let to = format!(
         "/communities/{}/channels?connected={}",
         community.slug,
-        url_escape(&channel.name)
+        url::form_urlencoded::byte_serialize(channel.name.as_bytes()).collect::<String>()
     );
     Ok(Redirect::to(&to).into_response())
-}
-
-fn url_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 pub(crate) async fn conversations(
