@@ -91,6 +91,48 @@ pub async fn install(app: &TestApp) -> Channel {
         .expect("the install made a Slack channel")
 }
 
+/// A Slack channel an operator connected by pasting the bot token, with a
+/// daily sync in `direction`.
+async fn pasted_channel(
+    app: &TestApp,
+    slack: &FakeSlack,
+    settings: Value,
+    direction: hub_core::model::sync::SyncDirection,
+) -> Channel {
+    let store = &app.server.as_ref().unwrap().store;
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let keys = app.config.secret_keys().unwrap();
+    let channel = hub_core::channels::add(
+        store.as_ref(),
+        &keys,
+        community.id,
+        hub_core::channels::ChannelRequest {
+            kind: ChannelKind::Slack,
+            name: "Slack".into(),
+            settings,
+            secret: Some(slack.bot_token()),
+            min_interval_ms: 1000,
+        },
+        "test",
+    )
+    .await
+    .unwrap();
+    store
+        .create_sync_job(
+            channel.id,
+            hub_core::model::sync::NewSyncJob {
+                direction,
+                cron: "@daily".into(),
+                max_remove_fraction: 0.10,
+                max_remove_count: 3,
+            },
+            hub_testkit::fixtures::audit(),
+        )
+        .await
+        .unwrap();
+    channel
+}
+
 async fn slack_consent(app: &TestApp, email: &str) -> Option<ConsentStatus> {
     let store = &app.server.as_ref().unwrap().store;
     let community = store.community_by_slug("rse").await.unwrap().unwrap();
@@ -218,37 +260,13 @@ async fn an_announcement_reaches_the_chosen_conversation_and_members_are_invited
     app.setup_owner().await;
     app.create_community("rse", "").await;
     // An operator who installed the app by hand pastes its bot token.
-    let store = app.server.as_ref().unwrap().store.clone();
-    let community = store.community_by_slug("rse").await.unwrap().unwrap();
-    let keys = app.config.secret_keys().unwrap();
-    let channel = hub_core::channels::add(
-        store.as_ref(),
-        &keys,
-        community.id,
-        hub_core::channels::ChannelRequest {
-            kind: ChannelKind::Slack,
-            name: "Slack".into(),
-            settings: json!({"conversations": []}),
-            secret: Some(slack.bot_token()),
-            min_interval_ms: 1000,
-        },
-        "test",
+    let channel = pasted_channel(
+        &app,
+        &slack,
+        json!({"conversations": []}),
+        hub_core::model::sync::SyncDirection::Mirror,
     )
-    .await
-    .unwrap();
-    store
-        .create_sync_job(
-            channel.id,
-            hub_core::model::sync::NewSyncJob {
-                direction: hub_core::model::sync::SyncDirection::Mirror,
-                cron: "@daily".into(),
-                max_remove_fraction: 0.10,
-                max_remove_count: 3,
-            },
-            hub_testkit::fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    .await;
 
     let page = app
         .get(&format!(
@@ -646,35 +664,13 @@ async fn people_outside_the_workspace_are_mailed_its_invite_link_once() {
     )
     .await
     .unwrap();
-    let keys = app.config.secret_keys().unwrap();
-    let channel = hub_core::channels::add(
-        store.as_ref(),
-        &keys,
-        community.id,
-        hub_core::channels::ChannelRequest {
-            kind: ChannelKind::Slack,
-            name: "Slack".into(),
-            settings: json!({"team_name": "Data Stewards", "invite_link": "https://join.slack.com/t/stewards/shared_invite/zt-abc"}),
-            secret: Some(slack.bot_token()),
-            min_interval_ms: 1000,
-        },
-        "test",
+    let channel = pasted_channel(
+        &app,
+        &slack,
+        json!({"team_name": "Data Stewards", "invite_link": "https://join.slack.com/t/stewards/shared_invite/zt-abc"}),
+        hub_core::model::sync::SyncDirection::Export,
     )
-    .await
-    .unwrap();
-    store
-        .create_sync_job(
-            channel.id,
-            hub_core::model::sync::NewSyncJob {
-                direction: hub_core::model::sync::SyncDirection::Export,
-                cron: "@daily".into(),
-                max_remove_fraction: 0.10,
-                max_remove_count: 3,
-            },
-            hub_testkit::fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    .await;
     assert_eq!(
         slack_consent(&app, "new@example.net").await,
         Some(ConsentStatus::Subscribed)
@@ -727,36 +723,13 @@ async fn a_member_who_leaves_a_conversation_is_not_invited_back_until_they_retur
     app.setup_owner().await;
     app.create_community("rse", "").await;
     let store = app.server.as_ref().unwrap().store.clone();
-    let community = store.community_by_slug("rse").await.unwrap().unwrap();
-    let keys = app.config.secret_keys().unwrap();
-    let channel = hub_core::channels::add(
-        store.as_ref(),
-        &keys,
-        community.id,
-        hub_core::channels::ChannelRequest {
-            kind: ChannelKind::Slack,
-            name: "Slack".into(),
-            settings: json!({"conversations": [general], "team_id": slack.team_id()}),
-            secret: Some(slack.bot_token()),
-            min_interval_ms: 1000,
-        },
-        "test",
+    let channel = pasted_channel(
+        &app,
+        &slack,
+        json!({"conversations": [general], "team_id": slack.team_id()}),
+        hub_core::model::sync::SyncDirection::Mirror,
     )
-    .await
-    .unwrap();
-    store
-        .create_sync_job(
-            channel.id,
-            hub_core::model::sync::NewSyncJob {
-                direction: hub_core::model::sync::SyncDirection::Mirror,
-                cron: "@daily".into(),
-                max_remove_fraction: 0.10,
-                max_remove_count: 3,
-            },
-            hub_testkit::fixtures::audit(),
-        )
-        .await
-        .unwrap();
+    .await;
     let token = app.api_token(OWNER_EMAIL).await;
     let sync = format!("/api/v1/communities/rse/channels/{}/sync", channel.id);
     let run = || async {
