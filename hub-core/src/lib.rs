@@ -10,6 +10,7 @@ pub mod access;
 pub mod announcements;
 pub mod auth;
 pub mod bounces;
+pub mod calls;
 pub mod channels;
 pub mod communities;
 pub mod credentials;

@@ -4,7 +4,6 @@
 //! reminder and marks the post cancelled.
 
 use chrono::{DateTime, Duration, Utc};
-use chrono_tz::Tz;
 use hub_core::{model::call::Call, ports::adapter::AdapterError};
 use serde_json::{Value, json};
 
@@ -33,14 +32,13 @@ pub struct CallPost {
 /// The call's start in its own timezone and in UTC, for people.
 fn when(call: &Call, start: DateTime<Utc>) -> String {
     let utc = start.format("%H:%M UTC");
-    match call.timezone.parse::<Tz>() {
-        Ok(zone) => format!(
-            "{} {} ({utc})",
-            start.with_timezone(&zone).format("%A %-d %B %Y, %H:%M"),
-            call.timezone
-        ),
-        Err(_) => start.format("%A %-d %B %Y, %H:%M UTC").to_string(),
-    }
+    format!(
+        "{} {} ({utc})",
+        start
+            .with_timezone(&call.timezone)
+            .format("%A %-d %B %Y, %H:%M"),
+        call.timezone.name()
+    )
 }
 
 fn call_blocks(call: &Call, start: DateTime<Utc>, cancelled: bool) -> (String, Value) {

@@ -1,9 +1,55 @@
 //! Calls: scheduled once, landing in every channel.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use serde::Serialize;
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
 
-use crate::ids::{CallId, CommunityId};
+use crate::{
+    calls::recurrence::{Recurrence, local_instant},
+    ids::{CallId, CommunityId},
+};
+
+/// One occurrence of a recurring call moved or lengthened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OccurrenceOverride {
+    /// The occurrence's original local start (its RECURRENCE-ID).
+    pub original: NaiveDateTime,
+    /// Its new local start.
+    pub starts_at_local: NaiveDateTime,
+    /// Its length in minutes.
+    pub duration_minutes: u32,
+}
+
+/// Whether a call is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatus {
+    /// It happens.
+    Scheduled,
+    /// The whole call (every occurrence) is cancelled.
+    Cancelled,
+}
+
+impl CallStatus {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Scheduled => "scheduled",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads a stored name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "scheduled" => Some(Self::Scheduled),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
 
 /// A call, possibly recurring.
 #[derive(Debug, Clone, Serialize)]
@@ -19,22 +65,93 @@ pub struct Call {
     /// The local start time in `timezone`, so a weekly call keeps its local
     /// time across daylight-saving changes.
     pub starts_at_local: NaiveDateTime,
-    /// An IANA timezone name.
-    pub timezone: String,
+    /// The IANA timezone.
+    #[serde(serialize_with = "serialize_zone")]
+    pub timezone: Tz,
     /// Length in minutes.
     pub duration_minutes: u32,
-    /// An RFC 5545 RRULE, when recurring.
-    pub rrule: Option<String>,
+    /// The repeat rule, when recurring.
+    pub recurrence: Option<Recurrence>,
+    /// Occurrences moved or lengthened, by their original local start.
+    pub overrides: Vec<OccurrenceOverride>,
     /// Occurrences (by their original local start) that are cancelled.
     pub cancelled_occurrences: Vec<NaiveDateTime>,
     /// Whether members register (each then gets a personal join link).
     pub registration: bool,
+    /// Scheduled or cancelled as a whole.
+    pub status: CallStatus,
     /// The Zoom meeting id, once created.
     pub zoom_meeting_id: Option<String>,
     /// The join URL, once created; never shown on public pages.
     pub join_url: Option<String>,
+    /// The recording's link, once Zoom has one.
+    pub recording_url: Option<String>,
     /// Raised when time, place or status change (iCalendar SEQUENCE).
     pub sequence: u32,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn serialize_zone<S: serde::Serializer>(zone: &Tz, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(zone.name())
+}
+
+/// One time a call happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occurrence {
+    /// Its original local start: how it is named (RECURRENCE-ID, Zoom's
+    /// occurrence).
+    pub original: NaiveDateTime,
+    /// When it starts, local (after any override).
+    pub starts_at_local: NaiveDateTime,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// Its length in minutes.
+    pub duration_minutes: u32,
+    /// Cancelled on its own.
+    pub cancelled: bool,
+}
+
+impl Call {
+    /// Every occurrence, in order of original start, overrides applied,
+    /// cancelled ones included and marked.
+    #[must_use]
+    pub fn occurrences(&self) -> Vec<Occurrence> {
+        let originals = match &self.recurrence {
+            Some(rule) => rule.occurrences(self.starts_at_local, self.timezone),
+            None => vec![self.starts_at_local],
+        };
+        originals
+            .into_iter()
+            .map(|original| {
+                let moved = self.overrides.iter().find(|o| o.original == original);
+                let starts_at_local = moved.map_or(original, |o| o.starts_at_local);
+                Occurrence {
+                    original,
+                    starts_at_local,
+                    starts_at: local_instant(self.timezone, starts_at_local),
+                    duration_minutes: moved.map_or(self.duration_minutes, |o| o.duration_minutes),
+                    cancelled: self.status == CallStatus::Cancelled
+                        || self.cancelled_occurrences.contains(&original),
+                }
+            })
+            .collect()
+    }
+
+    /// The first occurrence still to happen (not cancelled, not yet ended)
+    /// at `now`.
+    #[must_use]
+    pub fn next_occurrence(&self, now: DateTime<Utc>) -> Option<Occurrence> {
+        self.occurrences().into_iter().find(|o| {
+            !o.cancelled
+                && o.starts_at + chrono::Duration::minutes(i64::from(o.duration_minutes)) > now
+        })
+    }
+
+    /// The first start, UTC.
+    #[must_use]
+    pub fn starts_at(&self) -> DateTime<Utc> {
+        local_instant(self.timezone, self.starts_at_local)
+    }
 }

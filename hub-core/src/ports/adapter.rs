@@ -9,6 +9,7 @@ use crate::{
     Email,
     model::{
         announcement::{Announcement, Recipient},
+        call::Call,
         channel::Channel,
     },
 };
@@ -117,6 +118,25 @@ pub struct Receipt {
     pub remote_ref: String,
     /// A URL a person can open, if there is one (a join URL, a permalink).
     pub url: Option<String>,
+}
+
+/// What a channel answered when a call was scheduled or changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallReceipt {
+    /// The remote reference (Zoom's meeting id, Slack's post): what later
+    /// changes name.
+    pub remote_ref: String,
+    /// Where people join, when the channel hosts the call (Zoom).
+    pub join_url: Option<String>,
+}
+
+/// Which part of a call a change touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallScope {
+    /// The whole call, every occurrence.
+    Series,
+    /// One occurrence, named by its original local start.
+    Occurrence(chrono::NaiveDateTime),
 }
 
 /// The class of a channel failure. The engine acts on the class alone.
@@ -275,6 +295,55 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         Err(AdapterError::Unsupported(
             "taking a sent message down; send a correction instead".into(),
         ))
+    }
+
+    /// Schedules a call in the channel's tool (a Zoom meeting, a Slack post
+    /// with its reminder). The same `idempotency_key` on a retry must find
+    /// what an earlier, ambiguous attempt made rather than make a second.
+    ///
+    /// # Errors
+    /// `Unsupported` where the channel has no calls (the default); any other
+    /// class otherwise.
+    async fn schedule_call(
+        &self,
+        call: &Call,
+        idempotency_key: &str,
+    ) -> Result<CallReceipt, AdapterError> {
+        let _ = (call, idempotency_key);
+        Err(AdapterError::Unsupported("scheduling calls".into()))
+    }
+
+    /// Brings a scheduled call (`remote_ref`, from its receipt) in line with
+    /// `call` as it is now, for the whole series or one occurrence. Doing it
+    /// twice is harmless.
+    ///
+    /// # Errors
+    /// `Unsupported` where the channel has no calls (the default); any other
+    /// class otherwise.
+    async fn update_call(
+        &self,
+        remote_ref: &str,
+        call: &Call,
+        scope: CallScope,
+    ) -> Result<CallReceipt, AdapterError> {
+        let _ = (remote_ref, call, scope);
+        Err(AdapterError::Unsupported("scheduling calls".into()))
+    }
+
+    /// Cancels a scheduled call, or one occurrence of it. A call already
+    /// gone counts as done.
+    ///
+    /// # Errors
+    /// `Unsupported` where the channel has no calls (the default); any other
+    /// class otherwise.
+    async fn cancel_call(
+        &self,
+        remote_ref: &str,
+        call: &Call,
+        scope: CallScope,
+    ) -> Result<(), AdapterError> {
+        let _ = (remote_ref, call, scope);
+        Err(AdapterError::Unsupported("scheduling calls".into()))
     }
 
     /// What a pushed event (its whole body) means for this channel. Channels

@@ -1,0 +1,1 @@
+//! The calendar form of a call (RFC 5545).
