@@ -13,6 +13,7 @@
 pub mod database;
 pub mod fake_adapter;
 pub mod fixtures;
+pub mod ical_check;
 pub mod mailman;
 pub mod slack;
 pub mod smtp_sink;
