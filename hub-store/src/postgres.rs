@@ -10,7 +10,8 @@ use hub_core::{
     Email,
     announcements::{AnnouncementChange, ChangeStep, change_steps},
     ids::{
-        AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
+        AnnouncementId, CallId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId,
+        UserId,
     },
     import::ImportPlan,
     model::{
@@ -18,6 +19,7 @@ use hub_core::{
             Announcement, Delivery, DeliveryAction, NewAnnouncement, Recipient, RecipientCounts,
         },
         audit::{AuditEvent, NewAuditEvent},
+        call::{Call, CallLanding, ClaimedLanding, LandingOutcome, merge_pending},
         channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
         event::InboundEvent,
@@ -27,7 +29,10 @@ use hub_core::{
     },
     outbox::{ClaimedDelivery, Finish},
     page::{Page, encode_cursor},
-    ports::store::{OutboxSummary, Store, StoreError, UserCredentials},
+    ports::{
+        adapter::CallScope,
+        store::{OutboxSummary, Store, StoreError, UserCredentials},
+    },
     sync::{ConsentChange, HubAdd},
 };
 use sqlx::{
@@ -40,10 +45,10 @@ use crate::{
     OpenError,
     error::{internal, store_error},
     rows::{
-        AnnouncementRow, AuditRow, ChannelRow, CommunityRow, ConsentRow, DeliveryRow,
-        InboundEventRow, MemberRow, RecipientRow, SessionUserRow, SyncJobRow, SyncPersonRow,
-        SyncRunRow, UserRow, bulk_member_json, claimed, health_columns, hub_roster,
-        members_with_consents, recipient_counts,
+        AnnouncementRow, AuditRow, CallColumns, CallRow, ChannelRow, CommunityRow, ConsentRow,
+        DeliveryRow, InboundEventRow, LandingRow, MemberRow, RecipientRow, SessionUserRow,
+        SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed, health_columns,
+        hub_roster, members_with_consents, pending_text, recipient_counts,
     },
     sql,
 };
@@ -261,6 +266,11 @@ async fn sync_consent(
         .map(drop)
         .map_err(internal)
 }
+
+/// How a call's landings are locked while a change merges into them.
+const LOCK_LANDINGS: &str = " FOR UPDATE";
+/// How the claim of call landings locks the rows it picks.
+const CLAIM_LOCK: &str = " FOR UPDATE OF l SKIP LOCKED";
 
 #[async_trait]
 impl Store for PgStore {
@@ -1082,6 +1092,287 @@ impl Store for PgStore {
             .fetch_all(&self.pool)
             .await
             .map_err(internal)
+    }
+
+    async fn create_call(
+        &self,
+        call: &Call,
+        channels: &[ChannelId],
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let columns = CallColumns::of(call);
+        sqlx::query(sql::INSERT_CALL)
+            .bind(call.id.0)
+            .bind(call.community_id.0)
+            .bind(&call.title)
+            .bind(&call.agenda)
+            .bind(&columns.starts_at_local)
+            .bind(call.timezone.name())
+            .bind(columns.duration_minutes)
+            .bind(&columns.rrule)
+            .bind(&columns.overrides)
+            .bind(&columns.cancelled_occurrences)
+            .bind(call.registration)
+            .bind(call.status.as_str())
+            .bind(&call.zoom_meeting_id)
+            .bind(&call.join_url)
+            .bind(&call.recording_url)
+            .bind(columns.sequence)
+            .bind(call.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| store_error(e, "this community"))?;
+        for channel in channels {
+            let done = sqlx::query(sql::INSERT_CALL_LANDING)
+                .bind(call.id.0)
+                .bind(channel.0)
+                .bind(now)
+                .bind(call.community_id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+            if done.rows_affected() == 0 {
+                return Err(StoreError::NotFound("this channel".into()));
+            }
+        }
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(call.community_id),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn call(&self, id: CallId) -> Result<Option<Call>, StoreError> {
+        sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
+            "SELECT {} FROM calls WHERE id = $1",
+            sql::CALL_COLUMNS
+        )))
+        .bind(id.0)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(internal)?
+        .map(CallRow::into_call)
+        .transpose()
+    }
+
+    async fn community_calls(&self, community: CommunityId) -> Result<Vec<Call>, StoreError> {
+        sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
+            "SELECT {} FROM calls WHERE community_id = $1 ORDER BY starts_at_local, id",
+            sql::CALL_COLUMNS
+        )))
+        .bind(community.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(CallRow::into_call)
+        .collect()
+    }
+
+    async fn change_call(
+        &self,
+        call: &Call,
+        scope: CallScope,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let columns = CallColumns::of(call);
+        let done = sqlx::query(sql::UPDATE_CALL)
+            .bind(call.id.0)
+            .bind(&call.title)
+            .bind(&call.agenda)
+            .bind(&columns.starts_at_local)
+            .bind(call.timezone.name())
+            .bind(columns.duration_minutes)
+            .bind(&columns.rrule)
+            .bind(&columns.overrides)
+            .bind(&columns.cancelled_occurrences)
+            .bind(call.registration)
+            .bind(call.status.as_str())
+            .bind(&call.zoom_meeting_id)
+            .bind(&call.join_url)
+            .bind(&call.recording_url)
+            .bind(columns.sequence)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("this call".into()));
+        }
+        let landings = sqlx::query_as::<_, LandingRow>(AssertSqlSafe(format!(
+            "SELECT {} FROM call_landings WHERE call_id = $1{}",
+            sql::LANDING_COLUMNS,
+            LOCK_LANDINGS
+        )))
+        .bind(call.id.0)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?;
+        for landing in landings {
+            let landing = landing.into_landing()?;
+            sqlx::query(sql::BUMP_LANDING)
+                .bind(call.id.0)
+                .bind(landing.channel_id.0)
+                .bind(pending_text(&merge_pending(&landing.pending, scope)))
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(call.community_id),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn call_landings(&self, call: CallId) -> Result<Vec<CallLanding>, StoreError> {
+        sqlx::query_as::<_, LandingRow>(AssertSqlSafe(format!(
+            "SELECT {} FROM call_landings WHERE call_id = $1 ORDER BY channel_id",
+            sql::LANDING_COLUMNS
+        )))
+        .bind(call.0)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(LandingRow::into_landing)
+        .collect()
+    }
+
+    async fn claim_call_landings(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedLanding>, StoreError> {
+        let mut tx = self.write().await?;
+        let rows = sqlx::query_as::<_, LandingRow>(AssertSqlSafe(
+            sql::CLAIM_CALL_LANDINGS.replace("{lock}", CLAIM_LOCK),
+        ))
+        .bind(now)
+        .bind(owner)
+        .bind(lease_until)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?;
+        let mut claimed = Vec::with_capacity(rows.len());
+        for row in rows {
+            let landing = row.into_landing()?;
+            let call = sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
+                "SELECT {} FROM calls WHERE id = $1",
+                sql::CALL_COLUMNS
+            )))
+            .bind(landing.call_id.0)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(internal)?
+            .into_call()?;
+            let (channel, encrypted_secret) =
+                sqlx::query_as::<_, ChannelRow>(AssertSqlSafe(format!(
+                    "SELECT {} FROM channels WHERE id = $1",
+                    sql::CHANNEL_COLUMNS
+                )))
+                .bind(landing.channel_id.0)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(internal)?
+                .into_channel()?;
+            claimed.push(ClaimedLanding {
+                landing,
+                call,
+                channel,
+                encrypted_secret,
+            });
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(claimed)
+    }
+
+    async fn finish_call_landing(
+        &self,
+        owner: &str,
+        call: CallId,
+        channel: ChannelId,
+        outcome: &LandingOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.write().await?;
+        let done = match outcome {
+            LandingOutcome::Landed {
+                revision,
+                remote_ref,
+                ..
+            } => sqlx::query(sql::LANDED)
+                .bind(call.0)
+                .bind(channel.0)
+                .bind(owner)
+                .bind(i64::from(*revision))
+                .bind(remote_ref)
+                .bind(now),
+            LandingOutcome::Retry { at, error } => sqlx::query(sql::LANDING_RETRY)
+                .bind(call.0)
+                .bind(channel.0)
+                .bind(owner)
+                .bind(*at)
+                .bind(error),
+            LandingOutcome::Failed { error } => sqlx::query(sql::LANDING_FAILED)
+                .bind(call.0)
+                .bind(channel.0)
+                .bind(owner)
+                .bind(error),
+        }
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+        if done.rows_affected() == 0 {
+            tx.rollback().await.map_err(internal)?;
+            return Ok(false);
+        }
+        if let LandingOutcome::Landed {
+            join: Some(join), ..
+        } = outcome
+        {
+            let current: (Option<String>, Option<String>) =
+                sqlx::query_as("SELECT zoom_meeting_id, join_url FROM calls WHERE id = $1")
+                    .bind(call.0)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(internal)?;
+            if current.0.as_deref() != Some(&join.meeting_id)
+                || current.1.as_deref() != Some(&join.join_url)
+            {
+                sqlx::query(sql::SET_CALL_JOIN)
+                    .bind(call.0)
+                    .bind(&join.meeting_id)
+                    .bind(&join.join_url)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(internal)?;
+                sqlx::query(sql::BUMP_OTHER_LANDINGS)
+                    .bind(call.0)
+                    .bind(channel.0)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(internal)?;
+            }
+        }
+        tx.commit().await.map_err(internal)?;
+        Ok(true)
     }
 
     async fn change_channel_settings(

@@ -7,12 +7,15 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
+    calls::recurrence::Recurrence,
     ids::{
-        AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
+        AnnouncementId, CallId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId,
+        UserId,
     },
     model::{
         announcement::{Announcement, Delivery, Recipient, RecipientCounts},
         audit::AuditEvent,
+        call::{Call, CallLanding, CallStatus, LandingState},
         channel::{Channel, ChannelHealth},
         community::{Community, Slug},
         member::{Consent, Member},
@@ -20,7 +23,10 @@ use hub_core::{
         user::User,
     },
     outbox::ClaimedDelivery,
-    ports::store::{StoreError, UserCredentials},
+    ports::{
+        adapter::CallScope,
+        store::{StoreError, UserCredentials},
+    },
 };
 use uuid::Uuid;
 
@@ -578,6 +584,174 @@ impl InboundEventRow {
             received_at: self.received_at,
             processed_at: self.processed_at,
             outcome: self.outcome,
+        })
+    }
+}
+
+/// How a local start is stored: `YYYY-MM-DDTHH:MM:SS`, so it sorts as text.
+const LOCAL_FORMAT: &str = "%Y-%m-%dT%H:%M:%S";
+
+/// A local wall-clock time as stored.
+pub(crate) fn local_text(at: chrono::NaiveDateTime) -> String {
+    at.format(LOCAL_FORMAT).to_string()
+}
+
+fn parse_local(text: &str) -> Result<chrono::NaiveDateTime, StoreError> {
+    chrono::NaiveDateTime::parse_from_str(text, LOCAL_FORMAT)
+        .map_err(|_| corrupt(format!("local time {text:?}")))
+}
+
+/// A call's columns as bound, in [`crate::sql::CALL_COLUMNS`] order after the
+/// two ids.
+pub(crate) struct CallColumns {
+    pub(crate) starts_at_local: String,
+    pub(crate) rrule: Option<String>,
+    pub(crate) overrides: String,
+    pub(crate) cancelled_occurrences: String,
+    pub(crate) duration_minutes: i64,
+    pub(crate) sequence: i64,
+}
+
+impl CallColumns {
+    pub(crate) fn of(call: &Call) -> Self {
+        let cancelled: Vec<String> = call
+            .cancelled_occurrences
+            .iter()
+            .map(|at| local_text(*at))
+            .collect();
+        Self {
+            starts_at_local: local_text(call.starts_at_local),
+            rrule: call.recurrence.as_ref().map(ToString::to_string),
+            overrides: serde_json::to_string(&call.overrides).unwrap_or_else(|_| "[]".into()),
+            cancelled_occurrences: serde_json::to_string(&cancelled)
+                .unwrap_or_else(|_| "[]".into()),
+            duration_minutes: i64::from(call.duration_minutes),
+            sequence: i64::from(call.sequence),
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CallRow {
+    id: Uuid,
+    community_id: Uuid,
+    title: String,
+    agenda: String,
+    starts_at_local: String,
+    timezone: String,
+    duration_minutes: i64,
+    rrule: Option<String>,
+    overrides: String,
+    cancelled_occurrences: String,
+    registration: bool,
+    status: String,
+    zoom_meeting_id: Option<String>,
+    join_url: Option<String>,
+    recording_url: Option<String>,
+    sequence: i64,
+    created_at: DateTime<Utc>,
+}
+
+impl CallRow {
+    pub(crate) fn into_call(self) -> Result<Call, StoreError> {
+        let timezone: chrono_tz::Tz = self
+            .timezone
+            .parse()
+            .map_err(|_| corrupt(format!("call timezone {:?}", self.timezone)))?;
+        let starts_at_local = parse_local(&self.starts_at_local)?;
+        let recurrence = self
+            .rrule
+            .map(|rule| Recurrence::parse(&rule, starts_at_local, timezone))
+            .transpose()
+            .map_err(|e| corrupt(format!("call rule: {e}")))?;
+        let overrides = serde_json::from_str(&self.overrides)
+            .map_err(|e| corrupt(format!("call overrides: {e}")))?;
+        let cancelled: Vec<String> = serde_json::from_str(&self.cancelled_occurrences)
+            .map_err(|e| corrupt(format!("cancelled occurrences: {e}")))?;
+        Ok(Call {
+            id: CallId(self.id),
+            community_id: CommunityId(self.community_id),
+            title: self.title,
+            agenda: self.agenda,
+            starts_at_local,
+            timezone,
+            duration_minutes: u32::try_from(self.duration_minutes)
+                .map_err(|_| corrupt("call duration"))?,
+            recurrence,
+            overrides,
+            cancelled_occurrences: cancelled
+                .iter()
+                .map(|at| parse_local(at))
+                .collect::<Result<_, _>>()?,
+            registration: self.registration,
+            status: CallStatus::parse(&self.status)
+                .ok_or_else(|| corrupt(format!("call status {:?}", self.status)))?,
+            zoom_meeting_id: self.zoom_meeting_id,
+            join_url: self.join_url,
+            recording_url: self.recording_url,
+            sequence: u32::try_from(self.sequence).map_err(|_| corrupt("call sequence"))?,
+            created_at: self.created_at,
+        })
+    }
+}
+
+/// What a landing still has to catch up with, as stored (JSON: `"series"`
+/// or an occurrence's original local start).
+pub(crate) fn pending_text(pending: &[CallScope]) -> String {
+    let words: Vec<String> = pending
+        .iter()
+        .map(|scope| match scope {
+            CallScope::Series => "series".to_owned(),
+            CallScope::Occurrence(at) => local_text(*at),
+        })
+        .collect();
+    serde_json::to_string(&words).unwrap_or_else(|_| "[\"series\"]".into())
+}
+
+fn parse_pending(text: &str) -> Result<Vec<CallScope>, StoreError> {
+    let words: Vec<String> =
+        serde_json::from_str(text).map_err(|e| corrupt(format!("landing pending: {e}")))?;
+    words
+        .iter()
+        .map(|word| {
+            if word == "series" {
+                Ok(CallScope::Series)
+            } else {
+                parse_local(word).map(CallScope::Occurrence)
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct LandingRow {
+    call_id: Uuid,
+    channel_id: Uuid,
+    revision: i64,
+    landed_revision: i64,
+    pending: String,
+    remote_ref: Option<String>,
+    state: String,
+    attempts: i64,
+    next_attempt_at: DateTime<Utc>,
+    last_error: Option<String>,
+}
+
+impl LandingRow {
+    pub(crate) fn into_landing(self) -> Result<CallLanding, StoreError> {
+        let count = |n: i64| u32::try_from(n).map_err(|_| corrupt("landing counter"));
+        Ok(CallLanding {
+            call_id: CallId(self.call_id),
+            channel_id: ChannelId(self.channel_id),
+            revision: count(self.revision)?,
+            landed_revision: count(self.landed_revision)?,
+            pending: parse_pending(&self.pending)?,
+            remote_ref: self.remote_ref,
+            state: LandingState::parse(&self.state)
+                .ok_or_else(|| corrupt(format!("landing state {:?}", self.state)))?,
+            attempts: count(self.attempts)?,
+            next_attempt_at: self.next_attempt_at,
+            last_error: self.last_error,
         })
     }
 }

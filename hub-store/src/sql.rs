@@ -601,3 +601,67 @@ mod tests {
         assert!(built.sql.ends_with("LIMIT 51"));
     }
 }
+
+// Calls and their landings.
+
+pub(crate) const CALL_COLUMNS: &str = "id, community_id, title, agenda, starts_at_local, timezone, \
+     duration_minutes, rrule, overrides, cancelled_occurrences, registration, status, \
+     zoom_meeting_id, join_url, recording_url, sequence, created_at";
+pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (id, community_id, title, agenda, \
+     starts_at_local, timezone, duration_minutes, rrule, overrides, cancelled_occurrences, \
+     registration, status, zoom_meeting_id, join_url, recording_url, sequence, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+/// `$1` call, `$2` channel, `$3` due, `$4` the call's community: a channel
+/// of another community inserts nothing.
+pub(crate) const INSERT_CALL_LANDING: &str = "INSERT INTO call_landings \
+     (call_id, channel_id, revision, pending, state, next_attempt_at) \
+     SELECT $1, id, 1, '[\"series\"]', 'pending', $3 FROM channels WHERE id = $2 AND community_id = $4";
+pub(crate) const UPDATE_CALL: &str = "UPDATE calls SET title = $2, agenda = $3, \
+     starts_at_local = $4, timezone = $5, duration_minutes = $6, rrule = $7, overrides = $8, \
+     cancelled_occurrences = $9, registration = $10, status = $11, zoom_meeting_id = $12, \
+     join_url = $13, recording_url = $14, sequence = $15 WHERE id = $1";
+pub(crate) const SET_CALL_JOIN: &str =
+    "UPDATE calls SET zoom_meeting_id = $2, join_url = $3 WHERE id = $1";
+pub(crate) const LANDING_COLUMNS: &str = "call_id, channel_id, revision, landed_revision, pending, \
+     remote_ref, state, attempts, next_attempt_at, last_error";
+/// `$1` call, `$2` channel, `$3` the merged pending list, `$4` due.
+pub(crate) const BUMP_LANDING: &str = "UPDATE call_landings SET revision = revision + 1, \
+     pending = $3, state = 'pending', attempts = 0, next_attempt_at = $4, last_error = NULL \
+     WHERE call_id = $1 AND channel_id = $2";
+/// Every channel of call `$1` but `$2` catches up with the whole series,
+/// due at `$3` (the meeting they show changed).
+pub(crate) const BUMP_OTHER_LANDINGS: &str = "UPDATE call_landings SET revision = revision + 1, \
+     pending = '[\"series\"]', state = 'pending', attempts = 0, next_attempt_at = $3, \
+     last_error = NULL WHERE call_id = $1 AND channel_id <> $2";
+/// Landings due at `$1`, at most `$4`, whose lease (if any) ran out; a
+/// call's other channels wait while its Zoom channel is pending, and no
+/// channel waiting for reconnection is tried. `{lock}` as in
+/// [`DUE_DELIVERIES`]; `$2` owner, `$3` lease end.
+pub(crate) const CLAIM_CALL_LANDINGS: &str = "WITH due AS MATERIALIZED (\
+     SELECT l.call_id, l.channel_id FROM call_landings l JOIN channels c ON c.id = l.channel_id \
+     WHERE l.state = 'pending' AND l.next_attempt_at <= $1 \
+       AND (l.lease_until IS NULL OR l.lease_until < $1) AND c.health <> 'needs_reconnect' \
+       AND NOT EXISTS (SELECT 1 FROM call_landings h JOIN channels z ON z.id = h.channel_id \
+         WHERE h.call_id = l.call_id AND h.channel_id <> l.channel_id \
+           AND z.kind = 'zoom' AND h.state = 'pending') \
+     ORDER BY l.next_attempt_at LIMIT $4{lock}) \
+     UPDATE call_landings SET lease_owner = $2, lease_until = $3 \
+     WHERE (call_id, channel_id) IN (SELECT call_id, channel_id FROM due) \
+     RETURNING call_id, channel_id, revision, landed_revision, pending, remote_ref, state, \
+       attempts, next_attempt_at, last_error";
+/// `$1` call, `$2` channel, `$3` owner, `$4` revision reached, `$5` remote
+/// reference (kept when NULL), `$6` now.
+pub(crate) const LANDED: &str = "UPDATE call_landings SET landed_revision = $4, \
+     state = CASE WHEN revision = $4 THEN 'landed' ELSE 'pending' END, \
+     pending = CASE WHEN revision = $4 THEN '[]' ELSE pending END, \
+     remote_ref = COALESCE($5, remote_ref), attempts = 0, last_error = NULL, \
+     next_attempt_at = $6, lease_owner = NULL, lease_until = NULL \
+     WHERE call_id = $1 AND channel_id = $2 AND lease_owner = $3";
+/// `$4` when to try again, `$5` why.
+pub(crate) const LANDING_RETRY: &str = "UPDATE call_landings SET attempts = attempts + 1, \
+     next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL \
+     WHERE call_id = $1 AND channel_id = $2 AND lease_owner = $3";
+/// `$4` why.
+pub(crate) const LANDING_FAILED: &str = "UPDATE call_landings SET state = 'failed', \
+     attempts = attempts + 1, last_error = $4, lease_owner = NULL, lease_until = NULL \
+     WHERE call_id = $1 AND channel_id = $2 AND lease_owner = $3";

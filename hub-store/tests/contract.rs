@@ -74,6 +74,8 @@ contract!(
     one_caller_at_a_time_refreshes_a_channels_secret,
     a_person_is_invited_into_a_channel_once,
     leaving_a_group_is_remembered_until_the_person_joins_again,
+    a_call_is_kept_whole_with_its_rule_overrides_and_landings,
+    a_calls_channels_catch_up_with_each_change_and_wait_for_zoom,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1480,5 +1482,362 @@ async fn leaving_a_group_is_remembered_until_the_person_joins_again(
     assert_eq!(
         store.group_departures(hook.id).await.unwrap(),
         [("C2".to_owned(), "U2".to_owned())]
+    );
+}
+
+async fn channel_of_kind(
+    store: &dyn Store,
+    community: hub_core::ids::CommunityId,
+    kind: hub_core::model::channel::ChannelKind,
+) -> hub_core::model::channel::Channel {
+    store
+        .create_channel(
+            community,
+            hub_core::model::channel::NewChannel {
+                kind,
+                name: format!("{kind:?}"),
+                settings: serde_json::json!({}),
+                encrypted_secret: None,
+                min_interval_ms: 0,
+            },
+            audit("channel"),
+        )
+        .await
+        .unwrap()
+}
+
+fn weekly_call(community: hub_core::ids::CommunityId) -> hub_core::model::call::Call {
+    use hub_core::model::call::{Call, CallStatus, OccurrenceOverride};
+    let at = |t: &str| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M").unwrap();
+    let zone = chrono_tz::America::New_York;
+    Call {
+        id: hub_core::ids::CallId::new(),
+        community_id: community,
+        title: "Community call".into(),
+        agenda: "1. News".into(),
+        starts_at_local: at("2026-10-20 10:00"),
+        timezone: zone,
+        duration_minutes: 60,
+        recurrence: Some(
+            hub_core::calls::recurrence::Recurrence::parse(
+                "FREQ=WEEKLY;BYDAY=TU;COUNT=6",
+                at("2026-10-20 10:00"),
+                zone,
+            )
+            .unwrap(),
+        ),
+        overrides: vec![OccurrenceOverride {
+            original: at("2026-11-03 10:00"),
+            starts_at_local: at("2026-11-04 15:00"),
+            duration_minutes: 90,
+        }],
+        cancelled_occurrences: vec![at("2026-11-10 10:00")],
+        registration: true,
+        status: CallStatus::Scheduled,
+        zoom_meeting_id: None,
+        join_url: None,
+        recording_url: None,
+        sequence: 0,
+        created_at: Utc::now(),
+    }
+}
+
+/// The call as JSON without its creation time, whose precision the two
+/// databases keep differently.
+fn call_fields(call: &hub_core::model::call::Call) -> serde_json::Value {
+    let mut value = serde_json::to_value(call).unwrap();
+    value.as_object_mut().unwrap().remove("created_at");
+    value
+}
+
+async fn a_call_is_kept_whole_with_its_rule_overrides_and_landings(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::model::{call::LandingState, channel::ChannelKind};
+    let rse = community(store.as_ref(), "rse").await;
+    let other = community(store.as_ref(), "other").await;
+    let zoom = channel_of_kind(store.as_ref(), rse.id, ChannelKind::Zoom).await;
+    let slack = channel_of_kind(store.as_ref(), rse.id, ChannelKind::Slack).await;
+    let foreign = channel_of_kind(store.as_ref(), other.id, ChannelKind::Slack).await;
+
+    let call = weekly_call(rse.id);
+    let refused = store
+        .create_call(
+            &call,
+            &[zoom.id, foreign.id],
+            Utc::now(),
+            audit("call.schedule"),
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound(_))),
+        "{refused:?}"
+    );
+    assert!(store.call(call.id).await.unwrap().is_none(), "nothing kept");
+
+    store
+        .create_call(
+            &call,
+            &[zoom.id, slack.id],
+            Utc::now(),
+            audit("call.schedule"),
+        )
+        .await
+        .unwrap();
+    let kept = store.call(call.id).await.unwrap().unwrap();
+    assert_eq!(call_fields(&kept), call_fields(&call));
+    assert_eq!(kept.occurrences().len(), 6);
+    let listed = store.community_calls(rse.id).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(store.community_calls(other.id).await.unwrap().is_empty());
+
+    let landings = store.call_landings(call.id).await.unwrap();
+    assert_eq!(landings.len(), 2);
+    for landing in &landings {
+        assert_eq!(landing.state, LandingState::Pending);
+        assert_eq!((landing.revision, landing.landed_revision), (1, 0));
+        assert_eq!(
+            landing.pending,
+            vec![hub_core::ports::adapter::CallScope::Series]
+        );
+    }
+    let log = store.audit_events(1, 1000).await.unwrap();
+    assert_eq!(
+        log.iter().filter(|e| e.action == "call.schedule").count(),
+        1,
+        "the refused one is not audited"
+    );
+}
+
+async fn a_calls_channels_catch_up_with_each_change_and_wait_for_zoom(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::{
+        model::{
+            call::{CallJoin, LandingOutcome, LandingState},
+            channel::ChannelKind,
+        },
+        ports::adapter::CallScope,
+    };
+    let rse = community(store.as_ref(), "rse").await;
+    let zoom = channel_of_kind(store.as_ref(), rse.id, ChannelKind::Zoom).await;
+    let slack = channel_of_kind(store.as_ref(), rse.id, ChannelKind::Slack).await;
+    let mut call = weekly_call(rse.id);
+    let now = Utc::now();
+    store
+        .create_call(&call, &[zoom.id, slack.id], now, audit("call.schedule"))
+        .await
+        .unwrap();
+    let lease = now + chrono::Duration::minutes(5);
+
+    // Slack waits for the Zoom meeting, whose link it shows.
+    let first = store
+        .claim_call_landings("a", now, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].landing.channel_id, zoom.id);
+    assert_eq!(first[0].call.id, call.id);
+    assert_eq!(first[0].channel.id, zoom.id);
+    assert!(
+        store
+            .claim_call_landings("b", now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "held, and Slack waits"
+    );
+
+    let landed = LandingOutcome::Landed {
+        revision: 1,
+        remote_ref: Some("81234567890".into()),
+        join: Some(CallJoin {
+            meeting_id: "81234567890".into(),
+            join_url: "https://zoom.example/j/81234567890".into(),
+        }),
+    };
+    assert!(
+        !store
+            .finish_call_landing("b", call.id, zoom.id, &landed, now)
+            .await
+            .unwrap(),
+        "only the holder finishes"
+    );
+    assert!(
+        store
+            .finish_call_landing("a", call.id, zoom.id, &landed, now)
+            .await
+            .unwrap()
+    );
+    let kept = store.call(call.id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.join_url.as_deref(),
+        Some("https://zoom.example/j/81234567890")
+    );
+    assert_eq!(kept.zoom_meeting_id.as_deref(), Some("81234567890"));
+
+    let second = store
+        .claim_call_landings("a", now, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].landing.channel_id, slack.id);
+    assert_eq!(
+        second[0].call.join_url.as_deref(),
+        Some("https://zoom.example/j/81234567890")
+    );
+    let slack_revision = second[0].landing.revision;
+    assert_eq!(slack_revision, 2, "the new link is a change for Slack");
+
+    // A change made while Slack's attempt is on its way is carried out after it.
+    let moved = call.occurrences()[1].original;
+    call.overrides
+        .push(hub_core::model::call::OccurrenceOverride {
+            original: moved,
+            starts_at_local: moved + chrono::Duration::hours(1),
+            duration_minutes: 60,
+        });
+    call.zoom_meeting_id = kept.zoom_meeting_id.clone();
+    call.join_url = kept.join_url.clone();
+    call.sequence = 1;
+    store
+        .change_call(
+            &call,
+            CallScope::Occurrence(moved),
+            now,
+            audit("call.change"),
+        )
+        .await
+        .unwrap();
+    assert!(
+        store
+            .finish_call_landing(
+                "a",
+                call.id,
+                slack.id,
+                &LandingOutcome::Landed {
+                    revision: slack_revision,
+                    remote_ref: Some("C1:1.0".into()),
+                    join: None
+                },
+                now,
+            )
+            .await
+            .unwrap()
+    );
+    let landings = store.call_landings(call.id).await.unwrap();
+    let slack_landing = landings.iter().find(|l| l.channel_id == slack.id).unwrap();
+    assert_eq!(slack_landing.state, LandingState::Pending);
+    assert_eq!(slack_landing.remote_ref.as_deref(), Some("C1:1.0"));
+    assert_eq!(
+        slack_landing.pending,
+        vec![CallScope::Series],
+        "the series covers the occurrence"
+    );
+    let zoom_landing = landings.iter().find(|l| l.channel_id == zoom.id).unwrap();
+    assert_eq!(zoom_landing.pending, vec![CallScope::Occurrence(moved)]);
+    assert_eq!(zoom_landing.remote_ref.as_deref(), Some("81234567890"));
+
+    // Zoom first again; a retry waits, a refusal stops.
+    let third = store
+        .claim_call_landings("a", now, lease, 10)
+        .await
+        .unwrap();
+    assert_eq!(third.len(), 1);
+    assert_eq!(third[0].landing.channel_id, zoom.id);
+    let later = now + chrono::Duration::minutes(1);
+    assert!(
+        store
+            .finish_call_landing(
+                "a",
+                call.id,
+                zoom.id,
+                &LandingOutcome::Retry {
+                    at: later,
+                    error: "Zoom answered 503".into()
+                },
+                now
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_call_landings("a", now, lease, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "Slack still waits for Zoom"
+    );
+    let retried = store
+        .claim_call_landings("a", later, later + chrono::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].landing.attempts, 1);
+    assert_eq!(
+        retried[0].landing.last_error.as_deref(),
+        Some("Zoom answered 503")
+    );
+    assert!(
+        store
+            .finish_call_landing(
+                "a",
+                call.id,
+                zoom.id,
+                &LandingOutcome::Failed {
+                    error: "refused".into()
+                },
+                later
+            )
+            .await
+            .unwrap()
+    );
+    let after_failure = store
+        .claim_call_landings("a", later, later + chrono::Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        after_failure.len(),
+        1,
+        "a refused Zoom no longer holds Slack back"
+    );
+    assert_eq!(after_failure[0].landing.channel_id, slack.id);
+    let zoom_landing = store
+        .call_landings(call.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.channel_id == zoom.id)
+        .unwrap();
+    assert_eq!(zoom_landing.state, LandingState::Failed);
+    assert_eq!(zoom_landing.last_error.as_deref(), Some("refused"));
+
+    // An expired lease is taken over.
+    let taken = store
+        .claim_call_landings(
+            "b",
+            later + chrono::Duration::minutes(6),
+            later + chrono::Duration::minutes(11),
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1);
+    assert!(
+        !store
+            .finish_call_landing(
+                "a",
+                call.id,
+                slack.id,
+                &LandingOutcome::Failed {
+                    error: "late".into()
+                },
+                later
+            )
+            .await
+            .unwrap()
     );
 }

@@ -155,3 +155,134 @@ impl Call {
         local_instant(self.timezone, self.starts_at_local)
     }
 }
+
+/// Where a call stands in one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LandingState {
+    /// The channel has not caught up with the call's latest change yet.
+    Pending,
+    /// The channel shows the call as it is.
+    Landed,
+    /// The channel refused; the lead sees why, nothing is retried until the
+    /// call changes again.
+    Failed,
+}
+
+impl LandingState {
+    /// The stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Landed => "landed",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads a stored name.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "landed" => Some(Self::Landed),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A call in one channel: what the channel still has to catch up with.
+/// Every change of the call raises `revision` and adds what it touched to
+/// `pending`; a worker brings the channel in line and records the revision
+/// it reached, so a change made meanwhile is carried out too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallLanding {
+    /// The call.
+    pub call_id: CallId,
+    /// The channel.
+    pub channel_id: crate::ids::ChannelId,
+    /// The call's latest revision for this channel.
+    pub revision: u32,
+    /// The revision the channel shows.
+    pub landed_revision: u32,
+    /// What changed since: the series, or single occurrences.
+    pub pending: Vec<crate::ports::adapter::CallScope>,
+    /// The channel's reference (a Zoom meeting id, a Slack post), once made.
+    pub remote_ref: Option<String>,
+    /// Where it stands.
+    pub state: LandingState,
+    /// Attempts since the last success.
+    pub attempts: u32,
+    /// Not tried again before this.
+    pub next_attempt_at: DateTime<Utc>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// A landing a worker holds, with what it needs to carry it out.
+#[derive(Debug, Clone)]
+pub struct ClaimedLanding {
+    /// The landing (its attempt not yet counted).
+    pub landing: CallLanding,
+    /// The call as it is now.
+    pub call: Call,
+    /// The channel.
+    pub channel: crate::model::channel::Channel,
+    /// The channel's credentials, still encrypted.
+    pub encrypted_secret: Option<String>,
+}
+
+/// The meeting a call is held in, once the hosting channel made it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallJoin {
+    /// The meeting's id.
+    pub meeting_id: String,
+    /// Where people join.
+    pub join_url: String,
+}
+
+/// How an attempt to bring a channel in line ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LandingOutcome {
+    /// The channel shows `revision` of the call.
+    Landed {
+        /// The revision carried out.
+        revision: u32,
+        /// The channel's reference.
+        remote_ref: Option<String>,
+        /// The meeting, when this channel hosts the call: a new or changed
+        /// one is kept on the call and the other channels catch up with it.
+        join: Option<CallJoin>,
+    },
+    /// Try again at `at`.
+    Retry {
+        /// When.
+        at: DateTime<Utc>,
+        /// Why.
+        error: String,
+    },
+    /// The channel refused; shown to the lead.
+    Failed {
+        /// Why.
+        error: String,
+    },
+}
+
+/// Adds `change` to what a channel still has to catch up with: the series
+/// covers every occurrence, and an occurrence is listed once.
+#[must_use]
+pub fn merge_pending(
+    pending: &[crate::ports::adapter::CallScope],
+    change: crate::ports::adapter::CallScope,
+) -> Vec<crate::ports::adapter::CallScope> {
+    use crate::ports::adapter::CallScope;
+    if change == CallScope::Series || pending.contains(&CallScope::Series) {
+        return vec![CallScope::Series];
+    }
+    let mut merged = pending.to_vec();
+    if !merged.contains(&change) {
+        merged.push(change);
+    }
+    merged
+}

@@ -10,12 +10,14 @@ use chrono::{DateTime, Utc};
 use crate::{
     Email,
     ids::{
-        AnnouncementId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId, UserId,
+        AnnouncementId, CallId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId,
+        UserId,
     },
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement, Recipient, RecipientCounts},
         audit::{AuditEvent, NewAuditEvent},
+        call::{Call, CallLanding, ClaimedLanding, LandingOutcome},
         channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
         event::InboundEvent,
@@ -507,6 +509,78 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         channel: ChannelId,
     ) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// Keeps a new call, and a landing in each of `channels` (each pending
+    /// the whole series, due now).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown community or channel.
+    async fn create_call(
+        &self,
+        call: &Call,
+        channels: &[ChannelId],
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// A call.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn call(&self, id: CallId) -> Result<Option<Call>, StoreError>;
+
+    /// A community's calls, by first start.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn community_calls(&self, community: CommunityId) -> Result<Vec<Call>, StoreError>;
+
+    /// Replaces a call's fields with `call`'s, and has every channel catch
+    /// up with `scope` of it (a new revision, due now, failures forgotten).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown call.
+    async fn change_call(
+        &self,
+        call: &Call,
+        scope: crate::ports::adapter::CallScope,
+        now: DateTime<Utc>,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Where a call stands in each of its channels.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn call_landings(&self, call: CallId) -> Result<Vec<CallLanding>, StoreError>;
+
+    /// Hands out up to `limit` landings due at `now` under a lease held by
+    /// `owner` until `lease_until`. A call's other channels wait while its
+    /// Zoom channel (which makes the join link they show) is pending.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_call_landings(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedLanding>, StoreError>;
+
+    /// Records how an attempt ended, if `owner` still holds the lease;
+    /// `false` when it does not (nothing is written).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn finish_call_landing(
+        &self,
+        owner: &str,
+        call: CallId,
+        channel: ChannelId,
+        outcome: &LandingOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Replaces a channel's (non-secret) settings.
     ///
