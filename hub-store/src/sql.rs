@@ -569,39 +569,6 @@ pub(crate) const UNPROCESSED_INBOUND_EVENTS: &str = "SELECT source, event_id, ro
      received_at, processed_at, outcome FROM inbound_events \
      WHERE processed_at IS NULL AND source = $1 AND received_at < $2 ORDER BY received_at LIMIT $3";
 
-#[cfg(test)]
-mod tests {
-    use hub_core::model::member::{CommunityRole, ConsentChannel, ConsentStatus};
-
-    use super::*;
-
-    #[test]
-    fn the_roster_query_numbers_its_parameters_in_order() {
-        let query = MemberQuery {
-            search: Some("Ada_".into()),
-            role: Some(CommunityRole::Lead),
-            consent: Some((ConsentChannel::Email, ConsentStatus::OptedOut)),
-            after: Some("a@b.c".into()),
-            limit: 50,
-            ..MemberQuery::default()
-        };
-        let built = roster(&query, Search::PgTrigram);
-        assert_eq!(
-            built.texts,
-            ["a@b.c", "lead", "%ada\\_%", "email", "opted_out"]
-        );
-        assert!(built.sql.contains("m.email > $2"));
-        assert!(built.sql.contains("m.role = $3"));
-        assert!(built.sql.contains("LIKE $4"));
-        let fts = roster(&query, Search::Fts5Trigram);
-        assert_eq!(fts.texts[2], "\"ada_\"");
-        assert!(fts.sql.contains("members_search MATCH $4"));
-        assert!(built.sql.contains("c.channel = $5"));
-        assert!(built.sql.contains("c.status = $6"));
-        assert!(built.sql.ends_with("LIMIT 51"));
-    }
-}
-
 // Calls and their landings.
 
 pub(crate) const CALL_COLUMNS: &str = "id, community_id, title, agenda, starts_at_local, timezone, \
@@ -665,3 +632,36 @@ pub(crate) const LANDING_RETRY: &str = "UPDATE call_landings SET attempts = atte
 pub(crate) const LANDING_FAILED: &str = "UPDATE call_landings SET state = 'failed', \
      attempts = attempts + 1, last_error = $4, lease_owner = NULL, lease_until = NULL \
      WHERE call_id = $1 AND channel_id = $2 AND lease_owner = $3";
+
+#[cfg(test)]
+mod tests {
+    use hub_core::model::member::{CommunityRole, ConsentChannel, ConsentStatus};
+
+    use super::*;
+
+    #[test]
+    fn the_roster_query_numbers_its_parameters_in_order() {
+        let query = MemberQuery {
+            search: Some("Ada_".into()),
+            role: Some(CommunityRole::Lead),
+            consent: Some((ConsentChannel::Email, ConsentStatus::OptedOut)),
+            after: Some("a@b.c".into()),
+            limit: 50,
+            ..MemberQuery::default()
+        };
+        let built = roster(&query, Search::PgTrigram);
+        assert_eq!(
+            built.texts,
+            ["a@b.c", "lead", "%ada\\_%", "email", "opted_out"]
+        );
+        assert!(built.sql.contains("m.email > $2"));
+        assert!(built.sql.contains("m.role = $3"));
+        assert!(built.sql.contains("LIKE $4"));
+        let fts = roster(&query, Search::Fts5Trigram);
+        assert_eq!(fts.texts[2], "\"ada_\"");
+        assert!(fts.sql.contains("members_search MATCH $4"));
+        assert!(built.sql.contains("c.channel = $5"));
+        assert!(built.sql.contains("c.status = $6"));
+        assert!(built.sql.ends_with("LIMIT 51"));
+    }
+}

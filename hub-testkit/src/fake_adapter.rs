@@ -13,11 +13,12 @@ use hub_core::{
     Email,
     model::{
         announcement::{Announcement, Recipient},
+        call::Call,
         channel::Channel,
     },
     ports::adapter::{
-        AdapterError, AdapterFactory, Capabilities, ChannelAdapter, Receipt, RemoteMember,
-        RemotePage,
+        AdapterError, AdapterFactory, CallReceipt, CallScope, Capabilities, ChannelAdapter,
+        Receipt, RemoteMember, RemotePage,
     },
 };
 
@@ -53,6 +54,42 @@ struct State {
     changes: Vec<Change>,
     per_recipient: bool,
     copies: Vec<(String, String)>,
+    calls: Vec<CallOp>,
+    hosts_calls: bool,
+}
+
+/// Something done to a call that took effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallOp {
+    /// Scheduled under `key`, answered with `remote_ref`.
+    Scheduled {
+        /// The idempotency key.
+        key: String,
+        /// The reference handed back.
+        remote_ref: String,
+        /// The call's title then.
+        title: String,
+        /// Its join link then.
+        join_url: Option<String>,
+    },
+    /// Brought in line with the call.
+    Updated {
+        /// The reference.
+        remote_ref: String,
+        /// What was updated.
+        scope: CallScope,
+        /// The call's title then.
+        title: String,
+        /// Its join link then.
+        join_url: Option<String>,
+    },
+    /// Cancelled.
+    Cancelled {
+        /// The reference.
+        remote_ref: String,
+        /// What was cancelled.
+        scope: CallScope,
+    },
 }
 
 /// An edit or a retraction that took effect.
@@ -160,6 +197,17 @@ impl FakeChannel {
         self.state().changes.clone()
     }
 
+    /// Calls scheduled, updated and cancelled, in order.
+    #[must_use]
+    pub fn calls(&self) -> Vec<CallOp> {
+        self.state().calls.clone()
+    }
+
+    /// Hosts the calls it schedules (like Zoom): each gets a join link.
+    pub fn set_hosts_calls(&self, hosts: bool) {
+        self.state().hosts_calls = hosts;
+    }
+
     /// How many posts were attempted, successful or not.
     #[must_use]
     pub fn attempts(&self) -> usize {
@@ -175,7 +223,7 @@ impl ChannelAdapter for FakeChannel {
             manage_members: true,
             post: true,
             edit: true,
-            calls: false,
+            calls: true,
             per_recipient: self.state().per_recipient,
         }
     }
@@ -319,6 +367,96 @@ impl ChannelAdapter for FakeChannel {
                 remote_ref: format!("ref-{key}"),
                 url: None,
             }))
+    }
+
+    async fn schedule_call(
+        &self,
+        call: &Call,
+        idempotency_key: &str,
+    ) -> Result<CallReceipt, AdapterError> {
+        {
+            // Like Zoom's marker: a lookup finds what an earlier attempt made.
+            let state = self.state();
+            if state.lookups
+                && let Some(CallOp::Scheduled {
+                    remote_ref,
+                    join_url,
+                    ..
+                }) = state.calls.iter().find(
+                    |op| matches!(op, CallOp::Scheduled { key, .. } if key == idempotency_key),
+                )
+            {
+                return Ok(CallReceipt {
+                    remote_ref: remote_ref.clone(),
+                    join_url: join_url.clone(),
+                });
+            }
+        }
+        let answer = self.next_answer().await;
+        if let Some(error) = error_of(&answer) {
+            return Err(error);
+        }
+        let mut state = self.state();
+        let remote_ref = format!("call-{}", state.calls.len() + 1);
+        let join_url = state
+            .hosts_calls
+            .then(|| format!("https://fake.example/j/{remote_ref}"));
+        state.calls.push(CallOp::Scheduled {
+            key: idempotency_key.to_owned(),
+            remote_ref: remote_ref.clone(),
+            title: call.title.clone(),
+            join_url: call.join_url.clone().or_else(|| join_url.clone()),
+        });
+        if matches!(answer, Scripted::AmbiguousAfterPosting) {
+            return Err(AdapterError::Ambiguous("the fake's answer was lost".into()));
+        }
+        Ok(CallReceipt {
+            remote_ref,
+            join_url,
+        })
+    }
+
+    async fn update_call(
+        &self,
+        remote_ref: &str,
+        call: &Call,
+        scope: CallScope,
+    ) -> Result<CallReceipt, AdapterError> {
+        let answer = self.next_answer().await;
+        if let Some(error) = error_of(&answer) {
+            return Err(error);
+        }
+        let mut state = self.state();
+        let join_url = state
+            .hosts_calls
+            .then(|| format!("https://fake.example/j/{remote_ref}"));
+        state.calls.push(CallOp::Updated {
+            remote_ref: remote_ref.to_owned(),
+            scope,
+            title: call.title.clone(),
+            join_url: call.join_url.clone(),
+        });
+        Ok(CallReceipt {
+            remote_ref: remote_ref.to_owned(),
+            join_url,
+        })
+    }
+
+    async fn cancel_call(
+        &self,
+        remote_ref: &str,
+        _call: &Call,
+        scope: CallScope,
+    ) -> Result<(), AdapterError> {
+        let answer = self.next_answer().await;
+        if let Some(error) = error_of(&answer) {
+            return Err(error);
+        }
+        self.state().calls.push(CallOp::Cancelled {
+            remote_ref: remote_ref.to_owned(),
+            scope,
+        });
+        Ok(())
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

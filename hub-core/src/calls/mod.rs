@@ -1,4 +1,8 @@
-//! Calls: repeat rules (`recurrence`) and their calendar form (`ical`).
+//! Calls: repeat rules (`recurrence`), their calendar form (`ical`), the
+//! rules of scheduling and changing them (`schedule`), and the worker that
+//! brings every channel in line (`lander`).
 
 pub mod ical;
+pub mod lander;
 pub mod recurrence;
+pub mod schedule;

@@ -1,0 +1,266 @@
+//! The worker that brings each channel in line with its calls: it claims
+//! landings under a lease (Zoom's first, as it makes the join link the others
+//! show), carries out what changed through the channel's adapter, and records
+//! the revision reached. Every step is safe to repeat: a schedule finds what
+//! an earlier, ambiguous attempt made (the adapter's contract), an update
+//! states the whole current truth, a cancel of something gone is done.
+
+use std::{sync::Arc, time::Duration};
+
+use crate::{
+    model::{
+        call::{CallJoin, CallStatus, ClaimedLanding, LandingOutcome},
+        channel::{ChannelHealth, ChannelKind},
+    },
+    outbox::{OutboxSettings, backoff},
+    ports::{
+        adapter::{AdapterError, AdapterFactory, CallReceipt, CallScope, ChannelAdapter},
+        clock::Clock,
+        install::TokenRefresher,
+        store::Store,
+    },
+    secrets::SecretKeys,
+};
+
+/// The idempotency key a call is scheduled under in every channel: one call,
+/// one key, so a retry finds the first attempt's meeting or post.
+#[must_use]
+pub fn call_key(call: &crate::model::call::Call) -> String {
+    format!("call-{}", call.id)
+}
+
+/// Brings channels in line with their calls.
+#[derive(Debug)]
+pub struct Lander {
+    store: Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
+    keys: Arc<SecretKeys>,
+    clock: Arc<dyn Clock>,
+    settings: OutboxSettings,
+    worker_id: String,
+    refresher: Option<Arc<dyn TokenRefresher>>,
+}
+
+impl Lander {
+    /// A worker named `worker_id` (unique per process: it owns its leases),
+    /// with the outbox's lease, batch and backoff settings.
+    #[must_use]
+    pub fn new(
+        store: Arc<dyn Store>,
+        adapters: Arc<dyn AdapterFactory>,
+        keys: Arc<SecretKeys>,
+        clock: Arc<dyn Clock>,
+        settings: OutboxSettings,
+        worker_id: String,
+    ) -> Self {
+        Self {
+            store,
+            adapters,
+            keys,
+            clock,
+            settings,
+            worker_id,
+            refresher: None,
+        }
+    }
+
+    /// Refreshes rotating tokens (Slack's) before they are used.
+    #[must_use]
+    pub fn with_refresher(mut self, refresher: Arc<dyn TokenRefresher>) -> Self {
+        self.refresher = Some(refresher);
+        self
+    }
+
+    /// One step: claims what is due and carries it out. Returns how many
+    /// landings it handled.
+    ///
+    /// # Errors
+    /// Storage failures while claiming; each landing's own failure is
+    /// recorded on it instead.
+    pub async fn run_once(&self) -> Result<usize, crate::ports::store::StoreError> {
+        let now = self.clock.now();
+        let lease = now + chrono_duration(self.settings.lease);
+        let claimed = self
+            .store
+            .claim_call_landings(&self.worker_id, now, lease, self.settings.batch)
+            .await?;
+        for work in &claimed {
+            let outcome = self.attempt(work).await;
+            let done = self
+                .store
+                .finish_call_landing(
+                    &self.worker_id,
+                    work.landing.call_id,
+                    work.landing.channel_id,
+                    &outcome,
+                    self.clock.now(),
+                )
+                .await?;
+            if !done {
+                tracing::warn!(call = %work.landing.call_id, channel = %work.landing.channel_id, "the lease ran out before the outcome was written; another worker repeats it");
+            }
+        }
+        Ok(claimed.len())
+    }
+
+    /// Runs until `shutdown` resolves, resting `idle` when nothing is due.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.run_once().await {
+                Ok(0) => self.settings.idle_poll,
+                Ok(_) => Duration::ZERO,
+                Err(error) => {
+                    tracing::error!(%error, "could not claim call landings");
+                    self.settings.idle_poll
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn attempt(&self, work: &ClaimedLanding) -> LandingOutcome {
+        let parts = crate::credentials::RefreshParts {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            refresher: self.refresher.as_deref(),
+            owner: &self.worker_id,
+            now: self.clock.now(),
+        };
+        let secret = match crate::credentials::secret_for(
+            parts,
+            &work.channel,
+            work.encrypted_secret.as_deref(),
+        )
+        .await
+        {
+            Ok(secret) => secret,
+            // Refused: the channel is marked for reconnecting and waits.
+            Err(crate::credentials::CredentialError::Refused(error)) => {
+                return LandingOutcome::Retry {
+                    at: self.clock.now(),
+                    error,
+                };
+            }
+            Err(crate::credentials::CredentialError::Store(error)) => {
+                return self.retry(work, error.to_string());
+            }
+            Err(error) => {
+                return LandingOutcome::Failed {
+                    error: error.to_string(),
+                };
+            }
+        };
+        let adapter = match self.adapters.adapter(&work.channel, secret.as_deref()) {
+            Ok(adapter) => adapter,
+            Err(error) => {
+                return LandingOutcome::Failed {
+                    error: error.to_string(),
+                };
+            }
+        };
+        match self.carry_out(work, adapter.as_ref()).await {
+            Ok(receipt) => {
+                let hosts = work.channel.kind == ChannelKind::Zoom;
+                LandingOutcome::Landed {
+                    revision: work.landing.revision,
+                    join: receipt.as_ref().filter(|_| hosts).and_then(|r| {
+                        r.join_url.clone().map(|join_url| CallJoin {
+                            meeting_id: r.remote_ref.clone(),
+                            join_url,
+                        })
+                    }),
+                    remote_ref: receipt.map(|r| r.remote_ref),
+                }
+            }
+            Err(error) => self.failed(work, error).await,
+        }
+    }
+
+    /// What the landing's pending changes ask of the channel.
+    async fn carry_out(
+        &self,
+        work: &ClaimedLanding,
+        adapter: &dyn ChannelAdapter,
+    ) -> Result<Option<CallReceipt>, AdapterError> {
+        let call = &work.call;
+        let Some(remote_ref) = work.landing.remote_ref.as_deref() else {
+            if call.status == CallStatus::Cancelled {
+                // Cancelled before it reached the channel: nothing to take back.
+                return Ok(None);
+            }
+            // The schedule carries the whole call, overrides and all.
+            return adapter.schedule_call(call, &call_key(call)).await.map(Some);
+        };
+        if call.status == CallStatus::Cancelled {
+            adapter
+                .cancel_call(remote_ref, call, CallScope::Series)
+                .await?;
+            return Ok(None);
+        }
+        let mut receipt = None;
+        for scope in &work.landing.pending {
+            match scope {
+                CallScope::Occurrence(original)
+                    if call.cancelled_occurrences.contains(original) =>
+                {
+                    adapter.cancel_call(remote_ref, call, *scope).await?;
+                }
+                _ => receipt = Some(adapter.update_call(remote_ref, call, *scope).await?),
+            }
+        }
+        Ok(receipt)
+    }
+
+    async fn failed(&self, work: &ClaimedLanding, error: AdapterError) -> LandingOutcome {
+        let message = error.to_string();
+        let now = self.clock.now();
+        match error {
+            AdapterError::RateLimited { retry_after } => LandingOutcome::Retry {
+                at: now + chrono_duration(retry_after),
+                error: message,
+            },
+            // Safe to repeat: a schedule looks for its own first.
+            AdapterError::Transient(_) | AdapterError::Ambiguous(_) => self.retry(work, message),
+            AdapterError::Auth(_) => {
+                let health = ChannelHealth::NeedsReconnect {
+                    last_error: message.clone(),
+                };
+                if let Err(e) = self
+                    .store
+                    .set_channel_health(work.channel.id, &health)
+                    .await
+                {
+                    tracing::error!(channel = %work.channel.id, error = %e, "could not mark the channel for reconnecting");
+                }
+                LandingOutcome::Retry {
+                    at: now,
+                    error: message,
+                }
+            }
+            AdapterError::Permanent(_) | AdapterError::Unsupported(_) => {
+                LandingOutcome::Failed { error: message }
+            }
+        }
+    }
+
+    fn retry(&self, work: &ClaimedLanding, error: String) -> LandingOutcome {
+        let attempts = work.landing.attempts + 1;
+        if attempts >= self.settings.max_attempts {
+            return LandingOutcome::Failed {
+                error: format!("gave up after {attempts} attempts: {error}"),
+            };
+        }
+        LandingOutcome::Retry {
+            at: self.clock.now() + chrono_duration(backoff(&self.settings, attempts)),
+            error,
+        }
+    }
+}
+
+fn chrono_duration(duration: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX)
+}
