@@ -447,7 +447,7 @@ impl ChannelAdapter for FakeChannel {
         remote_ref: &str,
         _call: &Call,
         scope: CallScope,
-    ) -> Result<(), AdapterError> {
+    ) -> Result<Option<CallReceipt>, AdapterError> {
         let answer = self.next_answer().await;
         if let Some(error) = error_of(&answer) {
             return Err(error);
@@ -456,7 +456,7 @@ impl ChannelAdapter for FakeChannel {
             remote_ref: remote_ref.to_owned(),
             scope,
         });
-        Ok(())
+        Ok(None)
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

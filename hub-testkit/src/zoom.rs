@@ -78,6 +78,10 @@
 //! - `cancel` in the registrant status call moves the registrant to `denied`;
 //!   unknown registrants in that call are ignored.
 //! - A Team Chat message to an unknown channel answers 404 code 5301.
+//! - List Meetings cuts each meeting's agenda to 250 characters, as the
+//!   reference says of that list ("the length of agenda gets truncated to
+//!   250 characters when you list all meetings for a user"); Get a Meeting
+//!   answers it whole.
 
 use std::{
     collections::{BTreeMap, HashMap, VecDeque},
@@ -125,6 +129,8 @@ const MAX_PAGE_SIZE: usize = 300;
 const MAX_TOPIC: usize = 200;
 /// Longest meeting agenda.
 const MAX_AGENDA: usize = 2000;
+/// List Meetings cuts each agenda to this many characters.
+const LISTED_AGENDA: usize = 250;
 /// Longest meeting passcode.
 const MAX_PASSWORD: usize = 10;
 /// Largest `repeat_interval` of a daily recurrence.
@@ -1950,7 +1956,7 @@ impl World {
                         "start_time": zoom_time(start),
                         "duration": m.duration,
                         "timezone": m.timezone,
-                        "agenda": m.agenda,
+                        "agenda": m.agenda.chars().take(LISTED_AGENDA).collect::<String>(),
                         "created_at": zoom_time(m.created_at),
                         "join_url": m.join_url(),
                     }))

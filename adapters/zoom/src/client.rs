@@ -61,10 +61,58 @@ impl Default for ZoomApi {
 }
 
 /// The token in use, and when to stop using it.
-#[derive(Debug)]
 struct Token {
     access_token: String,
     renew_at: Instant,
+}
+
+impl std::fmt::Debug for Token {
+    // The token is a credential: never printed, not even by a `Debug` of the
+    // client (tokio's `Mutex` prints what it holds).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("renew_at", &self.renew_at)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed call, with Zoom's own code kept so a caller can treat some
+/// refusals as done (3001, "Meeting does not exist", when deleting).
+#[derive(Debug)]
+pub struct CallError {
+    /// The HTTP status Zoom answered with, when it answered.
+    pub status: Option<u16>,
+    /// Zoom's error code (`{"code": 3001, …}`), when its answer had one.
+    pub code: Option<u64>,
+    /// Zoom's error message, when its answer had one.
+    pub message: Option<String>,
+    /// The class the engine acts on.
+    pub class: AdapterError,
+}
+
+impl CallError {
+    /// Zoom refused the request with this HTTP status and code.
+    #[must_use]
+    pub fn is(&self, status: u16, code: u64) -> bool {
+        self.status == Some(status) && self.code == Some(code)
+    }
+}
+
+impl From<AdapterError> for CallError {
+    fn from(class: AdapterError) -> Self {
+        Self {
+            status: None,
+            code: None,
+            message: None,
+            class,
+        }
+    }
+}
+
+impl From<CallError> for AdapterError {
+    fn from(error: CallError) -> Self {
+        error.class
+    }
 }
 
 /// A client for one Zoom account.
@@ -173,6 +221,20 @@ impl ZoomClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, AdapterError> {
+        self.request(method, path, body).await.map_err(|e| e.class)
+    }
+
+    /// [`ZoomClient::call`], keeping Zoom's status, code and message with
+    /// the failure.
+    ///
+    /// # Errors
+    /// A [`CallError`] whose `class` is that of [`ZoomClient::call`].
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, CallError> {
         let write = method != Method::GET;
         let mut renew = false;
         for _ in 0..2 {
@@ -197,7 +259,8 @@ impl ZoomClient {
                         AdapterError::Ambiguous(message)
                     } else {
                         AdapterError::Transient(message)
-                    });
+                    }
+                    .into());
                 }
             };
             let status = response.status().as_u16();
@@ -209,11 +272,11 @@ impl ZoomClient {
                 .map(Duration::from_secs);
             let bytes = response.bytes().await.map_err(|e| {
                 let message = format!("Zoom's answer to {method} {path} was cut off: {e}");
-                if write {
+                CallError::from(if write {
                     AdapterError::Ambiguous(message)
                 } else {
                     AdapterError::Transient(message)
-                }
+                })
             })?;
             if status == 204 || (200..300).contains(&status) && bytes.is_empty() {
                 return Ok(Value::Null);
@@ -222,45 +285,47 @@ impl ZoomClient {
             if (200..300).contains(&status) {
                 return answer.map_err(|_| {
                     let message = format!("Zoom's answer to {method} {path} was not JSON");
-                    if write {
+                    CallError::from(if write {
                         AdapterError::Ambiguous(message)
                     } else {
                         AdapterError::Transient(message)
-                    }
+                    })
                 });
             }
             let answer = answer.unwrap_or(Value::Null);
-            let code = answer["code"].as_u64().unwrap_or(0);
-            let message = answer["message"].as_str().unwrap_or("no message");
-            match status {
+            let zoom_code = answer["code"].as_u64();
+            let zoom_message = answer["message"].as_str().map(str::to_owned);
+            let code = zoom_code.unwrap_or(0);
+            let message = zoom_message.as_deref().unwrap_or("no message");
+            let class = match status {
                 401 if code == 124 && !renew => {
                     // The token expired under us: renew once, then call again.
                     renew = true;
+                    continue;
                 }
-                401 | 403 => {
-                    return Err(AdapterError::Auth(format!(
-                        "Zoom refused {method} {path} (code {code}: {message}); reconnect the channel"
-                    )));
-                }
-                429 => {
-                    return Err(AdapterError::RateLimited {
-                        retry_after: retry_after.unwrap_or(self.api.default_retry_after),
-                    });
-                }
+                401 | 403 => AdapterError::Auth(format!(
+                    "Zoom refused {method} {path} (code {code}: {message}); reconnect the channel"
+                )),
+                429 => AdapterError::RateLimited {
+                    retry_after: retry_after.unwrap_or(self.api.default_retry_after),
+                },
                 500..=599 => {
-                    return Err(AdapterError::Transient(format!(
-                        "Zoom answered {status} to {method} {path}"
-                    )));
+                    AdapterError::Transient(format!("Zoom answered {status} to {method} {path}"))
                 }
-                _ => {
-                    return Err(AdapterError::Permanent(format!(
-                        "Zoom refused {method} {path} (code {code}: {message})"
-                    )));
-                }
-            }
+                _ => AdapterError::Permanent(format!(
+                    "Zoom refused {method} {path} (code {code}: {message})"
+                )),
+            };
+            return Err(CallError {
+                status: Some(status),
+                code: zoom_code,
+                message: zoom_message,
+                class,
+            });
         }
         Err(AdapterError::Auth(format!(
             "Zoom refused a freshly renewed token for {method} {path}; reconnect the channel"
-        )))
+        ))
+        .into())
     }
 }

@@ -201,15 +201,23 @@ impl Lander {
                 .await?;
             return Ok(None);
         }
-        let mut receipt = None;
+        // A step may hand back a new reference (Slack's reminder moved on):
+        // the next step uses it.
+        let mut receipt: Option<CallReceipt> = None;
         for scope in &work.landing.pending {
-            match scope {
+            let current = receipt
+                .as_ref()
+                .map_or(remote_ref, |r| r.remote_ref.as_str());
+            let changed = match scope {
                 CallScope::Occurrence(original)
                     if call.cancelled_occurrences.contains(original) =>
                 {
-                    adapter.cancel_call(remote_ref, call, *scope).await?;
+                    adapter.cancel_call(current, call, *scope).await?
                 }
-                _ => receipt = Some(adapter.update_call(remote_ref, call, *scope).await?),
+                _ => Some(adapter.update_call(current, call, *scope).await?),
+            };
+            if changed.is_some() {
+                receipt = changed;
             }
         }
         Ok(receipt)

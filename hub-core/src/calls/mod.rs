@@ -2,6 +2,7 @@
 //! rules of scheduling and changing them (`schedule`), and the worker that
 //! brings every channel in line (`lander`).
 
+pub mod feed;
 pub mod ical;
 pub mod lander;
 pub mod recurrence;

@@ -331,7 +331,9 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
     }
 
     /// Cancels a scheduled call, or one occurrence of it. A call already
-    /// gone counts as done.
+    /// gone counts as done. Answers a new receipt where cancelling changed
+    /// the call's reference (Slack's post moves on to the next occurrence
+    /// with a new reminder), `None` where it did not.
     ///
     /// # Errors
     /// `Unsupported` where the channel has no calls (the default); any other
@@ -341,7 +343,7 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         remote_ref: &str,
         call: &Call,
         scope: CallScope,
-    ) -> Result<(), AdapterError> {
+    ) -> Result<Option<CallReceipt>, AdapterError> {
         let _ = (remote_ref, call, scope);
         Err(AdapterError::Unsupported("scheduling calls".into()))
     }
