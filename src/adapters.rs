@@ -18,6 +18,7 @@ use crate::{Failure, config::Config};
 pub struct Adapters {
     list_mail: Option<Arc<ListMail>>,
     slack: SlackApi,
+    zoom: hub_adapter_zoom::client::ZoomApi,
 }
 
 impl Adapters {
@@ -41,6 +42,7 @@ impl Adapters {
                 api_url: config.slack.api_url.clone(),
                 timeout: Duration::from_secs(config.slack.timeout_seconds.max(1)),
             },
+            zoom: config.zoom.api(),
         })
     }
 
@@ -84,6 +86,19 @@ impl AdapterFactory for Adapters {
                 &channel.settings,
                 secret,
             )?)),
+            ChannelKind::Zoom => {
+                let secret = secret.ok_or_else(|| {
+                    AdapterError::Auth(
+                        "this Zoom channel has no app credentials: enter them on the Channels page"
+                            .into(),
+                    )
+                })?;
+                Ok(Arc::new(hub_adapter_zoom::ZoomAdapter::new(
+                    self.zoom.clone(),
+                    &channel.settings,
+                    secret,
+                )?))
+            }
             other => Err(AdapterError::Unsupported(format!(
                 "{other} channels are not available in this version"
             ))),

@@ -50,6 +50,37 @@ pub struct Config {
     pub mail: MailConfig,
     /// The deployment's Slack app.
     pub slack: SlackConfig,
+    /// Where Zoom is reached (each Zoom channel brings its own app).
+    pub zoom: ZoomConfig,
+}
+
+/// Where Zoom is reached (see `[zoom]` in config/example.toml). The
+/// Server-to-Server OAuth app's credentials are per channel, entered on the
+/// Channels page and encrypted at rest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoomConfig {
+    /// The API base.
+    pub api_url: String,
+    /// The token endpoint.
+    pub oauth_url: String,
+    /// Seconds one API call may take.
+    pub timeout_seconds: u64,
+    /// Seconds to wait after a 429 that names no wait (Zoom's often don't).
+    pub retry_after_seconds: u64,
+}
+
+impl ZoomConfig {
+    /// The adapter's view of it.
+    #[must_use]
+    pub fn api(&self) -> hub_adapter_zoom::client::ZoomApi {
+        hub_adapter_zoom::client::ZoomApi {
+            api_url: self.api_url.trim_end_matches('/').to_owned(),
+            oauth_url: self.oauth_url.clone(),
+            timeout: Duration::from_secs(self.timeout_seconds.max(1)),
+            default_retry_after: Duration::from_secs(self.retry_after_seconds.max(1)),
+        }
+    }
 }
 
 /// The deployment's Slack app (see `[slack]` in config/example.toml): one
@@ -402,7 +433,22 @@ impl Config {
                 per_address: self.login.failures_per_address,
                 window: Duration::from_secs(self.login.window_minutes * 60),
             },
+            organizer: self.sender_address(),
         }
+    }
+
+    /// The address part of `mail.from` (`cophub <hub@example.org>` gives
+    /// `hub@example.org`); `cophub@localhost` when it has none.
+    #[must_use]
+    pub fn sender_address(&self) -> hub_core::Email {
+        let from = self.mail.from.trim();
+        let address = match (from.rfind('<'), from.rfind('>')) {
+            (Some(open), Some(close)) if open < close => &from[open + 1..close],
+            _ => from,
+        };
+        hub_core::Email::parse(address).unwrap_or_else(|_| {
+            hub_core::Email::from_stored("cophub@localhost".into(), "cophub@localhost".into())
+        })
     }
 }
 

@@ -111,15 +111,21 @@ fn engine_with_parts(
     }
 }
 
-/// This process's outbox and sync scheduler, under one name (for its
-/// delivery leases and cron claims) and one clock.
+/// This process's background work, under one name (for its leases and cron
+/// claims) and one clock.
+struct WorkerParts {
+    outbox: Outbox,
+    scheduler: hub_core::sync::Scheduler,
+    lander: hub_core::calls::lander::Lander,
+}
+
 fn worker_parts(
     config: &Config,
     store: Arc<dyn Store>,
     adapters: Arc<dyn AdapterFactory>,
     keys: Arc<SecretKeys>,
     clock: Arc<dyn Clock>,
-) -> (Outbox, hub_core::sync::Scheduler) {
+) -> WorkerParts {
     hub_core::tls::init();
     let id = worker_id();
     let mut outbox = Outbox::new(
@@ -130,17 +136,27 @@ fn worker_parts(
         config.outbox_settings(),
         id.clone(),
     );
+    let mut lander = hub_core::calls::lander::Lander::new(
+        store.clone(),
+        adapters.clone(),
+        keys.clone(),
+        clock.clone(),
+        config.outbox_settings(),
+        id.clone(),
+    );
     if let Some(refresher) = slack_refresher(config) {
-        outbox = outbox.with_refresher(refresher);
+        outbox = outbox.with_refresher(refresher.clone());
+        lander = lander.with_refresher(refresher);
     }
     let engine = engine_with_parts(
         config,
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys, clock.clone()),
     );
-    (
+    WorkerParts {
         outbox,
-        hub_core::sync::Scheduler::new(store, engine, clock, id),
-    )
+        scheduler: hub_core::sync::Scheduler::new(store, engine, clock, id),
+        lander,
+    }
 }
 
 /// What one pass of the worker did.
@@ -150,6 +166,8 @@ pub struct WorkerPass {
     pub deliveries: usize,
     /// Sync jobs whose tick had come and that this process ran.
     pub syncs: usize,
+    /// Calls brought in line in one of their channels.
+    pub call_landings: usize,
 }
 
 /// One pass of the worker at `clock`'s time: one batch of due deliveries,
@@ -164,10 +182,15 @@ pub async fn run_worker_once(
     clock: Arc<dyn Clock>,
 ) -> Result<WorkerPass, Failure> {
     let keys = Arc::new(config.secret_keys()?);
-    let (outbox, scheduler) = worker_parts(config, store, adapters, keys, clock);
-    let deliveries = outbox.run_once().await?;
-    let syncs = scheduler.run_once().await?.len();
-    Ok(WorkerPass { deliveries, syncs })
+    let parts = worker_parts(config, store, adapters, keys, clock);
+    let deliveries = parts.outbox.run_once().await?;
+    let syncs = parts.scheduler.run_once().await?.len();
+    let call_landings = parts.lander.run_once().await?;
+    Ok(WorkerPass {
+        deliveries,
+        syncs,
+        call_landings,
+    })
 }
 
 /// A running server.
@@ -203,11 +226,15 @@ impl Worker {
         adapters: Arc<dyn AdapterFactory>,
         keys: Arc<SecretKeys>,
     ) -> Self {
-        let (outbox, scheduler) =
-            worker_parts(config, store, adapters, keys, Arc::new(SystemClock));
+        let WorkerParts {
+            outbox,
+            scheduler,
+            lander,
+        } = worker_parts(config, store, adapters, keys, Arc::new(SystemClock));
         let (stop, stopped) = watch::channel(false);
         let mut outbox_stop = stopped.clone();
-        let mut scheduler_stop = stopped;
+        let mut scheduler_stop = stopped.clone();
+        let mut lander_stop = stopped;
         let task = tokio::spawn(async move {
             let outbox = outbox.run(async move {
                 let _ = outbox_stop.wait_for(|stop| *stop).await;
@@ -216,7 +243,10 @@ impl Worker {
             let scheduler = scheduler.run(Duration::from_secs(15), async move {
                 let _ = scheduler_stop.wait_for(|stop| *stop).await;
             });
-            tokio::join!(outbox, scheduler);
+            let lander = lander.run(async move {
+                let _ = lander_stop.wait_for(|stop| *stop).await;
+            });
+            tokio::join!(outbox, scheduler, lander);
         });
         Self { stop, task }
     }

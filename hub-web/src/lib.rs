@@ -44,6 +44,9 @@ pub struct WebSettings {
     pub session_absolute: Duration,
     /// How failed logins are limited.
     pub login_limits: LoginLimits,
+    /// The address calendar invitations and feeds name as their organizer
+    /// (the hub's own sender).
+    pub organizer: hub_core::Email,
 }
 
 impl WebSettings {

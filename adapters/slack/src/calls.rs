@@ -1,10 +1,19 @@
-//! Calls in Slack: a post in the announcement conversation and a reminder
-//! Slack itself sends 15 minutes before (`chat.scheduleMessage`). Moving a
-//! call updates the post and replaces the reminder; cancelling deletes the
-//! reminder and marks the post cancelled.
+//! Calls in Slack: a post in the announcement conversation showing the next
+//! occurrence, and a reminder Slack itself sends 15 minutes before it
+//! (`chat.scheduleMessage`). Changing the call (or cancelling the occurrence
+//! the post shows) updates the post and replaces the reminder; cancelling the
+//! call deletes the reminder and marks the post cancelled.
+//!
+//! The post carries the call's key as message metadata, so a schedule whose
+//! answer was lost is found in the conversation's history, never posted
+//! twice. Its reference is `conversation:ts`, with `#reminder-id` while a
+//! reminder is scheduled.
 
 use chrono::{DateTime, Duration, Utc};
-use hub_core::{model::call::Call, ports::adapter::AdapterError};
+use hub_core::{
+    model::call::Call,
+    ports::adapter::{AdapterError, CallReceipt, CallScope},
+};
 use serde_json::{Value, json};
 
 use crate::{
@@ -78,7 +87,135 @@ fn call_blocks(call: &Call, start: DateTime<Utc>, cancelled: bool) -> (String, V
     (title, Value::Array(all))
 }
 
+impl CallPost {
+    /// The reference the hub keeps: `conversation:ts`, `#reminder` added
+    /// while one is scheduled.
+    #[must_use]
+    pub fn to_ref(&self) -> String {
+        match &self.reminder {
+            Some(reminder) => format!("{}:{}#{reminder}", self.conversation, self.ts),
+            None => format!("{}:{}", self.conversation, self.ts),
+        }
+    }
+
+    /// Reads a reference made by [`CallPost::to_ref`].
+    ///
+    /// # Errors
+    /// `Permanent` for anything else.
+    pub fn from_ref(remote_ref: &str) -> Result<Self, AdapterError> {
+        let (post, reminder) = match remote_ref.split_once('#') {
+            Some((post, reminder)) => (post, Some(reminder.to_owned())),
+            None => (remote_ref, None),
+        };
+        let (conversation, ts) = post
+            .split_once(':')
+            .filter(|(c, ts)| !c.is_empty() && !ts.is_empty() && !ts.contains(','))
+            .ok_or_else(|| {
+                AdapterError::Permanent(format!("{remote_ref:?} is not a Slack call post"))
+            })?;
+        Ok(Self {
+            conversation: conversation.to_owned(),
+            ts: ts.to_owned(),
+            reminder,
+        })
+    }
+
+    fn receipt(&self) -> CallReceipt {
+        CallReceipt {
+            remote_ref: self.to_ref(),
+            join_url: None,
+        }
+    }
+}
+
+/// The start the post shows: the next occurrence still to come, else the
+/// last one (a call wholly past or cancelled still reads sensibly).
+fn shown_start(call: &Call, now: DateTime<Utc>) -> DateTime<Utc> {
+    call.next_occurrence(now)
+        .or_else(|| call.occurrences().last().copied())
+        .map_or_else(|| call.starts_at(), |o| o.starts_at)
+}
+
 impl SlackAdapter {
+    /// Schedules a call: finds the post an earlier attempt made under `key`
+    /// (and brings it up to date), or posts it.
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class.
+    pub(crate) async fn schedule(
+        &self,
+        call: &Call,
+        key: &str,
+    ) -> Result<CallReceipt, AdapterError> {
+        let now = Utc::now();
+        let conversation = self.announce_to()?.to_owned();
+        if let Some(thread) = self
+            .find_thread(&conversation, key, call.created_at)
+            .await?
+            && let Some((ts, _)) = thread.parts.first()
+        {
+            let found = CallPost {
+                conversation,
+                ts: ts.clone(),
+                reminder: None,
+            };
+            let moved = self
+                .move_call(&found, call, shown_start(call, now), now)
+                .await?;
+            return Ok(moved.receipt());
+        }
+        let posted = self
+            .post_call_with(call, shown_start(call, now), now, Some(key))
+            .await?;
+        Ok(posted.receipt())
+    }
+
+    /// Brings a call's post in line with the call (whatever the scope: the
+    /// post shows the next occurrence).
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class.
+    pub(crate) async fn update_post(
+        &self,
+        remote_ref: &str,
+        call: &Call,
+    ) -> Result<CallReceipt, AdapterError> {
+        let now = Utc::now();
+        let posted = CallPost::from_ref(remote_ref)?;
+        let moved = self
+            .move_call(&posted, call, shown_start(call, now), now)
+            .await?;
+        Ok(moved.receipt())
+    }
+
+    /// Cancels the call (the post says so, no reminder) or one occurrence
+    /// (the post moves on to the next).
+    ///
+    /// # Errors
+    /// Any [`AdapterError`] class.
+    pub(crate) async fn cancel_scope(
+        &self,
+        remote_ref: &str,
+        call: &Call,
+        scope: CallScope,
+    ) -> Result<Option<CallReceipt>, AdapterError> {
+        let now = Utc::now();
+        let posted = CallPost::from_ref(remote_ref)?;
+        if scope == CallScope::Series || call.next_occurrence(now).is_none() {
+            self.cancel_post(&posted, call, shown_start(call, now))
+                .await?;
+            let done = CallPost {
+                reminder: None,
+                ..posted
+            };
+            return Ok(Some(done.receipt()));
+        }
+        let moved = self
+            .move_call(&posted, call, shown_start(call, now), now)
+            .await?;
+        Ok(Some(moved.receipt()))
+    }
+
     /// Posts a call starting at `start` and schedules its reminder.
     ///
     /// # Errors
@@ -90,14 +227,27 @@ impl SlackAdapter {
         start: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<CallPost, AdapterError> {
+        self.post_call_with(call, start, now, None).await
+    }
+
+    async fn post_call_with(
+        &self,
+        call: &Call,
+        start: DateTime<Utc>,
+        now: DateTime<Utc>,
+        key: Option<&str>,
+    ) -> Result<CallPost, AdapterError> {
         let conversation = self.announce_to()?.to_owned();
         let (text, blocks) = call_blocks(call, start, false);
-        let form = [
+        let mut form = vec![
             ("channel", conversation.clone()),
             ("text", text),
             ("blocks", blocks.to_string()),
             ("unfurl_links", "false".to_owned()),
         ];
+        if let Some(key) = key {
+            form.push(("metadata", crate::single_part_metadata(key).to_string()));
+        }
         let answer = self
             .client
             .call("chat.postMessage", &form, Effect::Write)
@@ -142,7 +292,7 @@ impl SlackAdapter {
     ///
     /// # Errors
     /// Any [`AdapterError`] class.
-    pub async fn cancel_call(
+    pub async fn cancel_post(
         &self,
         posted: &CallPost,
         call: &Call,

@@ -14,6 +14,8 @@
 //!   our delivery id as message metadata, so a retry finds what already went
 //!   out (`conversations.history`, `conversations.replies`) and posts only
 //!   the rest.
+//! - Calls: a post showing the next occurrence, with a reminder Slack sends
+//!   15 minutes before (see [`calls`]).
 
 pub mod blocks;
 pub mod calls;
@@ -30,10 +32,10 @@ use std::{
 use async_trait::async_trait;
 use hub_core::{
     Email,
-    model::announcement::Announcement,
+    model::{announcement::Announcement, call::Call},
     ports::adapter::{
-        AdapterError, Capabilities, ChannelAdapter, ChannelEvent, GroupChanges, OutsideInvite,
-        Receipt, RemoteGroup, RemoteMember, RemotePage,
+        AdapterError, CallReceipt, CallScope, Capabilities, ChannelAdapter, ChannelEvent,
+        GroupChanges, OutsideInvite, Receipt, RemoteGroup, RemoteMember, RemotePage,
     },
 };
 use serde::Deserialize;
@@ -497,6 +499,17 @@ impl Part {
     }
 }
 
+/// The metadata of a message that is the whole of what `key` names (a
+/// call's post).
+pub(crate) fn single_part_metadata(key: &str) -> Value {
+    Part {
+        first: 0,
+        count: 1,
+        total: 1,
+    }
+    .metadata(key)
+}
+
 /// The part a message is, when it carries our metadata for `key`.
 fn ours(message: &Value, key: &str) -> Option<Part> {
     let metadata = message.get("metadata")?;
@@ -561,7 +574,7 @@ impl ChannelAdapter for SlackAdapter {
             post: true,
             edit: true,
             per_recipient: false,
-            calls: false,
+            calls: true,
         }
     }
 
@@ -723,6 +736,32 @@ impl ChannelAdapter for SlackAdapter {
             .post_rest(conversation, announcement, idempotency_key, thread)
             .await?;
         Ok(thread.receipt(conversation))
+    }
+
+    async fn schedule_call(
+        &self,
+        call: &Call,
+        idempotency_key: &str,
+    ) -> Result<CallReceipt, AdapterError> {
+        self.schedule(call, idempotency_key).await
+    }
+
+    async fn update_call(
+        &self,
+        remote_ref: &str,
+        call: &Call,
+        _scope: CallScope,
+    ) -> Result<CallReceipt, AdapterError> {
+        self.update_post(remote_ref, call).await
+    }
+
+    async fn cancel_call(
+        &self,
+        remote_ref: &str,
+        call: &Call,
+        scope: CallScope,
+    ) -> Result<Option<CallReceipt>, AdapterError> {
+        self.cancel_scope(remote_ref, call, scope).await
     }
 
     async fn find_post(&self, idempotency_key: &str) -> Result<Option<Receipt>, AdapterError> {

@@ -510,7 +510,7 @@ async fn a_call_is_posted_with_a_reminder_fifteen_minutes_before_which_moves_and
     assert_ne!(moved.reminder, posted.reminder);
     assert!(slack.messages(&general)[0].edited);
 
-    adapter.cancel_call(&moved, &call, later).await.unwrap();
+    adapter.cancel_post(&moved, &call, later).await.unwrap();
     assert!(slack.scheduled(&general).is_empty());
     assert!(
         slack.messages(&general)[0]
@@ -535,4 +535,114 @@ async fn a_call_too_soon_or_too_far_away_gets_no_reminder_yet() {
     assert_eq!(posted.reminder, None);
     assert!(slack.scheduled(&general).is_empty());
     assert_eq!(slack.calls("chat.scheduleMessage"), 0);
+}
+
+/// A weekly call whose next occurrence is `first_in` from now.
+fn weekly_call(first_in: chrono::Duration) -> Call {
+    let (mut call, start) = call(first_in);
+    let zone = chrono_tz::UTC;
+    call.timezone = zone;
+    call.starts_at_local = start.naive_utc();
+    call.recurrence = Some(
+        hub_core::calls::recurrence::Recurrence::parse(
+            "FREQ=WEEKLY;COUNT=4",
+            call.starts_at_local,
+            zone,
+        )
+        .unwrap(),
+    );
+    call
+}
+
+#[tokio::test]
+async fn a_scheduled_call_whose_answer_was_lost_is_found_by_its_key_not_posted_twice() {
+    let slack = FakeSlack::start().await;
+    let general = slack.create_conversation("general", false);
+    let adapter = adapter(&slack, &[&general]);
+    let call = weekly_call(chrono::Duration::days(2));
+    slack.fail_next(
+        "chat.postMessage",
+        Fault::AfterEffect(Duration::from_secs(3)),
+    );
+    let error = adapter.schedule_call(&call, "call-1").await.unwrap_err();
+    assert!(matches!(error, AdapterError::Ambiguous(_)), "{error}");
+    assert_eq!(slack.messages(&general).len(), 1, "Slack has it");
+
+    let receipt = adapter.schedule_call(&call, "call-1").await.unwrap();
+    assert_eq!(slack.messages(&general).len(), 1, "never posted twice");
+    let posted = CallPost::from_ref(&receipt.remote_ref).unwrap();
+    assert_eq!(posted.ts, slack.messages(&general)[0].ts);
+    assert_eq!(slack.scheduled(&general).len(), 1, "the reminder is on");
+    assert_eq!(
+        posted.reminder.as_deref(),
+        Some(slack.scheduled(&general)[0].id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn cancelling_the_shown_occurrence_moves_the_post_on_and_cancelling_the_call_ends_it() {
+    let slack = FakeSlack::start().await;
+    let general = slack.create_conversation("general", false);
+    let adapter = adapter(&slack, &[&general]);
+    let mut call = weekly_call(chrono::Duration::days(2));
+    let first = call.occurrences()[0];
+    let receipt = adapter.schedule_call(&call, "call-2").await.unwrap();
+    assert_eq!(
+        slack.scheduled(&general)[0].post_at,
+        (first.starts_at - chrono::Duration::minutes(15)).timestamp()
+    );
+
+    call.cancelled_occurrences.push(first.original);
+    let moved = adapter
+        .cancel_call(
+            &receipt.remote_ref,
+            &call,
+            hub_core::ports::adapter::CallScope::Occurrence(first.original),
+        )
+        .await
+        .unwrap()
+        .expect("the reminder moved, so the reference did");
+    let second = call.occurrences()[1];
+    let scheduled = slack.scheduled(&general);
+    assert_eq!(scheduled.len(), 1, "one reminder, for the next occurrence");
+    assert_eq!(
+        scheduled[0].post_at,
+        (second.starts_at - chrono::Duration::minutes(15)).timestamp()
+    );
+    assert_ne!(moved.remote_ref, receipt.remote_ref);
+
+    call.status = hub_core::model::call::CallStatus::Cancelled;
+    adapter
+        .cancel_call(
+            &moved.remote_ref,
+            &call,
+            hub_core::ports::adapter::CallScope::Series,
+        )
+        .await
+        .unwrap();
+    assert!(slack.scheduled(&general).is_empty());
+    assert!(
+        slack.messages(&general)[0]
+            .blocks
+            .to_string()
+            .contains("Cancelled")
+    );
+    assert_eq!(slack.messages(&general).len(), 1);
+}
+
+#[test]
+fn a_call_posts_reference_reads_back_and_refuses_an_announcements() {
+    let with = CallPost {
+        conversation: "C1".into(),
+        ts: "1700000000.000100".into(),
+        reminder: Some("Q1".into()),
+    };
+    assert_eq!(CallPost::from_ref(&with.to_ref()).unwrap(), with);
+    let without = CallPost {
+        reminder: None,
+        ..with
+    };
+    assert_eq!(CallPost::from_ref(&without.to_ref()).unwrap(), without);
+    assert!(CallPost::from_ref("C1:1.0,2.0").is_err());
+    assert!(CallPost::from_ref("nonsense").is_err());
 }

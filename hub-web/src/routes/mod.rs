@@ -4,6 +4,7 @@
 mod announcements;
 mod assets;
 mod auth;
+mod calendar;
 mod communities;
 mod health;
 mod members;
@@ -32,6 +33,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/static/app.css", get(assets::stylesheet))
         .route("/setup/{token}", get(setup::show).post(setup::create_owner))
         .route("/login", get(auth::show).post(auth::login))
+        .route("/c/{slug}/calendar.ics", get(calendar::public))
+        .route("/c/{slug}/calendar/{token}", get(calendar::private))
         .route(
             "/c/{slug}/join",
             get(membership::join_form).post(membership::join),
