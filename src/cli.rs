@@ -116,6 +116,9 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["approve", "dry_run"])]
         discard: bool,
     },
+    /// Schedule, list and cancel calls (Zoom meetings, Slack posts with reminders, calendar feeds).
+    #[command(subcommand)]
+    Call(CallCommand),
     /// Print or check the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -292,6 +295,79 @@ pub enum ChannelCommand {
         #[arg(long)]
         community: String,
     },
+}
+
+/// `cophub call …`
+#[derive(Debug, Subcommand)]
+pub enum CallCommand {
+    /// Schedule a call in every channel of the community that shows calls
+    /// (a running `cophub serve` or `cophub worker` brings them in line);
+    /// prints the call's id.
+    #[command(
+        after_help = "Example (weekly, ten times, Tuesdays at 10:00 Berlin time):\n  cophub call schedule --community rse --title 'RSE coffee' --start '2027-01-12 10:00' --timezone Europe/Berlin --duration 60 --rrule 'FREQ=WEEKLY;COUNT=10' --agenda-file agenda.md"
+    )]
+    Schedule {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// The title: one line, 1 to 200 characters.
+        #[arg(long)]
+        title: String,
+        /// The first start, local to --timezone: "YYYY-MM-DD HH:MM".
+        #[arg(long, value_name = "LOCAL TIME")]
+        start: String,
+        /// An IANA timezone, such as Europe/Berlin or America/New_York.
+        #[arg(long)]
+        timezone: String,
+        /// The length in minutes (1 to 1440).
+        #[arg(long, value_name = "MINUTES")]
+        duration: u32,
+        /// A repeat rule Zoom can hold (DAILY, WEEKLY or MONTHLY, ending with
+        /// COUNT or UNTIL), e.g. "FREQ=WEEKLY;COUNT=10"; default: held once.
+        #[arg(long)]
+        rrule: Option<String>,
+        /// A Markdown file with the agenda (`-` for standard input).
+        #[arg(long, value_name = "FILE")]
+        agenda_file: Option<PathBuf>,
+        /// Members register, each getting a personal join link.
+        #[arg(long)]
+        registration: bool,
+    },
+    /// List a community's calls with their next occurrence.
+    #[command(after_help = "Example:\n  cophub call list --community rse --format json")]
+    List {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// text (one line per call) or json.
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Cancel a call, or only one of its occurrences. Cancelling a
+    /// cancelled call changes nothing.
+    #[command(
+        after_help = "Examples:\n  cophub call cancel --community rse --call 0191d3a2-7c1e-7b8a-9f00-3c4d5e6f7a8b\n  cophub call cancel --community rse --call 0191d3a2-7c1e-7b8a-9f00-3c4d5e6f7a8b --occurrence '2027-01-19 10:00'"
+    )]
+    Cancel {
+        /// The community's slug.
+        #[arg(long)]
+        community: String,
+        /// The call's id (see `cophub call list`).
+        #[arg(long = "call", value_name = "ID")]
+        call: String,
+        /// Only the occurrence with this original local start ("YYYY-MM-DD HH:MM").
+        #[arg(long, value_name = "LOCAL TIME")]
+        occurrence: Option<String>,
+    },
+}
+
+/// Listing formats.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    /// One tab-separated line per item.
+    Text,
+    /// A JSON array.
+    Json,
 }
 
 /// Export formats.

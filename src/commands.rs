@@ -16,8 +16,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::{
     Failure,
     cli::{
-        ChannelCommand, Cli, Command, CommunityCommand, ConfigCommand, EmailCommand, ExportFormat,
-        MembersCommand, TokenCommand, UserCommand,
+        CallCommand, ChannelCommand, Cli, Command, CommunityCommand, ConfigCommand, EmailCommand,
+        ExportFormat, ListFormat, MembersCommand, TokenCommand, UserCommand,
     },
     config::{Config, EXAMPLE_TOML, LogFormat, Overrides},
     server,
@@ -118,6 +118,35 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             )
             .await
         }
+        Command::Call(CallCommand::Schedule {
+            community,
+            title,
+            start,
+            timezone,
+            duration,
+            rrule,
+            agenda_file,
+            registration,
+        }) => {
+            let call = NewCallArgs {
+                title,
+                start,
+                timezone,
+                duration,
+                rrule,
+                agenda_file,
+                registration,
+            };
+            schedule_call(&config, &community, call).await
+        }
+        Command::Call(CallCommand::List { community, format }) => {
+            list_calls(&config, &community, format).await
+        }
+        Command::Call(CallCommand::Cancel {
+            community,
+            call,
+            occurrence,
+        }) => cancel_call(&config, &community, &call, occurrence.as_deref()).await,
         Command::Migrate => {
             server::open_store(&config).await?;
             println!("The database schema is up to date.");
@@ -396,7 +425,7 @@ async fn run_worker(config: &Config) -> Result<(), Failure> {
     let store = server::open_store(config).await?;
     let keys = Arc::new(config.secret_keys()?);
     let adapters = Arc::new(configured_adapters(config, &keys)?);
-    let worker = server::Worker::start(config, store, adapters, keys);
+    let worker = server::Worker::start(config, store, adapters, keys, &config.links_base());
     tracing::info!("the outbox worker is running");
     println!("cophub worker is delivering announcements; stop it with Ctrl-C or SIGTERM.");
     server::shutdown_signal().await;
@@ -657,6 +686,197 @@ async fn announce(
         announcement.id,
         deliveries.len()
     );
+    Ok(())
+}
+
+/// `call schedule`'s options.
+struct NewCallArgs {
+    title: String,
+    start: String,
+    timezone: String,
+    duration: u32,
+    rrule: Option<String>,
+    agenda_file: Option<std::path::PathBuf>,
+    registration: bool,
+}
+
+/// A local time as an operator types it: `2027-01-12 10:00`, or with a `T`
+/// or seconds; `option` names the flag in the sentence.
+fn local_time(text: &str, option: &str) -> Result<chrono::NaiveDateTime, Failure> {
+    hub_core::calls::schedule::read_local(text).ok_or_else(|| {
+        Failure::Usage(format!(
+            "{option} {text:?} is not a local time such as \"2027-01-12 10:00\""
+        ))
+    })
+}
+
+/// A refusal of hub-core's call rules: bad input exits 2, storage 1.
+fn call_failure(error: hub_core::calls::schedule::CallError) -> Failure {
+    match error {
+        hub_core::calls::schedule::CallError::Store(e) => e.into(),
+        other => Failure::Usage(other.to_string()),
+    }
+}
+
+/// The community's call `text` (an id).
+async fn find_call(
+    store: &Arc<dyn Store>,
+    community: &hub_core::model::community::Community,
+    text: &str,
+) -> Result<hub_core::model::call::Call, Failure> {
+    let missing = || {
+        Failure::Usage(format!(
+            "the community {} has no call {text:?}",
+            community.slug.as_str()
+        ))
+    };
+    let id: hub_core::ids::CallId = text.trim().parse().map_err(|_| missing())?;
+    hub_core::access::community_call(store.as_ref(), community, id)
+        .await?
+        .ok_or_else(missing)
+}
+
+async fn schedule_call(config: &Config, slug: &str, args: NewCallArgs) -> Result<(), Failure> {
+    use hub_core::calls::schedule::{CallRequest, schedule};
+    let agenda = match &args.agenda_file {
+        None => String::new(),
+        Some(file) if file.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|e| {
+                Failure::Usage(format!(
+                    "could not read the agenda from standard input: {e}"
+                ))
+            })?;
+            text
+        }
+        Some(file) => std::fs::read_to_string(file)
+            .map_err(|e| Failure::Usage(format!("could not read {}: {e}", file.display())))?,
+    };
+    let request = CallRequest {
+        title: args.title,
+        agenda,
+        starts_at_local: local_time(&args.start, "--start")?,
+        timezone: args.timezone,
+        duration_minutes: args.duration,
+        rrule: args.rrule,
+        registration: args.registration,
+    };
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let call = schedule(
+        store.as_ref(),
+        community.id,
+        &request,
+        CLI_ACTOR,
+        chrono::Utc::now(),
+    )
+    .await
+    .map_err(call_failure)?;
+    let channels = store.call_landings(call.id).await?.len();
+    eprintln!(
+        "Scheduled {:?} ({} occurrence(s)) for {channels} channel(s); a running `cophub serve` or `cophub worker` brings them in line.",
+        call.title,
+        call.occurrences().len()
+    );
+    println!("{}", call.id);
+    Ok(())
+}
+
+async fn list_calls(config: &Config, slug: &str, format: ListFormat) -> Result<(), Failure> {
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let calls = store.community_calls(community.id).await?;
+    let now = chrono::Utc::now();
+    let local = |t: chrono::NaiveDateTime| t.format("%Y-%m-%d %H:%M").to_string();
+    match format {
+        ListFormat::Text => {
+            for call in &calls {
+                let next = call
+                    .next_occurrence(now)
+                    .map_or_else(|| "none".to_owned(), |o| o.starts_at.to_rfc3339());
+                println!(
+                    "{}\t{}\t{} {}\t{}\t{} min\tnext {next}\t{}",
+                    call.id,
+                    call.status.as_str(),
+                    local(call.starts_at_local),
+                    call.timezone.name(),
+                    call.recurrence
+                        .as_ref()
+                        .map_or_else(|| "once".to_owned(), ToString::to_string),
+                    call.duration_minutes,
+                    call.title
+                );
+            }
+        }
+        ListFormat::Json => {
+            let items: Vec<serde_json::Value> = calls
+                .iter()
+                .map(|call| {
+                    serde_json::json!({
+                        "id": call.id,
+                        "title": call.title,
+                        "agenda": call.agenda,
+                        "starts_at_local": local(call.starts_at_local),
+                        "timezone": call.timezone.name(),
+                        "duration_minutes": call.duration_minutes,
+                        "rrule": call.recurrence.as_ref().map(ToString::to_string),
+                        "registration": call.registration,
+                        "status": call.status.as_str(),
+                        "sequence": call.sequence,
+                        "join_url": call.join_url,
+                        "recording_url": call.recording_url,
+                        "next_occurrence_at": call.next_occurrence(now).map(|o| o.starts_at),
+                        "occurrences": call.occurrences().iter().map(|o| serde_json::json!({
+                            "original": local(o.original),
+                            "starts_at_local": local(o.starts_at_local),
+                            "starts_at": o.starts_at,
+                            "duration_minutes": o.duration_minutes,
+                            "cancelled": o.cancelled,
+                        })).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let text = serde_json::to_string_pretty(&items)
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            println!("{text}");
+        }
+    }
+    Ok(())
+}
+
+async fn cancel_call(
+    config: &Config,
+    slug: &str,
+    id: &str,
+    occurrence: Option<&str>,
+) -> Result<(), Failure> {
+    use hub_core::calls::schedule::{cancel, cancel_occurrence};
+    let occurrence = occurrence
+        .map(|text| local_time(text, "--occurrence"))
+        .transpose()?;
+    let store = server::open_store(config).await?;
+    let community = community(&store, slug).await?;
+    let call = find_call(&store, &community, id).await?;
+    let now = chrono::Utc::now();
+    match occurrence {
+        Some(original) => {
+            let call = cancel_occurrence(store.as_ref(), call, original, CLI_ACTOR, now)
+                .await
+                .map_err(call_failure)?;
+            println!(
+                "Cancelled the occurrence of {:?} starting {} ({}); the channels follow.",
+                call.title,
+                original.format("%Y-%m-%d %H:%M"),
+                call.timezone.name()
+            );
+        }
+        None => {
+            let call = cancel(store.as_ref(), call, CLI_ACTOR, now)
+                .await
+                .map_err(call_failure)?;
+            println!("Cancelled {:?}; the channels follow.", call.title);
+        }
+    }
     Ok(())
 }
 

@@ -294,6 +294,13 @@ impl Config {
         )
     }
 
+    /// The base of links written by a process that does not serve HTTP
+    /// (`cophub worker`): `public_url`, else the configured listen address.
+    #[must_use]
+    pub fn links_base(&self) -> String {
+        self.public_base(self.server.listen)
+    }
+
     /// The database URL: the configured one, or SQLite in the data folder.
     #[must_use]
     pub fn database_url(&self) -> String {

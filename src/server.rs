@@ -125,6 +125,7 @@ fn worker_parts(
     adapters: Arc<dyn AdapterFactory>,
     keys: Arc<SecretKeys>,
     clock: Arc<dyn Clock>,
+    public_url: &str,
 ) -> WorkerParts {
     hub_core::tls::init();
     let id = worker_id();
@@ -147,6 +148,13 @@ fn worker_parts(
     if let Some(refresher) = slack_refresher(config) {
         outbox = outbox.with_refresher(refresher.clone());
         lander = lander.with_refresher(refresher);
+    }
+    if let Some(mailer) = hub_mailer(config) {
+        lander = lander.with_invitations(hub_core::calls::invitations::Invitations {
+            mailer,
+            organizer: config.sender_address(),
+            public_url: public_url.to_owned(),
+        });
     }
     let engine = engine_with_parts(
         config,
@@ -182,7 +190,7 @@ pub async fn run_worker_once(
     clock: Arc<dyn Clock>,
 ) -> Result<WorkerPass, Failure> {
     let keys = Arc::new(config.secret_keys()?);
-    let parts = worker_parts(config, store, adapters, keys, clock);
+    let parts = worker_parts(config, store, adapters, keys, clock, &config.links_base());
     let deliveries = parts.outbox.run_once().await?;
     let syncs = parts.scheduler.run_once().await?.len();
     let call_landings = parts.lander.run_once().await?;
@@ -225,12 +233,20 @@ impl Worker {
         store: Arc<dyn Store>,
         adapters: Arc<dyn AdapterFactory>,
         keys: Arc<SecretKeys>,
+        public_url: &str,
     ) -> Self {
         let WorkerParts {
             outbox,
             scheduler,
             lander,
-        } = worker_parts(config, store, adapters, keys, Arc::new(SystemClock));
+        } = worker_parts(
+            config,
+            store,
+            adapters,
+            keys,
+            Arc::new(SystemClock),
+            public_url,
+        );
         let (stop, stopped) = watch::channel(false);
         let mut outbox_stop = stopped.clone();
         let mut scheduler_stop = stopped.clone();
@@ -330,7 +346,13 @@ async fn serve(
     } else {
         None
     };
-    let worker = Worker::start(config, store.clone(), adapters.clone(), keys.clone());
+    let worker = Worker::start(
+        config,
+        store.clone(),
+        adapters.clone(),
+        keys.clone(),
+        &public_url,
+    );
     let engine = engine_with_parts(
         config,
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone()),

@@ -86,6 +86,21 @@ pub async fn community_announcement(
         .filter(|a| a.community_id == community.id))
 }
 
+/// The community's call `call`; `None` for one of another community.
+///
+/// # Errors
+/// [`StoreError`] when storage fails.
+pub async fn community_call(
+    store: &dyn Store,
+    community: &Community,
+    call: crate::ids::CallId,
+) -> Result<Option<crate::model::call::Call>, StoreError> {
+    Ok(store
+        .call(call)
+        .await?
+        .filter(|c| c.community_id == community.id))
+}
+
 /// The audit actor for a user.
 #[must_use]
 pub fn actor(user: &User) -> String {

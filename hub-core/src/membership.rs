@@ -396,6 +396,7 @@ async fn send(
         text,
         html: None,
         message_id: format!("{}@{host}", &hash_secret(link)[..32]),
+        calendar: None,
     };
     mailer.send(&mail).await?;
     Ok(())

@@ -1038,6 +1038,7 @@ impl SyncEngine {
                 channel.id,
                 &crate::auth::hash_secret(add.email.normalized())[..16]
             ),
+            calendar: None,
         };
         match mailer.send(&mail).await {
             Ok(()) => run.counts.invited += 1,

@@ -15,7 +15,7 @@ use hub_core::{
     model::{
         announcement::{Announcement, Delivery, Recipient, RecipientCounts},
         audit::AuditEvent,
-        call::{Call, CallLanding, CallStatus, LandingState},
+        call::{Call, CallLanding, CallStatus, Invitee, LandingState},
         channel::{Channel, ChannelHealth},
         community::{Community, Slug},
         member::{Consent, Member},
@@ -752,6 +752,29 @@ impl LandingRow {
             attempts: count(self.attempts)?,
             next_attempt_at: self.next_attempt_at,
             last_error: self.last_error,
+        })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct InviteeRow {
+    member_id: Uuid,
+    email: String,
+    email_display: String,
+    name: String,
+    sequence_sent: Option<i64>,
+}
+
+impl InviteeRow {
+    pub(crate) fn into_invitee(self) -> Result<Invitee, StoreError> {
+        Ok(Invitee {
+            member_id: MemberId(self.member_id),
+            email: Email::from_stored(self.email, self.email_display),
+            name: self.name,
+            invited_sequence: self
+                .sequence_sent
+                .map(|n| u32::try_from(n).map_err(|_| corrupt("invitation sequence")))
+                .transpose()?,
         })
     }
 }

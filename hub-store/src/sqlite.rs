@@ -20,7 +20,7 @@ use hub_core::{
             Announcement, Delivery, DeliveryAction, NewAnnouncement, Recipient, RecipientCounts,
         },
         audit::{AuditEvent, GENESIS_HASH, NewAuditEvent},
-        call::{Call, CallLanding, ClaimedLanding, LandingOutcome, merge_pending},
+        call::{Call, CallLanding, ClaimedLanding, Invitee, LandingOutcome, merge_pending},
         channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
         event::InboundEvent,
@@ -47,9 +47,9 @@ use crate::{
     error::{corrupt, internal, store_error},
     rows::{
         AnnouncementRow, AuditRow, CallColumns, CallRow, ChannelRow, CommunityRow, ConsentRow,
-        DeliveryRow, InboundEventRow, LandingRow, MemberRow, RecipientRow, SessionUserRow,
-        SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed, health_columns,
-        hub_roster, members_with_consents, pending_text, recipient_counts,
+        DeliveryRow, InboundEventRow, InviteeRow, LandingRow, MemberRow, RecipientRow,
+        SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed,
+        health_columns, hub_roster, members_with_consents, pending_text, recipient_counts,
     },
     sql,
 };
@@ -1383,6 +1383,47 @@ impl Store for SqliteStore {
         }
         tx.commit().await.map_err(internal)?;
         Ok(true)
+    }
+
+    async fn call_invitees(
+        &self,
+        call: CallId,
+        sequence: u32,
+        only_invited: bool,
+        limit: u32,
+    ) -> Result<Vec<Invitee>, StoreError> {
+        sqlx::query_as::<_, InviteeRow>(sql::CALL_INVITEES)
+            .bind(call.0)
+            .bind(i64::from(sequence))
+            .bind(only_invited)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(InviteeRow::into_invitee)
+            .collect()
+    }
+
+    async fn record_invitations(
+        &self,
+        call: CallId,
+        members: &[MemberId],
+        sequence: u32,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        for member in members {
+            sqlx::query(sql::RECORD_INVITATION)
+                .bind(call.0)
+                .bind(member.0)
+                .bind(i64::from(sequence))
+                .bind(at)
+                .execute(&mut *tx)
+                .await
+                .map_err(internal)?;
+        }
+        tx.commit().await.map_err(internal)
     }
 
     async fn change_channel_settings(

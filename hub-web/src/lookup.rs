@@ -5,8 +5,11 @@
 use std::str::FromStr;
 
 use hub_core::{
-    access::{community_announcement, community_channel, community_sync_run},
-    model::{announcement::Announcement, channel::Channel, community::Community, sync::SyncRun},
+    access::{community_announcement, community_call, community_channel, community_sync_run},
+    model::{
+        announcement::Announcement, call::Call, channel::Channel, community::Community,
+        sync::SyncRun,
+    },
 };
 
 use crate::{AppState, error::AppError};
@@ -37,6 +40,18 @@ pub(crate) async fn announcement(
 ) -> Result<Announcement, AppError> {
     const WHAT: &str = "This announcement";
     community_announcement(state.store.as_ref(), community, id(text, WHAT)?)
+        .await?
+        .ok_or_else(|| AppError::NotFound(WHAT.into()))
+}
+
+/// The community's call `text`.
+pub(crate) async fn call(
+    state: &AppState,
+    community: &Community,
+    text: &str,
+) -> Result<Call, AppError> {
+    const WHAT: &str = "This call";
+    community_call(state.store.as_ref(), community, id(text, WHAT)?)
         .await?
         .ok_or_else(|| AppError::NotFound(WHAT.into()))
 }

@@ -7,6 +7,7 @@ use hub_core::{
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery},
+        call::Call,
         channel::Channel,
         community::Community,
         member::Member,
@@ -327,4 +328,34 @@ pub(crate) struct ConversationsPage {
     pub(crate) community: Community,
     pub(crate) channel: Channel,
     pub(crate) groups: Vec<GroupRow>,
+}
+
+/// Where a call stands in one channel.
+pub(crate) struct LandingRow {
+    pub(crate) channel: String,
+    pub(crate) kind: String,
+    pub(crate) state: &'static str,
+    pub(crate) error: Option<String>,
+}
+
+/// A call as the calls page lists it.
+pub(crate) struct CallRow {
+    pub(crate) call: Call,
+    /// Its next occurrence (or its last), for people.
+    pub(crate) when: String,
+    /// Its repeat rule, when it repeats.
+    pub(crate) repeats: Option<String>,
+    pub(crate) landings: Vec<LandingRow>,
+}
+
+#[derive(Template)]
+#[template(path = "calls/list.html")]
+pub(crate) struct CallsPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) upcoming: Vec<CallRow>,
+    pub(crate) past: Vec<CallRow>,
+    pub(crate) form: crate::routes::calls::ScheduleForm,
+    pub(crate) feed_url: String,
+    pub(crate) error: Option<String>,
 }

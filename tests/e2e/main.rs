@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod browser;
+mod calls;
+mod calls_api;
 mod cli;
 mod email;
 mod helpers;

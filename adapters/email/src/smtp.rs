@@ -25,11 +25,12 @@ use lettre::{
     Message,
     address::Envelope,
     message::{
-        Mailbox, MultiPart,
+        Mailbox, MultiPart, SinglePart,
         dkim::{
             DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm,
             DkimSigningKey,
         },
+        header::ContentType,
         header::HeaderName,
     },
     transport::smtp::{
@@ -524,12 +525,30 @@ impl Mailer for SmtpSender {
             .subject(crate::message::one_line(&mail.subject))
             .message_id(Some(format!("<{}>", mail.message_id)))
             .date_now();
-        let message = match &mail.html {
-            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+        let message = match (&mail.html, &mail.calendar) {
+            (_, Some(calendar)) => {
+                // RFC 6047: the invitation is an alternative to the text,
+                // with the iTIP method on its content type.
+                let kind = ContentType::parse(&format!(
+                    "text/calendar; charset=utf-8; method={}",
+                    calendar.method
+                ))
+                .map_err(|e| MailError::Permanent(format!("calendar part: {e}")))?;
+                builder.multipart(
+                    MultiPart::alternative()
+                        .singlepart(SinglePart::plain(mail.text.clone()))
+                        .singlepart(
+                            SinglePart::builder()
+                                .header(kind)
+                                .body(calendar.text.clone()),
+                        ),
+                )
+            }
+            (Some(html), None) => builder.multipart(MultiPart::alternative_plain_html(
                 mail.text.clone(),
                 html.clone(),
             )),
-            None => builder.body(mail.text.clone()),
+            (None, None) => builder.body(mail.text.clone()),
         }
         .map_err(|e| MailError::Permanent(e.to_string()))?;
         let envelope = message.envelope().clone();

@@ -39,6 +39,7 @@ pub struct Lander {
     settings: OutboxSettings,
     worker_id: String,
     refresher: Option<Arc<dyn TokenRefresher>>,
+    invitations: Option<super::invitations::Invitations>,
 }
 
 impl Lander {
@@ -61,7 +62,15 @@ impl Lander {
             settings,
             worker_id,
             refresher: None,
+            invitations: None,
         }
+    }
+
+    /// Mails invitations for the email list's landings.
+    #[must_use]
+    pub fn with_invitations(mut self, invitations: super::invitations::Invitations) -> Self {
+        self.invitations = Some(invitations);
+        self
     }
 
     /// Refreshes rotating tokens (Slack's) before they are used.
@@ -123,6 +132,9 @@ impl Lander {
     }
 
     async fn attempt(&self, work: &ClaimedLanding) -> LandingOutcome {
+        if work.channel.kind == ChannelKind::EmailList {
+            return self.invite(work).await;
+        }
         let parts = crate::credentials::RefreshParts {
             store: self.store.as_ref(),
             keys: &self.keys,
@@ -177,6 +189,32 @@ impl Lander {
                 }
             }
             Err(error) => self.failed(work, error).await,
+        }
+    }
+
+    /// The email list's part: each member's invitation, by the hub's mail.
+    async fn invite(&self, work: &ClaimedLanding) -> LandingOutcome {
+        let Some(invitations) = &self.invitations else {
+            return LandingOutcome::Failed {
+                error: "this hub has no mail server: set mail.smtp_url (COPHUB_MAIL__SMTP_URL) and restart".into(),
+            };
+        };
+        match super::invitations::send(
+            self.store.as_ref(),
+            invitations,
+            &self.keys,
+            &work.call,
+            self.clock.now(),
+        )
+        .await
+        {
+            Ok(()) => LandingOutcome::Landed {
+                revision: work.landing.revision,
+                remote_ref: None,
+                join: None,
+            },
+            Err(super::invitations::NotSent::Later(error)) => self.retry(work, error),
+            Err(super::invitations::NotSent::Never(error)) => LandingOutcome::Failed { error },
         }
     }
 

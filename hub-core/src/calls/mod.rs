@@ -1,9 +1,11 @@
-//! Calls: repeat rules (`recurrence`), their calendar form (`ical`), the
+//! Calls: repeat rules (`recurrence`), their calendar form (`ical`) and
+//! feeds (`feed`), invitations by email (`invitations`), the
 //! rules of scheduling and changing them (`schedule`), and the worker that
 //! brings every channel in line (`lander`).
 
 pub mod feed;
 pub mod ical;
+pub mod invitations;
 pub mod lander;
 pub mod recurrence;
 pub mod schedule;

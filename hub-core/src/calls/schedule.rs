@@ -78,10 +78,30 @@ pub enum CallError {
     Store(#[from] StoreError),
 }
 
-/// Whether a channel of this kind shows calls.
+/// A local date and time as people and scripts write it: `2027-01-12T10:00`
+/// (what a `datetime-local` field sends), with a space instead of the `T`,
+/// or with seconds.
+#[must_use]
+pub fn read_local(text: &str) -> Option<NaiveDateTime> {
+    let text = text.trim();
+    [
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+}
+
+/// Whether a channel of this kind shows calls: Zoom hosts them, Slack
+/// posts them, the native email list mails each member the invitation.
 #[must_use]
 pub fn shows_calls(kind: ChannelKind) -> bool {
-    matches!(kind, ChannelKind::Zoom | ChannelKind::Slack)
+    matches!(
+        kind,
+        ChannelKind::Zoom | ChannelKind::Slack | ChannelKind::EmailList
+    )
 }
 
 fn audit(actor: &str, action: &str, call: &Call, details: serde_json::Value) -> NewAuditEvent {
@@ -94,10 +114,13 @@ fn audit(actor: &str, action: &str, call: &Call, details: serde_json::Value) -> 
     }
 }
 
-/// The request's fields, checked: the title, timezone, length and rule.
+/// The request's fields, checked: the title, timezone, length and rule,
+/// and that the start is still to come when `new_start` (a call already
+/// under way can still be retitled).
 fn checked(
     request: &CallRequest,
     now: DateTime<Utc>,
+    new_start: bool,
 ) -> Result<(Tz, Option<Recurrence>), CallError> {
     let title = request.title.trim();
     if title.is_empty() || title.chars().count() > MAX_TITLE || title.contains(['\r', '\n']) {
@@ -111,7 +134,7 @@ fn checked(
     if request.duration_minutes == 0 || request.duration_minutes > MAX_DURATION_MINUTES {
         return Err(CallError::Duration);
     }
-    if local_instant(zone, request.starts_at_local) <= now {
+    if new_start && local_instant(zone, request.starts_at_local) <= now {
         return Err(CallError::Past(format!(
             "{} {}",
             request.starts_at_local.format("%Y-%m-%d %H:%M"),
@@ -153,7 +176,7 @@ pub async fn schedule(
     actor: &str,
     now: DateTime<Utc>,
 ) -> Result<Call, CallError> {
-    let (timezone, recurrence) = checked(request, now)?;
+    let (timezone, recurrence) = checked(request, now, true)?;
     let call = Call {
         id: CallId::new(),
         community_id: community,
@@ -212,7 +235,9 @@ pub async fn change(
     if call.status == CallStatus::Cancelled {
         return Err(CallError::Cancelled);
     }
-    let (timezone, recurrence) = checked(request, now)?;
+    let new_start = call.starts_at_local != request.starts_at_local
+        || call.timezone.name() != request.timezone.trim();
+    let (timezone, recurrence) = checked(request, now, new_start)?;
     let moved = call.starts_at_local != request.starts_at_local
         || call.timezone != timezone
         || call.duration_minutes != request.duration_minutes

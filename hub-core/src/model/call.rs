@@ -286,3 +286,16 @@ pub fn merge_pending(
     }
     merged
 }
+
+/// A member to mail a call's invitation (or its update, or its cancel).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitee {
+    /// The member.
+    pub member_id: crate::ids::MemberId,
+    /// Their address.
+    pub email: crate::Email,
+    /// Their name.
+    pub name: String,
+    /// The version of the invitation they were last sent, if any.
+    pub invited_sequence: Option<u32>,
+}

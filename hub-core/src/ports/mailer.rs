@@ -18,6 +18,17 @@ pub struct OutgoingMail {
     pub html: Option<String>,
     /// A stable Message-ID, so a resend is recognisable.
     pub message_id: String,
+    /// A calendar invitation, sent as a `text/calendar` alternative.
+    pub calendar: Option<CalendarPart>,
+}
+
+/// An iCalendar object carried by a message (RFC 6047).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarPart {
+    /// The iTIP method, as in the calendar's METHOD (`REQUEST`, `CANCEL`).
+    pub method: String,
+    /// The calendar itself.
+    pub text: String,
 }
 
 /// Why a message was not accepted.

@@ -17,7 +17,7 @@ use crate::{
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement, Recipient, RecipientCounts},
         audit::{AuditEvent, NewAuditEvent},
-        call::{Call, CallLanding, ClaimedLanding, LandingOutcome},
+        call::{Call, CallLanding, ClaimedLanding, Invitee, LandingOutcome},
         channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
         event::InboundEvent,
@@ -581,6 +581,34 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         outcome: &LandingOutcome,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Up to `limit` active members who take the community's email and have
+    /// not been sent version `sequence` of the call's invitation; with
+    /// `only_invited`, only those sent an earlier version (a cancel goes to
+    /// no one who never had the invitation).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn call_invitees(
+        &self,
+        call: CallId,
+        sequence: u32,
+        only_invited: bool,
+        limit: u32,
+    ) -> Result<Vec<Invitee>, StoreError>;
+
+    /// Records that `members` were sent version `sequence` of the call's
+    /// invitation.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn record_invitations(
+        &self,
+        call: CallId,
+        members: &[MemberId],
+        sequence: u32,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 
     /// Replaces a channel's (non-secret) settings.
     ///

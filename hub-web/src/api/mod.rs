@@ -3,6 +3,7 @@
 //! document at `/api/openapi.json`, generated from these handlers.
 
 mod announcements;
+mod calls;
 mod channels;
 mod communities;
 mod members;
@@ -88,6 +89,26 @@ pub(crate) fn router() -> Router<AppState> {
             "/v1/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
             post(announcements::retry),
         )
+        .route(
+            "/v1/communities/{slug}/calls",
+            get(calls::list).post(calls::create),
+        )
+        .route(
+            "/v1/communities/{slug}/calls/{id}",
+            get(calls::show).patch(calls::update),
+        )
+        .route(
+            "/v1/communities/{slug}/calls/{id}/occurrences/{original}/move",
+            post(calls::move_occurrence),
+        )
+        .route(
+            "/v1/communities/{slug}/calls/{id}/occurrences/{original}/cancel",
+            post(calls::cancel_occurrence),
+        )
+        .route(
+            "/v1/communities/{slug}/calls/{id}/cancel",
+            post(calls::cancel),
+        )
         .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
 }
 
@@ -101,6 +122,8 @@ pub(crate) fn router() -> Router<AppState> {
         channels::discard, channels::reconnect,
         announcements::create, announcements::list, announcements::show,
         announcements::update, announcements::retract, announcements::retry,
+        calls::list, calls::create, calls::show, calls::update, calls::move_occurrence,
+        calls::cancel_occurrence, calls::cancel,
     ),
     modifiers(&BearerAuth),
     tags((name = "communities"), (name = "members"), (name = "channels"), (name = "announcements"))
@@ -208,6 +231,11 @@ mod tests {
             "/api/v1/communities/{slug}/announcements/{id}",
             "/api/v1/communities/{slug}/announcements/{id}/retract",
             "/api/v1/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
+            "/api/v1/communities/{slug}/calls",
+            "/api/v1/communities/{slug}/calls/{id}",
+            "/api/v1/communities/{slug}/calls/{id}/occurrences/{original}/move",
+            "/api/v1/communities/{slug}/calls/{id}/occurrences/{original}/cancel",
+            "/api/v1/communities/{slug}/calls/{id}/cancel",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} is missing");
         }

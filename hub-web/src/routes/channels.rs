@@ -62,6 +62,103 @@ pub(crate) async fn list(
     ))
 }
 
+/// The Zoom form: a Server-to-Server OAuth app's credentials and where the
+/// channel schedules.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ZoomForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    account_id: String,
+    #[serde(default)]
+    client_id: String,
+    #[serde(default)]
+    client_secret: String,
+    #[serde(default)]
+    webhook_secret: String,
+    /// Host users, comma-separated; empty for the app's account owner.
+    #[serde(default)]
+    hosts: String,
+    /// A Team Chat channel id for announcements.
+    #[serde(default)]
+    chat_channel: String,
+}
+
+/// POST `/communities/{slug}/channels/zoom`: connects a Zoom account, its
+/// credentials encrypted at rest.
+pub(crate) async fn connect_zoom(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path(slug): Path<String>,
+    Form(form): Form<ZoomForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let missing: Vec<&str> = [
+        ("account id", &form.account_id),
+        ("client id", &form.client_id),
+        ("client secret", &form.client_secret),
+        ("webhook secret token", &form.webhook_secret),
+    ]
+    .into_iter()
+    .filter(|(_, value)| value.trim().is_empty())
+    .map(|(name, _)| name)
+    .collect();
+    if !missing.is_empty() {
+        return Err(AppError::Invalid(format!(
+            "Zoom needs the app's {}: find them on the app's page at marketplace.zoom.us",
+            missing.join(", ")
+        )));
+    }
+    let hosts: Vec<&str> = form
+        .hosts
+        .split(',')
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .collect();
+    let mut settings = serde_json::json!({});
+    if !hosts.is_empty() {
+        settings["hosts"] = serde_json::json!(hosts);
+    }
+    if !form.chat_channel.trim().is_empty() {
+        settings["chat_channel"] = serde_json::json!(form.chat_channel.trim());
+    }
+    let secret = serde_json::json!({
+        "account_id": form.account_id.trim(),
+        "client_id": form.client_id.trim(),
+        "client_secret": form.client_secret.trim(),
+        "webhook_secret": form.webhook_secret.trim(),
+    });
+    let name = if form.name.trim().is_empty() {
+        "Zoom".to_owned()
+    } else {
+        form.name.trim().to_owned()
+    };
+    hub_core::channels::add(
+        state.store.as_ref(),
+        state.secret_keys()?,
+        community.id,
+        hub_core::channels::ChannelRequest {
+            kind: hub_core::model::channel::ChannelKind::Zoom,
+            name: name.clone(),
+            settings,
+            secret: Some(secret.to_string()),
+            min_interval_ms: 0,
+        },
+        &hub_core::access::actor(&user.0),
+    )
+    .await?;
+    Ok(Redirect::to(&format!(
+        "/communities/{}/channels?connected={}",
+        community.slug.as_str(),
+        url::form_urlencoded::byte_serialize(name.as_bytes()).collect::<String>()
+    ))
+    .into_response())
+}
+
 /// The `state` of an install: the community, when it expires, and a tag
 /// over both with the user and the browser's CSRF cookie, so only the
 /// session that started the install can finish it.

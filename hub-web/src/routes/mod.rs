@@ -5,6 +5,7 @@ mod announcements;
 mod assets;
 mod auth;
 mod calendar;
+pub(crate) mod calls;
 mod communities;
 mod health;
 mod members;
@@ -72,6 +73,15 @@ pub(crate) fn router() -> Router<AppState> {
             "/communities/{slug}/members/{id}",
             get(members::show).post(members::update),
         )
+        .route(
+            "/communities/{slug}/channels/zoom",
+            post(channels::connect_zoom),
+        )
+        .route(
+            "/communities/{slug}/calls",
+            get(calls::list).post(calls::create),
+        )
+        .route("/communities/{slug}/calls/{id}/cancel", post(calls::cancel))
         .route(
             "/communities/{slug}/announcements",
             get(announcements::list).post(announcements::create),

@@ -1,0 +1,335 @@
+//! A call as a lead schedules it on the dashboard and as everyone meets it:
+//! a Zoom meeting (the fake Zoom), a Slack post with its reminder (the fake
+//! Slack), an invitation mailed over a real SMTP server to each member who
+//! takes the email list, and the calendar feeds — the calendars read back by
+//! the real PyPI parsers.
+
+use std::time::Duration;
+
+use hub_core::{
+    channels::{ChannelRequest, add},
+    model::{call::LandingState, channel::ChannelKind},
+};
+use hub_testkit::{
+    ical_check,
+    slack::FakeSlack,
+    smtp_sink::{ReceivedMail, SmtpSink},
+    zoom::FakeZoom,
+};
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app_configured};
+
+const ROSTER: &str = "email,name,role,email_list
+ada@example.net,Ada,member,yes
+bob@example.net,Bob,member,no
+";
+
+struct CallsApp {
+    app: TestApp,
+    sink: SmtpSink,
+    zoom: FakeZoom,
+    slack: FakeSlack,
+    general: String,
+}
+
+/// An owner, the community `rse` with the roster above, its native list on
+/// a real SMTP server, Slack (the fake, a pasted bot token) and Zoom (the
+/// fake, connected on the Channels page).
+async fn calls_app() -> Option<CallsApp> {
+    let sink = SmtpSink::start().await?;
+    let zoom = FakeZoom::start().await;
+    let slack = FakeSlack::start().await;
+    let general = slack.create_conversation("general", false);
+    let (smtp, zoom_api, zoom_oauth, slack_api) = (
+        sink.url(),
+        zoom.api_url(),
+        zoom.oauth_url(),
+        slack.api_url(),
+    );
+    let app = spawn_app_configured(move |config| {
+        config.mail.smtp_url = Some(smtp.into());
+        config.outbox.idle_poll_ms = 50;
+        config.zoom.api_url = zoom_api;
+        config.zoom.oauth_url = zoom_oauth;
+        config.slack.api_url = slack_api;
+    })
+    .await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    assert_eq!(app.import_csv("rse", ROSTER, &[]).await.status(), 200);
+    let store = app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let keys = app.config.secret_keys().unwrap();
+    for (kind, name, settings, secret) in [
+        (
+            ChannelKind::EmailList,
+            "RSE list",
+            json!({"list_address": "rse@lists.example.org"}),
+            None,
+        ),
+        (
+            ChannelKind::Slack,
+            "Slack",
+            json!({"conversations": [general]}),
+            Some(slack.bot_token()),
+        ),
+    ] {
+        add(
+            store.as_ref(),
+            &keys,
+            community.id,
+            ChannelRequest {
+                kind,
+                name: name.into(),
+                settings,
+                secret,
+                min_interval_ms: 0,
+            },
+            "test",
+        )
+        .await
+        .unwrap();
+    }
+    let zoom_app = zoom.app();
+    let connected = app
+        .post_form(
+            "/communities/rse/channels/zoom",
+            &[
+                ("name", "Zoom"),
+                ("account_id", &zoom_app.account_id),
+                ("client_id", &zoom_app.client_id),
+                ("client_secret", &zoom_app.client_secret),
+                ("webhook_secret", &zoom_app.webhook_secret),
+            ],
+        )
+        .await;
+    assert_eq!(connected.status(), 303, "{:?}", connected.text().await);
+    Some(CallsApp {
+        app,
+        sink,
+        zoom,
+        slack,
+        general,
+    })
+}
+
+impl CallsApp {
+    /// Waits until every channel shows the call's latest change.
+    async fn settled(&self) {
+        let store = &self.app.server.as_ref().unwrap().store;
+        let community = store.community_by_slug("rse").await.unwrap().unwrap();
+        for _ in 0..300 {
+            let mut all = Vec::new();
+            for call in store.community_calls(community.id).await.unwrap() {
+                all.extend(store.call_landings(call.id).await.unwrap());
+            }
+            if !all.is_empty() && all.iter().all(|l| l.state != LandingState::Pending) {
+                assert!(
+                    all.iter().all(|l| l.state == LandingState::Landed),
+                    "{all:#?}"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the call did not land in every channel");
+    }
+}
+
+/// The `text/calendar` part of a message, and its method parameter.
+fn calendar_of(mail: &ReceivedMail) -> (String, String) {
+    let parsed = mail.parsed();
+    let part = parsed
+        .subparts
+        .iter()
+        .find(|p| p.ctype.mimetype == "text/calendar")
+        .expect("the message carries a calendar");
+    (
+        part.get_body().unwrap(),
+        part.ctype.params.get("method").cloned().unwrap_or_default(),
+    )
+}
+
+#[tokio::test]
+async fn a_weekly_call_scheduled_on_the_dashboard_lands_in_zoom_slack_the_mail_and_the_feed() {
+    let Some(s) = calls_app().await else { return };
+    // Weekly at 10:00 in New York, across the change to summer time on 14 March.
+    let scheduled = s
+        .app
+        .post_form(
+            "/communities/rse/calls",
+            &[
+                ("title", "RSE community call"),
+                ("agenda", "1. News\n2. Open floor"),
+                ("starts_at", "2027-03-02T10:00"),
+                ("timezone", "America/New_York"),
+                ("duration_minutes", "60"),
+                ("repeats", "weekly"),
+                ("occurrences", "4"),
+            ],
+        )
+        .await;
+    assert_eq!(scheduled.status(), 303, "{:?}", scheduled.text().await);
+    s.settled().await;
+
+    // Zoom: one recurring meeting, every occurrence at 10:00 New York time.
+    let meetings = s.zoom.meetings();
+    assert_eq!(meetings.len(), 1);
+    let meeting = &meetings[0];
+    assert_eq!(meeting.kind, 8);
+    assert_eq!(meeting.timezone, "America/New_York");
+    let starts: Vec<&str> = meeting
+        .occurrences
+        .iter()
+        .map(|o| o.start_time.as_str())
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "2027-03-02T15:00:00Z",
+            "2027-03-09T15:00:00Z",
+            "2027-03-16T14:00:00Z",
+            "2027-03-23T14:00:00Z"
+        ]
+    );
+
+    // Slack: the post with the join link, and its reminder.
+    let posts = s.slack.messages(&s.general);
+    assert_eq!(posts.len(), 1);
+    assert!(posts[0].blocks.to_string().contains(&meeting.join_url));
+    assert_eq!(s.slack.scheduled(&s.general).len(), 1);
+
+    // Mail: Ada (who takes the list) has the invitation; Bob has nothing.
+    let mails = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 1, "one invitation");
+    assert_eq!(mails[0].rcpt_tos, ["ada@example.net"]);
+    assert_eq!(mails[0].header("Subject"), "Invitation: RSE community call");
+    let (invite, method) = calendar_of(&mails[0]);
+    assert_eq!(method, "REQUEST");
+    let Some(parsed) = ical_check::parse(&invite, Some(("2027-03-01", "2027-04-01"))) else {
+        return;
+    };
+    assert_eq!(parsed["method"], "REQUEST");
+    assert_eq!(parsed["events"][0]["location"], meeting.join_url.as_str());
+    assert_eq!(parsed["events"][0]["attendees"][0]["rsvp"], "FALSE");
+    let local: Vec<&str> = parsed["occurrences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["local"].as_str().unwrap())
+        .collect();
+    assert_eq!(local.len(), 4);
+    assert!(local.iter().all(|l| l.ends_with("T10:00:00")), "{local:?}");
+
+    // The public feed: the call without its join link.
+    let public = s.app.get("/c/rse/calendar.ics").await;
+    assert_eq!(public.status(), 200);
+    assert!(
+        public.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let public = public.text().await.unwrap();
+    assert!(!public.contains(&meeting.join_url));
+    let feed = ical_check::parse(&public, Some(("2027-03-01", "2027-04-01"))).unwrap();
+    assert_eq!(feed["occurrences"].as_array().unwrap().len(), 4);
+    assert_eq!(feed["events"][0]["uid"], parsed["events"][0]["uid"]);
+
+    // Ada's own feed, from her invitation, has the link; a changed token does not work.
+    let text = mails[0].parsed().subparts[0].get_body().unwrap();
+    let private = text
+        .lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.contains("/calendar/")))
+        .unwrap()
+        .to_owned();
+    let path = private.trim_start_matches(&s.app.base);
+    let own = s.app.get(path).await;
+    assert_eq!(own.status(), 200);
+    assert!(own.text().await.unwrap().contains(&meeting.join_url));
+    let forged = path.replace(".ics", "x.ics");
+    assert_eq!(s.app.get(&forged).await.status(), 404);
+
+    // The calls page shows it landed everywhere.
+    let page = s
+        .app
+        .get("/communities/rse/calls")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("RSE community call"));
+    assert_eq!(
+        page.matches("<span class=\"state\">landed</span>").count(),
+        3,
+        "{page}"
+    );
+
+    // Cancelled: gone from Zoom, marked in Slack, and a CANCEL to Ada.
+    let store = &s.app.server.as_ref().unwrap().store;
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let call = store.community_calls(community.id).await.unwrap().remove(0);
+    let cancelled = s
+        .app
+        .post_form(&format!("/communities/rse/calls/{}/cancel", call.id), &[])
+        .await;
+    assert_eq!(cancelled.status(), 303);
+    s.settled().await;
+    assert!(s.zoom.meetings().is_empty(), "the meeting is deleted");
+    assert!(
+        s.slack.messages(&s.general)[0]
+            .blocks
+            .to_string()
+            .contains("Cancelled")
+    );
+    assert!(s.slack.scheduled(&s.general).is_empty());
+    let mails = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails[1].header("Subject"), "Cancelled: RSE community call");
+    let (cancel, method) = calendar_of(&mails[1]);
+    assert_eq!(method, "CANCEL");
+    let parsed = ical_check::parse(&cancel, None).unwrap();
+    assert_eq!(parsed["method"], "CANCEL");
+    assert_eq!(parsed["events"][0]["sequence"], 1);
+    assert_eq!(parsed["events"][0]["status"], "CANCELLED");
+}
+
+#[tokio::test]
+async fn a_call_the_form_cannot_schedule_is_refused_with_what_is_wrong() {
+    let Some(s) = calls_app().await else { return };
+    for (field, value, expected) in [
+        ("starts_at", "2001-01-02T10:00", "in the past"),
+        ("timezone", "Mars/Olympus", "not a timezone"),
+        ("rrule", "FREQ=YEARLY;COUNT=2", "FREQ=YEARLY"),
+        ("starts_at", "next tuesday", "date and time"),
+    ] {
+        let mut fields = vec![
+            ("title", "A call"),
+            ("starts_at", "2099-03-02T10:00"),
+            ("timezone", "Europe/Berlin"),
+            ("duration_minutes", "60"),
+            ("repeats", "none"),
+            ("occurrences", "1"),
+        ];
+        fields.retain(|(name, _)| *name != field);
+        fields.push((field, value));
+        let refused = s.app.post_form("/communities/rse/calls", &fields).await;
+        assert_eq!(refused.status(), 422, "{field}={value}");
+        let page = refused.text().await.unwrap();
+        assert!(page.contains(expected), "{field}={value}: {page}");
+        assert!(
+            page.contains(value) || field == "starts_at",
+            "the form keeps what was typed"
+        );
+    }
+    let store = &s.app.server.as_ref().unwrap().store;
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    assert!(
+        store
+            .community_calls(community.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
