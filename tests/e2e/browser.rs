@@ -515,3 +515,126 @@ async fn a_lead_connects_slack_in_a_real_browser_and_its_people_appear_in_the_ro
     }
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lead_connects_zoom_and_schedules_a_weekly_call_in_a_real_browser() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let Some(s) = crate::calls::calls_app_with(false).await else {
+        return;
+    };
+    let app = &s.app;
+    browser.client.goto(&app.url("/login")).await.unwrap();
+    browser.fill("input[name=email]", OWNER_EMAIL).await;
+    browser.fill("input[name=password]", OWNER_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    browser
+        .client
+        .goto(&app.url("/communities/rse/channels"))
+        .await
+        .unwrap();
+
+    // The Zoom app's credentials, on the Channels page.
+    let zoom_app = s.zoom.app();
+    browser
+        .fill("#connect-zoom input[name=account_id]", &zoom_app.account_id)
+        .await;
+    browser
+        .fill("#connect-zoom input[name=client_id]", &zoom_app.client_id)
+        .await;
+    browser
+        .fill(
+            "#connect-zoom input[name=client_secret]",
+            &zoom_app.client_secret,
+        )
+        .await;
+    browser
+        .fill(
+            "#connect-zoom input[name=webhook_secret]",
+            &zoom_app.webhook_secret,
+        )
+        .await;
+    browser.click("#connect-zoom button[type=submit]").await;
+    let page = browser.text().await;
+    assert!(page.contains("Connected Zoom"), "{page}");
+
+    // A weekly call at 10:00 New York time, four times.
+    browser
+        .click("nav.tabs a[href='/communities/rse/calls']")
+        .await;
+    browser
+        .fill("input[name=title]", "RSE community call")
+        .await;
+    browser.fill("textarea[name=agenda]", "1. News").await;
+    // A datetime-local field takes typed keys in the browser's locale
+    // order; its value is set as the form sends it instead.
+    browser
+        .client
+        .execute(
+            "document.querySelector('input[name=starts_at]').value = '2027-03-02T10:00'",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser
+        .fill("input[name=timezone]", "America/New_York")
+        .await;
+    browser
+        .client
+        .find(Locator::Css("select[name=repeats] option[value=weekly]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.fill("input[name=occurrences]", "4").await;
+    browser.click("form.compose button[type=submit]").await;
+    assert_eq!(browser.path().await, "/communities/rse/calls");
+    let page = browser.text().await;
+    assert!(page.contains("RSE community call"), "{page}");
+    assert!(
+        page.contains("Tue 2 Mar 2027, 10:00 America/New_York"),
+        "{page}"
+    );
+
+    s.settled().await;
+    browser.client.refresh().await.unwrap();
+    let page = browser.text().await;
+    assert_eq!(
+        page.matches(": landed").count(),
+        3,
+        "Zoom, Slack and the email list: {page}"
+    );
+    let meeting = s.zoom.meetings().remove(0);
+    assert!(
+        page.contains(&meeting.join_url),
+        "the lead sees the join link: {page}"
+    );
+    assert_eq!(s.slack.messages(&s.general).len(), 1);
+    let mails = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails[0].rcpt_tos, ["ada@example.net"]);
+
+    // The feed the page offers.
+    let feed = browser
+        .client
+        .find(Locator::Css("a[href$='/c/rse/calendar.ics']"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let feed = app
+        .client
+        .get(&feed)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(feed.contains("SUMMARY:RSE community call"));
+    assert!(!feed.contains(&meeting.join_url));
+    browser.client.clone().close().await.unwrap();
+}

@@ -25,18 +25,19 @@ ada@example.net,Ada,member,yes
 bob@example.net,Bob,member,no
 ";
 
-struct CallsApp {
-    app: TestApp,
-    sink: SmtpSink,
-    zoom: FakeZoom,
-    slack: FakeSlack,
-    general: String,
+pub(crate) struct CallsApp {
+    pub(crate) app: TestApp,
+    pub(crate) sink: SmtpSink,
+    pub(crate) zoom: FakeZoom,
+    pub(crate) slack: FakeSlack,
+    pub(crate) general: String,
 }
 
 /// An owner, the community `rse` with the roster above, its native list on
 /// a real SMTP server, Slack (the fake, a pasted bot token) and Zoom (the
-/// fake, connected on the Channels page).
-async fn calls_app() -> Option<CallsApp> {
+/// fake; connected on the Channels page when `connect_zoom`, else left for
+/// the test to connect).
+pub(crate) async fn calls_app_with(connect_zoom: bool) -> Option<CallsApp> {
     let sink = SmtpSink::start().await?;
     let zoom = FakeZoom::start().await;
     let slack = FakeSlack::start().await;
@@ -91,6 +92,23 @@ async fn calls_app() -> Option<CallsApp> {
         .await
         .unwrap();
     }
+    if connect_zoom {
+        connect(&app, &zoom).await;
+    }
+    Some(CallsApp {
+        app,
+        sink,
+        zoom,
+        slack,
+        general,
+    })
+}
+
+async fn calls_app() -> Option<CallsApp> {
+    calls_app_with(true).await
+}
+
+async fn connect(app: &TestApp, zoom: &FakeZoom) {
     let zoom_app = zoom.app();
     let connected = app
         .post_form(
@@ -105,18 +123,11 @@ async fn calls_app() -> Option<CallsApp> {
         )
         .await;
     assert_eq!(connected.status(), 303, "{:?}", connected.text().await);
-    Some(CallsApp {
-        app,
-        sink,
-        zoom,
-        slack,
-        general,
-    })
 }
 
 impl CallsApp {
     /// Waits until every channel shows the call's latest change.
-    async fn settled(&self) {
+    pub(crate) async fn settled(&self) {
         let store = &self.app.server.as_ref().unwrap().store;
         let community = store.community_by_slug("rse").await.unwrap().unwrap();
         for _ in 0..300 {
@@ -138,7 +149,7 @@ impl CallsApp {
 }
 
 /// The `text/calendar` part of a message, and its method parameter.
-fn calendar_of(mail: &ReceivedMail) -> (String, String) {
+pub(crate) fn calendar_of(mail: &ReceivedMail) -> (String, String) {
     let parsed = mail.parsed();
     let part = parsed
         .subparts
