@@ -1196,9 +1196,6 @@ impl Store for PgStore {
             .bind(&columns.cancelled_occurrences)
             .bind(call.registration)
             .bind(call.status.as_str())
-            .bind(&call.zoom_meeting_id)
-            .bind(&call.join_url)
-            .bind(&call.recording_url)
             .bind(columns.sequence)
             .execute(&mut *tx)
             .await
@@ -1414,6 +1411,58 @@ impl Store for PgStore {
                 .map_err(internal)?;
         }
         tx.commit().await.map_err(internal)
+    }
+
+    async fn scheduled_calls(&self) -> Result<Vec<Call>, StoreError> {
+        sqlx::query_as::<_, CallRow>(AssertSqlSafe(format!(
+            "SELECT {} FROM calls WHERE status = 'scheduled' ORDER BY starts_at_local, id",
+            sql::CALL_COLUMNS
+        )))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(CallRow::into_call)
+        .collect()
+    }
+
+    async fn claim_reminders(
+        &self,
+        call: CallId,
+        occurrence: chrono::NaiveDateTime,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Invitee>, StoreError> {
+        let mut tx = self.write().await?;
+        let claimed: Vec<(Uuid,)> = sqlx::query_as(AssertSqlSafe(
+            sql::CLAIM_REMINDERS.replace("{lock}", " FOR UPDATE OF i SKIP LOCKED"),
+        ))
+        .bind(call.0)
+        .bind(crate::rows::local_text(occurrence))
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(internal)?;
+        if claimed.is_empty() {
+            tx.commit().await.map_err(internal)?;
+            return Ok(Vec::new());
+        }
+        let mut query = QueryBuilder::<Postgres>::new(sql::INVITEES_BY_ID);
+        query.push_bind(call.0);
+        query.push(" AND i.member_id IN (");
+        let mut ids = query.separated(", ");
+        for (id,) in &claimed {
+            ids.push_bind(*id);
+        }
+        query.push(") ORDER BY m.id");
+        let invitees = query
+            .build_query_as::<InviteeRow>()
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(internal)?;
+        tx.commit().await.map_err(internal)?;
+        invitees.into_iter().map(InviteeRow::into_invitee).collect()
     }
 
     async fn change_channel_settings(

@@ -583,10 +583,12 @@ pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (id, community_id, title
 pub(crate) const INSERT_CALL_LANDING: &str = "INSERT INTO call_landings \
      (call_id, channel_id, revision, pending, state, next_attempt_at) \
      SELECT $1, id, 1, '[\"series\"]', 'pending', $3 FROM channels WHERE id = $2 AND community_id = $4";
+/// What a person changes of a call; the meeting, its link and the recording
+/// are the channels' to set ([`SET_CALL_JOIN`]), so a change made from a copy
+/// read before Zoom answered never erases them.
 pub(crate) const UPDATE_CALL: &str = "UPDATE calls SET title = $2, agenda = $3, \
      starts_at_local = $4, timezone = $5, duration_minutes = $6, rrule = $7, overrides = $8, \
-     cancelled_occurrences = $9, registration = $10, status = $11, zoom_meeting_id = $12, \
-     join_url = $13, recording_url = $14, sequence = $15 WHERE id = $1";
+     cancelled_occurrences = $9, registration = $10, status = $11, sequence = $12 WHERE id = $1";
 pub(crate) const SET_CALL_JOIN: &str =
     "UPDATE calls SET zoom_meeting_id = $2, join_url = $3 WHERE id = $1";
 pub(crate) const LANDING_COLUMNS: &str = "call_id, channel_id, revision, landed_revision, pending, \
@@ -643,6 +645,24 @@ pub(crate) const RECORD_INVITATION: &str = "INSERT INTO call_invitations \
      (call_id, member_id, sequence_sent, sent_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (call_id, member_id) DO UPDATE SET sequence_sent = excluded.sequence_sent, \
        sent_at = excluded.sent_at";
+/// `$1` call, `$2` occurrence (stored local text), `$3` now, `$4` limit:
+/// marks the next members to remind and names them.
+pub(crate) const CLAIM_REMINDERS: &str = "WITH due AS MATERIALIZED (\
+     SELECT i.member_id FROM call_invitations i \
+     JOIN members m ON m.id = i.member_id AND m.state = 'active' \
+     JOIN member_consents mc ON mc.member_id = m.id AND mc.channel = 'email' \
+       AND mc.status = 'subscribed' AND mc.delivery_disabled_at IS NULL \
+     WHERE i.call_id = $1 AND (i.reminded_occurrence IS NULL OR i.reminded_occurrence <> $2) \
+     ORDER BY i.member_id LIMIT $4{lock}) \
+     UPDATE call_invitations SET reminded_occurrence = $2, reminded_at = $3 \
+     WHERE call_id = $1 AND member_id IN (SELECT member_id FROM due) \
+       AND (reminded_occurrence IS NULL OR reminded_occurrence <> $2) \
+     RETURNING member_id";
+/// A call's invitees, the call and their ids pushed after it by a query
+/// builder.
+pub(crate) const INVITEES_BY_ID: &str = "SELECT m.id AS member_id, m.email, m.email_display, \
+     m.name, i.sequence_sent FROM call_invitations i JOIN members m ON m.id = i.member_id \
+     WHERE i.call_id = ";
 /// `$4` why.
 pub(crate) const LANDING_FAILED: &str = "UPDATE call_landings SET state = 'failed', \
      attempts = attempts + 1, last_error = $4, lease_owner = NULL, lease_until = NULL \

@@ -76,6 +76,7 @@ contract!(
     leaving_a_group_is_remembered_until_the_person_joins_again,
     a_call_is_kept_whole_with_its_rule_overrides_and_landings,
     a_calls_channels_catch_up_with_each_change_and_wait_for_zoom,
+    each_invitation_version_goes_once_and_each_reminder_once,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1839,5 +1840,113 @@ async fn a_calls_channels_catch_up_with_each_change_and_wait_for_zoom(
             )
             .await
             .unwrap()
+    );
+}
+
+async fn each_invitation_version_goes_once_and_each_reminder_once(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::model::{channel::ChannelKind, member::ConsentStatus};
+    let rse = community(store.as_ref(), "rse").await;
+    let list = channel_of_kind(store.as_ref(), rse.id, ChannelKind::EmailList).await;
+    let mut ids = Vec::new();
+    for (address, email) in [
+        ("a@example.org", true),
+        ("b@example.org", true),
+        ("c@example.org", false),
+    ] {
+        let status = if email {
+            ConsentStatus::Subscribed
+        } else {
+            ConsentStatus::OptedOut
+        };
+        let member = store
+            .create_member(
+                rse.id,
+                NewMember {
+                    email_consent: Some(status),
+                    ..new_member(address, CommunityRole::Member)
+                },
+                audit("member"),
+            )
+            .await
+            .unwrap();
+        ids.push(member.id);
+    }
+    let mut call = weekly_call(rse.id);
+    store
+        .create_call(&call, &[list.id], Utc::now(), audit("call.schedule"))
+        .await
+        .unwrap();
+
+    let first = store.call_invitees(call.id, 0, false, 10).await.unwrap();
+    assert_eq!(first.len(), 2, "only those who take the email: {first:?}");
+    assert!(first.iter().all(|i| i.invited_sequence.is_none()));
+    assert!(
+        store
+            .call_invitees(call.id, 0, true, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no one to cancel for yet"
+    );
+    store
+        .record_invitations(call.id, &[first[0].member_id], 0, Utc::now())
+        .await
+        .unwrap();
+    let rest = store.call_invitees(call.id, 0, false, 10).await.unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0].member_id, first[0].member_id);
+    store
+        .record_invitations(call.id, &[rest[0].member_id], 0, Utc::now())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .call_invitees(call.id, 0, false, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    call.sequence = 1;
+    let update = store.call_invitees(call.id, 1, false, 10).await.unwrap();
+    assert_eq!(update.len(), 2);
+    assert!(update.iter().all(|i| i.invited_sequence == Some(0)));
+
+    let occurrence = call.occurrences()[0].original;
+    let (a, b) = tokio::join!(
+        store.claim_reminders(call.id, occurrence, Utc::now(), 1),
+        store.claim_reminders(call.id, occurrence, Utc::now(), 1)
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 2, "{a:?} {b:?}");
+    assert_ne!(
+        a[0].member_id, b[0].member_id,
+        "two claimers never take the same person"
+    );
+    assert!(
+        store
+            .claim_reminders(call.id, occurrence, Utc::now(), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let next = call.occurrences()[1].original;
+    assert_eq!(
+        store
+            .claim_reminders(call.id, next, Utc::now(), 10)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(
+        store
+            .scheduled_calls()
+            .await
+            .unwrap()
+            .iter()
+            .any(|c| c.id == call.id)
     );
 }

@@ -344,3 +344,87 @@ async fn a_call_the_form_cannot_schedule_is_refused_with_what_is_wrong() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_day_before_the_call_each_invited_member_is_reminded_once_and_a_retitle_mails_no_one() {
+    use std::sync::Arc;
+
+    use chrono::Timelike;
+    use hub_core::{
+        calls::schedule::{self, CallRequest},
+        ports::clock::ManualClock,
+    };
+    let Some(s) = calls_app().await else { return };
+    let store = s.app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    // In UTC, whole minutes, so the local start names the instant plainly.
+    let start = chrono::Utc::now() + chrono::Duration::days(3);
+    let start = start - chrono::Duration::seconds(i64::from(start.second()));
+    let start = start.with_nanosecond(0).unwrap();
+    let request = CallRequest {
+        title: "Mentoring hour".into(),
+        agenda: String::new(),
+        starts_at_local: start.naive_utc(),
+        timezone: "UTC".into(),
+        duration_minutes: 45,
+        rrule: None,
+        registration: false,
+    };
+    let call = schedule::schedule(
+        store.as_ref(),
+        community.id,
+        &request,
+        "test",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    s.settled().await;
+    let mails = s.sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails[0].header("Subject"), "Invitation: Mentoring hour");
+
+    // A new title is carried to the channels but is not a new invitation.
+    let retitled = CallRequest {
+        title: "Mentoring hour (bring a question)".into(),
+        ..request
+    };
+    let call = schedule::change(store.as_ref(), call, &retitled, "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(call.sequence, 0);
+    s.settled().await;
+
+    // 23 hours before: the reminder, once, however often the worker looks.
+    let keys = s.app.config.secret_keys().unwrap();
+    let adapters: Arc<dyn hub_core::ports::adapter::AdapterFactory> =
+        Arc::new(cophub::adapters::Adapters::new(&s.app.config, &keys, &s.app.base).unwrap());
+    let before = start - chrono::Duration::hours(23);
+    for _ in 0..2 {
+        cophub::server::run_worker_once(
+            &s.app.config,
+            store.clone(),
+            adapters.clone(),
+            Arc::new(ManualClock::new(before)),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mails = s.sink.messages();
+    let subjects: Vec<String> = mails.iter().map(|m| m.header("Subject")).collect();
+    assert_eq!(
+        subjects,
+        [
+            "Invitation: Mentoring hour",
+            "Tomorrow: Mentoring hour (bring a question)"
+        ],
+        "one invitation, one reminder"
+    );
+    assert_eq!(mails[1].rcpt_tos, ["ada@example.net"]);
+    let text = mails[1].parsed().get_body().unwrap();
+    assert!(text.contains(" UTC ("), "{text}");
+    assert!(
+        text.contains(call.join_url.as_deref().unwrap_or("zoom.example")),
+        "{text}"
+    );
+}

@@ -40,7 +40,12 @@ pub struct Lander {
     worker_id: String,
     refresher: Option<Arc<dyn TokenRefresher>>,
     invitations: Option<super::invitations::Invitations>,
+    /// When this worker last looked for due reminders.
+    reminded_at: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
 }
+
+/// How often a worker looks for day-before reminders that are due.
+const REMINDER_PASS_SECONDS: i64 = 60;
 
 impl Lander {
     /// A worker named `worker_id` (unique per process: it owns its leases),
@@ -63,6 +68,7 @@ impl Lander {
             worker_id,
             refresher: None,
             invitations: None,
+            reminded_at: std::sync::Mutex::new(None),
         }
     }
 
@@ -109,7 +115,27 @@ impl Lander {
                 tracing::warn!(call = %work.landing.call_id, channel = %work.landing.channel_id, "the lease ran out before the outcome was written; another worker repeats it");
             }
         }
+        self.remind().await?;
         Ok(claimed.len())
+    }
+
+    /// Sends the day-before reminders that are due, once a minute at most.
+    async fn remind(&self) -> Result<usize, crate::ports::store::StoreError> {
+        let Some(invitations) = &self.invitations else {
+            return Ok(0);
+        };
+        let now = self.clock.now();
+        {
+            let mut last = self
+                .reminded_at
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if last.is_some_and(|at| now - at < chrono::Duration::seconds(REMINDER_PASS_SECONDS)) {
+                return Ok(0);
+            }
+            *last = Some(now);
+        }
+        super::reminders::send_due(self.store.as_ref(), invitations, now).await
     }
 
     /// Runs until `shutdown` resolves, resting `idle` when nothing is due.

@@ -1,5 +1,6 @@
 //! Calls: repeat rules (`recurrence`), their calendar form (`ical`) and
-//! feeds (`feed`), invitations by email (`invitations`), the
+//! feeds (`feed`), invitations by email (`invitations`) and the day-before
+//! reminders (`reminders`), the
 //! rules of scheduling and changing them (`schedule`), and the worker that
 //! brings every channel in line (`lander`).
 
@@ -8,4 +9,5 @@ pub mod ical;
 pub mod invitations;
 pub mod lander;
 pub mod recurrence;
+pub mod reminders;
 pub mod schedule;

@@ -535,8 +535,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// `Unavailable` or `Internal`.
     async fn community_calls(&self, community: CommunityId) -> Result<Vec<Call>, StoreError>;
 
-    /// Replaces a call's fields with `call`'s, and has every channel catch
-    /// up with `scope` of it (a new revision, due now, failures forgotten).
+    /// Replaces what a person changes of a call with `call`'s (not its
+    /// meeting, join link or recording: the channels set those), and has
+    /// every channel catch up with `scope` of it (a new revision, due now,
+    /// failures forgotten).
     ///
     /// # Errors
     /// `NotFound` for an unknown call.
@@ -609,6 +611,29 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         sequence: u32,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
+
+    /// Every call not cancelled, in every community (the day-before
+    /// reminders look through them).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn scheduled_calls(&self) -> Result<Vec<Call>, StoreError>;
+
+    /// Claims up to `limit` members who were sent the call's invitation,
+    /// still take the community's email, and have not been reminded of
+    /// `occurrence` (its original local start): each is marked reminded
+    /// before the mail goes, so no one is reminded twice (a crash loses a
+    /// reminder rather than doubling one).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_reminders(
+        &self,
+        call: CallId,
+        occurrence: chrono::NaiveDateTime,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Invitee>, StoreError>;
 
     /// Replaces a channel's (non-secret) settings.
     ///
