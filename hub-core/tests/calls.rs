@@ -445,3 +445,59 @@ async fn bad_calls_are_refused_with_what_is_wrong() {
             .unwrap_err();
     assert!(error.to_string().contains("no occurrence"), "{error}");
 }
+
+#[tokio::test]
+async fn a_call_members_register_for_makes_its_meeting_the_zoom_channels_roster() {
+    let s = setup().await;
+    let request = CallRequest {
+        registration: true,
+        ..weekly()
+    };
+    schedule::schedule(
+        s.store.as_ref(),
+        s.community.id,
+        &request,
+        "lead",
+        s.clock.now(),
+    )
+    .await
+    .unwrap();
+    s.settle().await;
+    let channels = s.store.channels(s.community.id).await.unwrap();
+    let zoom = channels
+        .iter()
+        .find(|c| c.kind == ChannelKind::Zoom)
+        .unwrap();
+    assert_eq!(
+        zoom.settings["registration_meetings"],
+        serde_json::json!(["call-1"])
+    );
+    let job = s
+        .store
+        .sync_job_of(zoom.id)
+        .await
+        .unwrap()
+        .expect("a sync keeps registrants in step");
+    assert_eq!(job.direction, hub_core::model::sync::SyncDirection::Mirror);
+
+    // A call without registration leaves the roster alone.
+    schedule::schedule(
+        s.store.as_ref(),
+        s.community.id,
+        &weekly(),
+        "lead",
+        s.clock.now(),
+    )
+    .await
+    .unwrap();
+    s.settle().await;
+    let channels = s.store.channels(s.community.id).await.unwrap();
+    let zoom = channels
+        .iter()
+        .find(|c| c.kind == ChannelKind::Zoom)
+        .unwrap();
+    assert_eq!(
+        zoom.settings["registration_meetings"],
+        serde_json::json!(["call-1"])
+    );
+}

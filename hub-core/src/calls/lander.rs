@@ -203,6 +203,15 @@ impl Lander {
         match self.carry_out(work, adapter.as_ref()).await {
             Ok(receipt) => {
                 let hosts = work.channel.kind == ChannelKind::Zoom;
+                if hosts
+                    && work.call.registration
+                    && let Some(receipt) = &receipt
+                    && let Err(error) =
+                        register_through(self.store.as_ref(), &work.channel, &receipt.remote_ref)
+                            .await
+                {
+                    return self.retry(work, error.to_string());
+                }
                 LandingOutcome::Landed {
                     revision: work.landing.revision,
                     join: receipt.as_ref().filter(|_| hosts).and_then(|r| {
@@ -331,6 +340,62 @@ impl Lander {
             error,
         }
     }
+}
+
+/// Makes `meeting` one whose registrants are the Zoom channel's members, so
+/// the channel's sync registers every member who has not opted out of Zoom
+/// (each then gets a personal join link) and cancels those who leave; the
+/// first such meeting gives the channel an hourly mirror sync.
+///
+/// # Errors
+/// Storage failures.
+pub async fn register_through(
+    store: &dyn Store,
+    channel: &crate::model::channel::Channel,
+    meeting: &str,
+) -> Result<(), crate::ports::store::StoreError> {
+    const FIELD: &str = "registration_meetings";
+    let mut settings = channel.settings.clone();
+    let listed = settings[FIELD]
+        .as_array()
+        .is_some_and(|ids| ids.iter().any(|id| id.as_str() == Some(meeting)));
+    if !listed {
+        if !settings.is_object() {
+            settings = serde_json::json!({});
+        }
+        let mut ids = settings[FIELD].as_array().cloned().unwrap_or_default();
+        ids.push(serde_json::Value::String(meeting.to_owned()));
+        settings[FIELD] = serde_json::Value::Array(ids);
+        store
+            .change_channel_settings(
+                channel.id,
+                &settings,
+                crate::model::audit::NewAuditEvent {
+                    actor: "system:calls".into(),
+                    action: "channel.registration_meeting".into(),
+                    community_id: Some(channel.community_id),
+                    subject: channel.id.to_string(),
+                    details: serde_json::json!({"meeting": meeting}),
+                },
+            )
+            .await?;
+    }
+    if store.sync_job_of(channel.id).await?.is_none() {
+        crate::sync::schedule_channel(
+            store,
+            channel,
+            crate::model::sync::SyncDirection::Mirror,
+            "@hourly",
+            crate::sync::Guardrails::default(),
+            "system:calls",
+        )
+        .await
+        .map_err(|e| match e {
+            crate::sync::ScheduleError::Store(e) => e,
+            other => crate::ports::store::StoreError::Internal(other.to_string().into()),
+        })?;
+    }
+    Ok(())
 }
 
 fn chrono_duration(duration: Duration) -> chrono::Duration {
