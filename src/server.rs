@@ -372,6 +372,7 @@ async fn serve(
             secret.expose_secret(),
         )));
     }
+    state = state.with_zoom_hooks(Arc::new(hub_adapter_zoom::webhooks::ZoomWebhooks));
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

@@ -1110,13 +1110,24 @@ impl SyncEngine {
         Ok(adapter.list_groups().await?)
     }
 
-    /// Processes a kept event and records the outcome. An event whose
-    /// processing failed for storage stays waiting, for
+    /// Processes a kept event and records the outcome: a Slack event
+    /// through its channel's adapter, a Zoom webhook by
+    /// [`crate::calls::attendance::process`]. An event whose processing
+    /// failed for storage stays waiting, for
     /// [`SyncEngine::process_waiting_events`].
     ///
     /// # Errors
     /// [`StoreError`] when storage fails.
     pub async fn process_event(&self, event: &InboundEvent) -> Result<(), StoreError> {
+        // Zoom's webhooks tell of calls, not of members.
+        if event.source == crate::model::event::ZOOM {
+            return crate::calls::attendance::process(
+                self.store.as_ref(),
+                self.clock.as_ref(),
+                event,
+            )
+            .await;
+        }
         let Some(kind) = crate::model::event::channel_kind(&event.source) else {
             return self
                 .store
@@ -1382,8 +1393,9 @@ impl Scheduler {
         }
     }
 
-    /// Runs every job whose tick has come and that no instance has claimed.
-    /// Returns the runs this instance made.
+    /// Runs every job whose tick has come and that no instance has claimed,
+    /// after taking the pushed events (Slack's, Zoom's) a stopped process
+    /// left waiting. Returns the runs this instance made.
     ///
     /// # Errors
     /// [`StoreError`] when the jobs cannot be read; a job that fails to run
@@ -1391,12 +1403,10 @@ impl Scheduler {
     pub async fn run_once(&self) -> Result<Vec<SyncRun>, StoreError> {
         let now = self.clock.now();
         let mut runs = Vec::new();
-        if let Err(error) = self
-            .engine
-            .process_waiting_events(crate::model::event::SLACK)
-            .await
-        {
-            tracing::error!(%error, "waiting Slack events could not be processed");
+        for source in [crate::model::event::SLACK, crate::model::event::ZOOM] {
+            if let Err(error) = self.engine.process_waiting_events(source).await {
+                tracing::error!(%error, source, "waiting pushed events could not be processed");
+            }
         }
         for job in self.store.sync_jobs().await? {
             match self.tick(&job, now).await {

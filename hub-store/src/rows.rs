@@ -15,7 +15,7 @@ use hub_core::{
     model::{
         announcement::{Announcement, Delivery, Recipient, RecipientCounts},
         audit::AuditEvent,
-        call::{Call, CallLanding, CallStatus, Invitee, LandingState},
+        call::{Attendance, Call, CallInstance, CallLanding, CallStatus, Invitee, LandingState},
         channel::{Channel, ChannelHealth},
         community::{Community, Slug},
         member::{Consent, Member},
@@ -776,5 +776,49 @@ impl InviteeRow {
                 .map(|n| u32::try_from(n).map_err(|_| corrupt("invitation sequence")))
                 .transpose()?,
         })
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct AttendanceRow {
+    call_id: Uuid,
+    instance: String,
+    person: String,
+    member_id: Option<Uuid>,
+    name: String,
+    email: Option<String>,
+    joined_at: DateTime<Utc>,
+}
+
+impl From<AttendanceRow> for Attendance {
+    fn from(row: AttendanceRow) -> Self {
+        Self {
+            call_id: CallId(row.call_id),
+            instance: row.instance,
+            person: row.person,
+            member_id: row.member_id.map(MemberId),
+            name: row.name,
+            email: row.email,
+            joined_at: row.joined_at,
+        }
+    }
+}
+
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CallInstanceRow {
+    call_id: Uuid,
+    instance: String,
+    started_at: Option<DateTime<Utc>>,
+    ended_at: Option<DateTime<Utc>>,
+}
+
+impl From<CallInstanceRow> for CallInstance {
+    fn from(row: CallInstanceRow) -> Self {
+        Self {
+            call_id: CallId(row.call_id),
+            instance: row.instance,
+            started_at: row.started_at,
+            ended_at: row.ended_at,
+        }
     }
 }

@@ -668,6 +668,36 @@ pub(crate) const LANDING_FAILED: &str = "UPDATE call_landings SET state = 'faile
      attempts = attempts + 1, last_error = $4, lease_owner = NULL, lease_until = NULL \
      WHERE call_id = $1 AND channel_id = $2 AND lease_owner = $3";
 
+// What Zoom tells of calls once they run (its webhooks).
+
+/// `$1` community, `$2` Zoom meeting number.
+pub(crate) fn call_by_zoom_meeting() -> String {
+    format!(
+        "SELECT {CALL_COLUMNS} FROM calls WHERE community_id = $1 AND zoom_meeting_id = $2 \
+         ORDER BY created_at, id LIMIT 1"
+    )
+}
+/// `$1` call, `$2` instance, `$3` person, `$4` member, `$5` name, `$6`
+/// email, `$7` joined: nothing for an unknown call or a person kept before.
+pub(crate) const RECORD_ATTENDANCE: &str = "INSERT INTO call_attendance \
+     (call_id, instance, person, member_id, name, email, joined_at) \
+     SELECT id, $2, $3, $4, $5, $6, $7 FROM calls WHERE id = $1 \
+     ON CONFLICT (call_id, instance, person) DO NOTHING";
+/// `$1` call, `$2` instance, `$3` start, `$4` end: a time not given keeps
+/// the one recorded.
+pub(crate) const RECORD_CALL_INSTANCE: &str = "INSERT INTO call_instances \
+     (call_id, instance, started_at, ended_at) \
+     SELECT id, $2, $3, $4 FROM calls WHERE id = $1 \
+     ON CONFLICT (call_id, instance) DO UPDATE SET \
+       started_at = COALESCE(excluded.started_at, call_instances.started_at), \
+       ended_at = COALESCE(excluded.ended_at, call_instances.ended_at)";
+pub(crate) const CALL_INSTANCES: &str = "SELECT call_id, instance, started_at, ended_at \
+     FROM call_instances WHERE call_id = $1 \
+     ORDER BY started_at IS NULL, started_at, instance";
+pub(crate) const CALL_ATTENDANCE: &str = "SELECT call_id, instance, person, member_id, name, \
+     email, joined_at FROM call_attendance WHERE call_id = $1 ORDER BY joined_at, person";
+pub(crate) const SET_CALL_RECORDING: &str = "UPDATE calls SET recording_url = $2 WHERE id = $1";
+
 #[cfg(test)]
 mod tests {
     use hub_core::model::member::{CommunityRole, ConsentChannel, ConsentStatus};

@@ -20,7 +20,10 @@ use hub_core::{
             Announcement, Delivery, DeliveryAction, NewAnnouncement, Recipient, RecipientCounts,
         },
         audit::{AuditEvent, GENESIS_HASH, NewAuditEvent},
-        call::{Call, CallLanding, ClaimedLanding, Invitee, LandingOutcome, merge_pending},
+        call::{
+            Attendance, Call, CallInstance, CallLanding, ClaimedLanding, Invitee, LandingOutcome,
+            merge_pending,
+        },
         channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
         event::InboundEvent,
@@ -46,10 +49,11 @@ use crate::{
     OpenError,
     error::{corrupt, internal, store_error},
     rows::{
-        AnnouncementRow, AuditRow, CallColumns, CallRow, ChannelRow, CommunityRow, ConsentRow,
-        DeliveryRow, InboundEventRow, InviteeRow, LandingRow, MemberRow, RecipientRow,
-        SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow, bulk_member_json, claimed,
-        health_columns, hub_roster, members_with_consents, pending_text, recipient_counts,
+        AnnouncementRow, AttendanceRow, AuditRow, CallColumns, CallInstanceRow, CallRow,
+        ChannelRow, CommunityRow, ConsentRow, DeliveryRow, InboundEventRow, InviteeRow, LandingRow,
+        MemberRow, RecipientRow, SessionUserRow, SyncJobRow, SyncPersonRow, SyncRunRow, UserRow,
+        bulk_member_json, claimed, health_columns, hub_roster, members_with_consents, pending_text,
+        recipient_counts,
     },
     sql,
 };
@@ -2286,6 +2290,92 @@ impl Store for SqliteStore {
             .into_iter()
             .map(AuditRow::into_event)
             .collect())
+    }
+
+    async fn call_by_zoom_meeting(
+        &self,
+        community: CommunityId,
+        meeting_id: &str,
+    ) -> Result<Option<Call>, StoreError> {
+        sqlx::query_as::<_, CallRow>(AssertSqlSafe(sql::call_by_zoom_meeting()))
+            .bind(community.0)
+            .bind(meeting_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(internal)?
+            .map(CallRow::into_call)
+            .transpose()
+    }
+
+    async fn record_attendance(&self, attendance: &Attendance) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::RECORD_ATTENDANCE)
+            .bind(attendance.call_id.0)
+            .bind(&attendance.instance)
+            .bind(&attendance.person)
+            .bind(attendance.member_id.map(|m| m.0))
+            .bind(&attendance.name)
+            .bind(&attendance.email)
+            .bind(attendance.joined_at)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn record_call_instance(
+        &self,
+        call: CallId,
+        instance: &str,
+        started_at: Option<DateTime<Utc>>,
+        ended_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        let done = sqlx::query(sql::RECORD_CALL_INSTANCE)
+            .bind(call.0)
+            .bind(instance)
+            .bind(started_at)
+            .bind(ended_at)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("this call".into()));
+        }
+        Ok(())
+    }
+
+    async fn call_instances(&self, call: CallId) -> Result<Vec<CallInstance>, StoreError> {
+        Ok(sqlx::query_as::<_, CallInstanceRow>(sql::CALL_INSTANCES)
+            .bind(call.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(CallInstance::from)
+            .collect())
+    }
+
+    async fn call_attendance(&self, call: CallId) -> Result<Vec<Attendance>, StoreError> {
+        Ok(sqlx::query_as::<_, AttendanceRow>(sql::CALL_ATTENDANCE)
+            .bind(call.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(Attendance::from)
+            .collect())
+    }
+
+    async fn set_call_recording(&self, call: CallId, url: &str) -> Result<(), StoreError> {
+        let done = sqlx::query(sql::SET_CALL_RECORDING)
+            .bind(call.0)
+            .bind(url)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound("this call".into()));
+        }
+        Ok(())
     }
 }
 

@@ -77,6 +77,9 @@ contract!(
     a_call_is_kept_whole_with_its_rule_overrides_and_landings,
     a_calls_channels_catch_up_with_each_change_and_wait_for_zoom,
     each_invitation_version_goes_once_and_each_reminder_once,
+    a_call_is_found_by_its_zoom_meeting_within_its_community_only,
+    each_person_is_kept_once_per_time_a_call_is_held,
+    a_time_held_keeps_its_start_and_end_and_a_call_its_recording,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1948,5 +1951,234 @@ async fn each_invitation_version_goes_once_and_each_reminder_once(
             .unwrap()
             .iter()
             .any(|c| c.id == call.id)
+    );
+}
+
+/// A call of `community` whose Zoom landing made meeting `meeting_id`.
+async fn call_in_zoom_meeting(
+    store: &dyn Store,
+    community: hub_core::ids::CommunityId,
+    meeting_id: &str,
+) -> hub_core::model::call::Call {
+    use hub_core::model::{
+        call::{CallJoin, LandingOutcome},
+        channel::ChannelKind,
+    };
+    let zoom = channel_of_kind(store, community, ChannelKind::Zoom).await;
+    let call = weekly_call(community);
+    let now = Utc::now();
+    store
+        .create_call(&call, &[zoom.id], now, audit("call.schedule"))
+        .await
+        .unwrap();
+    let owner = format!("zoom-{meeting_id}");
+    let claimed = store
+        .claim_call_landings(&owner, now, now + Duration::minutes(5), 10)
+        .await
+        .unwrap();
+    assert!(claimed.iter().any(|c| c.call.id == call.id));
+    let landed = LandingOutcome::Landed {
+        revision: 1,
+        remote_ref: Some(meeting_id.into()),
+        join: Some(CallJoin {
+            meeting_id: meeting_id.into(),
+            join_url: format!("https://zoom.example/j/{meeting_id}"),
+        }),
+    };
+    assert!(
+        store
+            .finish_call_landing(&owner, call.id, zoom.id, &landed, now)
+            .await
+            .unwrap()
+    );
+    store.call(call.id).await.unwrap().unwrap()
+}
+
+async fn a_call_is_found_by_its_zoom_meeting_within_its_community_only(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let rse = community(store.as_ref(), "rse").await;
+    let other = community(store.as_ref(), "other").await;
+    assert!(
+        store
+            .call_by_zoom_meeting(rse.id, "81234567890")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let call = call_in_zoom_meeting(store.as_ref(), rse.id, "81234567890").await;
+    let found = store
+        .call_by_zoom_meeting(rse.id, "81234567890")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(call_fields(&found), call_fields(&call));
+    assert!(
+        store
+            .call_by_zoom_meeting(other.id, "81234567890")
+            .await
+            .unwrap()
+            .is_none(),
+        "another community's meeting is not this one's call"
+    );
+    assert!(
+        store
+            .call_by_zoom_meeting(rse.id, "8123456789")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn each_person_is_kept_once_per_time_a_call_is_held(store: Arc<dyn Store>, _url: &str) {
+    use hub_core::model::call::Attendance;
+    let rse = community(store.as_ref(), "rse").await;
+    let ada = store
+        .create_member(
+            rse.id,
+            new_member("ada@example.org", CommunityRole::Member),
+            audit("m"),
+        )
+        .await
+        .unwrap();
+    let call = call_in_zoom_meeting(store.as_ref(), rse.id, "81234567890").await;
+    let at = |minute: u32| Utc.with_ymd_and_hms(2026, 10, 20, 14, minute, 0).unwrap();
+    let member = Attendance {
+        call_id: call.id,
+        instance: "week1==".into(),
+        person: format!("member:{}", ada.id),
+        member_id: Some(ada.id),
+        name: "Ada L.".into(),
+        email: Some("Ada@Example.org".into()),
+        joined_at: at(2),
+    };
+    let guest = Attendance {
+        person: "name:Phone user".into(),
+        member_id: None,
+        name: "Phone user".into(),
+        email: None,
+        joined_at: at(5),
+        ..member.clone()
+    };
+    assert!(store.record_attendance(&member).await.unwrap());
+    assert!(store.record_attendance(&guest).await.unwrap());
+    let rejoined = Attendance {
+        joined_at: at(30),
+        ..member.clone()
+    };
+    assert!(
+        !store.record_attendance(&rejoined).await.unwrap(),
+        "a rejoin is the same person"
+    );
+    let next_week = Attendance {
+        instance: "week2==".into(),
+        joined_at: at(40),
+        ..member.clone()
+    };
+    assert!(store.record_attendance(&next_week).await.unwrap());
+    let unknown = Attendance {
+        call_id: hub_core::ids::CallId::new(),
+        ..member.clone()
+    };
+    assert!(!store.record_attendance(&unknown).await.unwrap());
+
+    assert_eq!(
+        store.call_attendance(call.id).await.unwrap(),
+        [member, guest, next_week],
+        "by join time, the first join kept"
+    );
+    assert!(
+        store
+            .call_attendance(hub_core::ids::CallId::new())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_time_held_keeps_its_start_and_end_and_a_call_its_recording(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::model::call::CallInstance;
+    let rse = community(store.as_ref(), "rse").await;
+    let call = call_in_zoom_meeting(store.as_ref(), rse.id, "81234567890").await;
+    let at = |day: u32, hour: u32| Utc.with_ymd_and_hms(2026, 10, day, hour, 0, 0).unwrap();
+    // The end may arrive first; the start fills in without erasing it.
+    store
+        .record_call_instance(call.id, "week2==", None, Some(at(27, 15)))
+        .await
+        .unwrap();
+    store
+        .record_call_instance(call.id, "week2==", Some(at(27, 14)), None)
+        .await
+        .unwrap();
+    store
+        .record_call_instance(call.id, "week1==", Some(at(20, 14)), None)
+        .await
+        .unwrap();
+    store
+        .record_call_instance(call.id, "week3==", None, None)
+        .await
+        .unwrap();
+    let instance = |name: &str, started, ended| CallInstance {
+        call_id: call.id,
+        instance: name.into(),
+        started_at: started,
+        ended_at: ended,
+    };
+    assert_eq!(
+        store.call_instances(call.id).await.unwrap(),
+        [
+            instance("week1==", Some(at(20, 14)), None),
+            instance("week2==", Some(at(27, 14)), Some(at(27, 15))),
+            instance("week3==", None, None),
+        ]
+    );
+    let refused = store
+        .record_call_instance(hub_core::ids::CallId::new(), "x", Some(at(20, 14)), None)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound(_))),
+        "{refused:?}"
+    );
+
+    store
+        .set_call_recording(call.id, "https://zoom.example/rec/share/abc")
+        .await
+        .unwrap();
+    let kept = store.call(call.id).await.unwrap().unwrap();
+    assert_eq!(
+        kept.recording_url.as_deref(),
+        Some("https://zoom.example/rec/share/abc")
+    );
+    assert_eq!(
+        kept.zoom_meeting_id.as_deref(),
+        Some("81234567890"),
+        "the meeting stays"
+    );
+    // A person's change of the call keeps the recording.
+    let mut retitled = kept.clone();
+    retitled.title = "Renamed".into();
+    store
+        .change_call(
+            &retitled,
+            hub_core::ports::adapter::CallScope::Series,
+            Utc::now(),
+            audit("call.change"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.call(call.id).await.unwrap().unwrap().recording_url,
+        kept.recording_url
+    );
+    let refused = store
+        .set_call_recording(hub_core::ids::CallId::new(), "https://x.example")
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::NotFound(_))),
+        "{refused:?}"
     );
 }

@@ -5,17 +5,21 @@
 //! `/hooks/slack/events` takes Slack's Events API: the signature is checked,
 //! the event kept (a retry of a kept one is acknowledged and dropped), the
 //! request answered, and the event processed afterwards, so Slack hears
-//! back well within its three seconds.
+//! back well within its three seconds. `/hooks/zoom/{channel}` does the same
+//! for one Zoom channel's webhooks, signed with that channel's secret token
+//! (`AppState::zoom_hooks`); its events are applied to the community's calls
+//! by `hub_core::calls::attendance`.
 
 use axum::http::HeaderMap;
 use axum::{
     Json, Router,
     body::Bytes,
-    extract::{DefaultBodyLimit, Query, State},
+    extract::{DefaultBodyLimit, Path, Query, State},
     routing::post,
 };
 use hub_core::{
     bounces::{Intake, IntakeError, take_in},
+    ids::ChannelId,
     model::event::InboundEvent,
     ports::inbound::{Received, Refusal},
 };
@@ -25,6 +29,7 @@ use serde_json::{Value, json};
 use crate::{
     AppState,
     error::{ApiError, AppError},
+    lookup,
 };
 
 /// A report larger than this is not a report.
@@ -42,6 +47,10 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/hooks/slack/events",
             post(slack_events).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
+        )
+        .route(
+            "/hooks/zoom/{channel}",
+            post(zoom_events).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
         )
 }
 
@@ -66,9 +75,41 @@ async fn slack_events(
             Refusal::Unsigned(why) => AppError::Unsigned(why),
             Refusal::Malformed(why) => AppError::Invalid(why),
         })?;
+    let event = match keep(&state, source.source(), received, now).await? {
+        Kept::Answer(answer) => return Ok(Json(answer)),
+        Kept::Event(event) => event,
+    };
+    if let Some(engine) = state.sync.clone() {
+        tokio::spawn(async move {
+            if let Err(error) = engine.process_event(&event).await {
+                tracing::warn!(event = %event.event_id, %error, "a Slack event waits to be processed again");
+            }
+        });
+    }
+    Ok(Json(json!({"ok": true})))
+}
+
+/// What a checked request comes to.
+enum Kept {
+    /// Answer this and stop: a challenge, an ignored event, a retry.
+    Answer(Value),
+    /// A new event, kept: acknowledge it, then process it.
+    Event(InboundEvent),
+}
+
+/// Answers what needs no keeping; keeps a new event before it is
+/// acknowledged (a crash after this loses nothing), and answers a retry of a
+/// kept one as a duplicate.
+async fn keep(
+    state: &AppState,
+    source: &str,
+    received: Received,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Kept, ApiError> {
     let (event_id, routing_key, kind, payload) = match received {
-        Received::Challenge(challenge) => return Ok(Json(json!({"challenge": challenge}))),
-        Received::Ignored(why) => return Ok(Json(json!({"ok": true, "ignored": why}))),
+        Received::Challenge(challenge) => return Ok(Kept::Answer(json!({"challenge": challenge}))),
+        Received::Reply(body) => return Ok(Kept::Answer(body)),
+        Received::Ignored(why) => return Ok(Kept::Answer(json!({"ok": true, "ignored": why}))),
         Received::Event {
             event_id,
             routing_key,
@@ -77,7 +118,7 @@ async fn slack_events(
         } => (event_id, routing_key, kind, payload),
     };
     let event = InboundEvent {
-        source: source.source().to_owned(),
+        source: source.to_owned(),
         event_id,
         routing_key,
         kind,
@@ -86,17 +127,66 @@ async fn slack_events(
         processed_at: None,
         outcome: None,
     };
-    // Kept before it is acknowledged: a crash after this loses nothing.
     if !state.store.record_inbound_event(&event).await? {
-        return Ok(Json(json!({"ok": true, "duplicate": true})));
+        return Ok(Kept::Answer(json!({"ok": true, "duplicate": true})));
     }
-    if let Some(engine) = state.sync.clone() {
-        tokio::spawn(async move {
-            if let Err(error) = engine.process_event(&event).await {
-                tracing::warn!(event = %event.event_id, %error, "a Slack event waits to be processed again");
-            }
-        });
-    }
+    Ok(Kept::Event(event))
+}
+
+/// One Zoom channel's webhooks: checked with its secret token, answered at
+/// once (Zoom waits three seconds), kept first and applied afterwards.
+async fn zoom_events(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    const WHAT: &str = "This Zoom channel";
+    let hooks = state
+        .zoom_hooks
+        .clone()
+        .ok_or_else(|| AppError::NotFound("Zoom webhooks on this hub".into()))?;
+    let id: ChannelId = lookup::id(&channel, WHAT)?;
+    let (channel, secret) = state
+        .store
+        .channel_with_secret(id)
+        .await?
+        .filter(|(channel, _)| channel.kind == hooks.kind())
+        .ok_or_else(|| AppError::NotFound(WHAT.into()))?;
+    let secret = match secret {
+        Some(encrypted) => state
+            .secret_keys()?
+            .decrypt(&encrypted)
+            .map_err(AppError::internal)?,
+        None => String::new(),
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let now = state.clock.now();
+    let received = hooks
+        .receive(
+            &secret,
+            &channel.id.to_string(),
+            header("x-zm-request-timestamp"),
+            header("x-zm-signature"),
+            &body,
+            now.timestamp(),
+        )
+        .map_err(|refusal| match refusal {
+            Refusal::Unsigned(why) => AppError::Unsigned(why),
+            Refusal::Malformed(why) => AppError::Invalid(why),
+        })?;
+    let event = match keep(&state, hooks.source(), received, now).await? {
+        Kept::Answer(answer) => return Ok(Json(answer)),
+        Kept::Event(event) => event,
+    };
+    let (store, clock) = (state.store.clone(), state.clock.clone());
+    tokio::spawn(async move {
+        if let Err(error) =
+            hub_core::calls::attendance::process(store.as_ref(), clock.as_ref(), &event).await
+        {
+            tracing::warn!(event = %event.event_id, %error, "a Zoom event waits to be processed again");
+        }
+    });
     Ok(Json(json!({"ok": true})))
 }
 

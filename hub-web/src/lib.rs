@@ -81,6 +81,9 @@ pub struct AppState {
     /// Checks and reads Slack's Events API requests; `None` where no signing
     /// secret is configured (the hook then answers 404).
     pub slack_events: Option<Arc<dyn hub_core::ports::inbound::EventSource>>,
+    /// Checks and reads Zoom's webhooks, each with its channel's secret
+    /// token; `None` where this build takes none (the hook then answers 404).
+    pub zoom_hooks: Option<Arc<dyn hub_core::ports::inbound::ChannelHooks>>,
     login_limiter: Arc<login_limit::LoginLimiter>,
 }
 
@@ -98,6 +101,7 @@ impl AppState {
             mailer: None,
             slack_installer: None,
             slack_events: None,
+            zoom_hooks: None,
         }
     }
 
@@ -140,6 +144,16 @@ impl AppState {
         events: Arc<dyn hub_core::ports::inbound::EventSource>,
     ) -> Self {
         self.slack_events = Some(events);
+        self
+    }
+
+    /// With Zoom's webhooks.
+    #[must_use]
+    pub fn with_zoom_hooks(
+        mut self,
+        hooks: Arc<dyn hub_core::ports::inbound::ChannelHooks>,
+    ) -> Self {
+        self.zoom_hooks = Some(hooks);
         self
     }
 

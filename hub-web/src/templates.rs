@@ -312,6 +312,9 @@ pub(crate) struct ChannelsPage {
     pub(crate) slack_install: bool,
     /// What the last action did, for the lead.
     pub(crate) notice: Option<String>,
+    /// The hub's public URL, without a trailing slash: a Zoom channel's
+    /// webhook URL starts with it.
+    pub(crate) public_url: String,
 }
 
 /// One conversation a lead can choose.
@@ -346,6 +349,16 @@ pub(crate) struct CallRow {
     /// Its repeat rule, when it repeats.
     pub(crate) repeats: Option<String>,
     pub(crate) landings: Vec<LandingRow>,
+    /// Who came, once Zoom told of anyone joining.
+    pub(crate) attended: Option<AttendedRow>,
+}
+
+/// A call's attendance as the calls page shows it.
+pub(crate) struct AttendedRow {
+    /// Different people who joined, over every time it was held.
+    pub(crate) people: usize,
+    /// When it was last held, for people.
+    pub(crate) last: String,
 }
 
 #[derive(Template)]

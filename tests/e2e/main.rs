@@ -14,6 +14,7 @@ mod mailman;
 mod outbox;
 mod slack;
 mod sync;
+mod zoom_hooks;
 
 use helpers::{OWNER_EMAIL, OWNER_PASSWORD, between, spawn_app};
 use serde_json::Value;

@@ -14,7 +14,8 @@
 //! - Announcements ([`chat`]): one Team Chat message to the configured
 //!   channel, in plain text. Zoom cannot be asked whether a message went
 //!   out, so a lost answer is retried and counted as a possible duplicate.
-//! - Webhooks ([`webhooks`]): the URL validation challenge.
+//! - Webhooks ([`webhooks`]): each channel's signed events, checked with
+//!   its secret token, and the URL validation challenge.
 
 pub mod chat;
 pub mod client;

@@ -2,8 +2,10 @@
 //! feeds (`feed`), invitations by email (`invitations`) and the day-before
 //! reminders (`reminders`), the
 //! rules of scheduling and changing them (`schedule`), and the worker that
-//! brings every channel in line (`lander`).
+//! brings every channel in line (`lander`); what Zoom tells of a call once
+//! it runs — who came, when it ran, its recording (`attendance`).
 
+pub mod attendance;
 pub mod feed;
 pub mod ical;
 pub mod invitations;

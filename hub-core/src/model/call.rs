@@ -299,3 +299,39 @@ pub struct Invitee {
     /// The version of the invitation they were last sent, if any.
     pub invited_sequence: Option<u32>,
 }
+
+/// Someone who joined one time a call's meeting was held, as Zoom told it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attendance {
+    /// The call.
+    pub call_id: CallId,
+    /// The time the meeting was held (Zoom's meeting UUID): a recurring
+    /// call has one per occurrence that ran.
+    pub instance: String,
+    /// Who, as counted once per call and instance: `member:<id>`, else
+    /// `email:<address>`, else `name:<name>` (made by
+    /// `calls::attendance::person_key`).
+    pub person: String,
+    /// The member, when the address Zoom gave is one of the community's.
+    pub member_id: Option<crate::ids::MemberId>,
+    /// The name shown in the meeting.
+    pub name: String,
+    /// The address Zoom gave, as given.
+    pub email: Option<String>,
+    /// When they (first) joined.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// One time a call's meeting was held: when it started and ended, as far
+/// as Zoom said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallInstance {
+    /// The call.
+    pub call_id: CallId,
+    /// Zoom's meeting UUID for this time.
+    pub instance: String,
+    /// When it started.
+    pub started_at: Option<DateTime<Utc>>,
+    /// When it ended.
+    pub ended_at: Option<DateTime<Utc>>,
+}

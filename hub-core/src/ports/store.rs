@@ -17,7 +17,9 @@ use crate::{
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement, Recipient, RecipientCounts},
         audit::{AuditEvent, NewAuditEvent},
-        call::{Call, CallLanding, ClaimedLanding, Invitee, LandingOutcome},
+        call::{
+            Attendance, Call, CallInstance, CallLanding, ClaimedLanding, Invitee, LandingOutcome,
+        },
         channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
         event::InboundEvent,
@@ -981,4 +983,58 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn audit_events(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    // --- what Zoom tells of calls (its webhooks) -----------------------------------
+
+    /// The community's call held in Zoom meeting `meeting_id` (its number,
+    /// as text), if any.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn call_by_zoom_meeting(
+        &self,
+        community: CommunityId,
+        meeting_id: &str,
+    ) -> Result<Option<Call>, StoreError>;
+
+    /// Keeps that someone joined a time the call's meeting was held, once
+    /// per `(call, instance, person)`: `false` when that person was kept
+    /// for that instance before (a rejoin, a replayed event; the first join
+    /// time stays), or the call is unknown.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn record_attendance(&self, attendance: &Attendance) -> Result<bool, StoreError>;
+
+    /// Records when a time the call's meeting was held started and/or
+    /// ended; a time not given keeps what was recorded before.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown call.
+    async fn record_call_instance(
+        &self,
+        call: CallId,
+        instance: &str,
+        started_at: Option<DateTime<Utc>>,
+        ended_at: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+
+    /// The times the call's meeting was held, by start (those with no
+    /// start known last).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn call_instances(&self, call: CallId) -> Result<Vec<CallInstance>, StoreError>;
+
+    /// Everyone who joined the call, every time it was held, by join time.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn call_attendance(&self, call: CallId) -> Result<Vec<Attendance>, StoreError>;
+
+    /// Puts the recording's link on the call (Zoom's share link).
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown call.
+    async fn set_call_recording(&self, call: CallId, url: &str) -> Result<(), StoreError>;
 }

@@ -132,6 +132,9 @@ pub(crate) struct CallDetail {
     /// One per channel that shows calls (Zoom, Slack); none when the
     /// community has no such channel.
     landings: Vec<LandingDto>,
+    /// How many different people joined, over every time it was held, as
+    /// Zoom's webhooks told (0 until they do).
+    attended: usize,
 }
 
 /// A call in one channel.
@@ -458,7 +461,7 @@ async fn find(
     Ok((community, call))
 }
 
-/// The call with its landings, each named by its channel.
+/// The call with its landings, each named by its channel, and how many came.
 async fn detail(
     state: &AppState,
     community: &Community,
@@ -482,9 +485,13 @@ async fn detail(
             })
         })
         .collect();
+    let attended =
+        hub_core::calls::attendance::summarize(&state.store.call_attendance(call.id).await?, &[])
+            .map_or(0, |summary| summary.people);
     Ok(CallDetail {
         call: CallDto::new(call, state.clock.now()),
         landings,
+        attended,
     })
 }
 

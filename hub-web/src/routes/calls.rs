@@ -1,7 +1,7 @@
 //! A community's calls on the dashboard: the schedule form, the upcoming and
 //! past calls with where each stands in every channel (Zoom, Slack, the
-//! email invitations), join and recording links, the calendar feed to add,
-//! and cancelling a call.
+//! email invitations), join and recording links, who came (as Zoom told),
+//! the calendar feed to add, and cancelling a call.
 
 use askama::Template;
 use axum::{
@@ -12,7 +12,10 @@ use axum::{
 };
 use hub_core::{
     access::actor,
-    calls::schedule::{self, CallError, CallRequest},
+    calls::{
+        attendance,
+        schedule::{self, CallError, CallRequest},
+    },
     model::{call::Call, community::Community},
 };
 use serde::Deserialize;
@@ -24,7 +27,7 @@ use crate::{
     error::AppError,
     lookup,
     session::CurrentUser,
-    templates::{CallRow, CallsPage, LandingRow},
+    templates::{AttendedRow, CallRow, CallsPage, LandingRow},
 };
 
 /// The schedule form, kept when it is shown again with an error.
@@ -132,10 +135,19 @@ async fn list_page(
             })
             .collect();
         let next = call.next_occurrence(now);
+        let attended = attendance::summarize(
+            &state.store.call_attendance(call.id).await?,
+            &state.store.call_instances(call.id).await?,
+        )
+        .map(|summary| AttendedRow {
+            people: summary.people,
+            last: describe_held(&call, &summary),
+        });
         let row = CallRow {
             when: describe_next(&call, now),
             repeats: call.recurrence.as_ref().map(ToString::to_string),
             landings,
+            attended,
             call,
         };
         if next.is_some() {
@@ -173,6 +185,21 @@ fn describe_next(call: &Call, now: chrono::DateTime<chrono::Utc>) -> String {
             o.duration_minutes
         )
     })
+}
+
+/// When the call was last held, in its own zone: the start, and the end
+/// where Zoom told it.
+fn describe_held(call: &Call, summary: &attendance::AttendanceSummary) -> String {
+    let local = |at: chrono::DateTime<chrono::Utc>| at.with_timezone(&call.timezone);
+    let started = local(summary.last_started).format("%a %-d %b %Y, %H:%M");
+    match summary.last_ended {
+        Some(ended) => format!(
+            "{started}–{} {}",
+            local(ended).format("%H:%M"),
+            call.timezone.name()
+        ),
+        None => format!("{started} {}", call.timezone.name()),
+    }
 }
 
 /// GET `/communities/{slug}/calls`.

@@ -57,6 +57,7 @@ pub(crate) async fn list(
             channels,
             slack_install: state.slack_installer.is_some(),
             notice,
+            public_url: state.settings.public_url.trim_end_matches('/').to_owned(),
         }
         .render()?,
     ))
