@@ -501,3 +501,37 @@ async fn a_call_members_register_for_makes_its_meeting_the_zoom_channels_roster(
         serde_json::json!(["call-1"])
     );
 }
+
+#[tokio::test]
+async fn once_an_occurrence_has_ended_the_slack_post_moves_on_to_the_next() {
+    let s = setup().await;
+    let call = s.schedule().await;
+    s.settle().await;
+    let slack_before = s.slack.calls().len();
+    let zoom_before = s.zoom.calls().len();
+
+    // During the first occurrence nothing moves; once it has ended, Slack's
+    // post moves on (with its reminder), and Zoom is left alone.
+    let first = call.occurrences()[0];
+    s.clock
+        .advance(first.starts_at + chrono::Duration::minutes(30) - s.clock.now());
+    s.settle().await;
+    assert_eq!(s.slack.calls().len(), slack_before);
+    s.clock.advance(chrono::Duration::minutes(31));
+    s.settle().await;
+    let slack = s.slack.calls();
+    assert_eq!(slack.len(), slack_before + 1, "{slack:?}");
+    assert!(matches!(
+        slack.last(),
+        Some(CallOp::Updated {
+            scope: CallScope::Series,
+            ..
+        })
+    ));
+    assert_eq!(s.zoom.calls().len(), zoom_before);
+
+    // Once is enough until the next occurrence ends.
+    s.clock.advance(chrono::Duration::minutes(139));
+    s.settle().await;
+    assert_eq!(s.slack.calls().len(), slack_before + 1);
+}

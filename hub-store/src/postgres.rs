@@ -1107,23 +1107,11 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let columns = CallColumns::of(call);
-        sqlx::query(sql::INSERT_CALL)
-            .bind(call.id.0)
+        sql::bind_call!(sqlx::query(sql::INSERT_CALL), call, columns)
             .bind(call.community_id.0)
-            .bind(&call.title)
-            .bind(&call.agenda)
-            .bind(&columns.starts_at_local)
-            .bind(call.timezone.name())
-            .bind(columns.duration_minutes)
-            .bind(&columns.rrule)
-            .bind(&columns.overrides)
-            .bind(&columns.cancelled_occurrences)
-            .bind(call.registration)
-            .bind(call.status.as_str())
             .bind(&call.zoom_meeting_id)
             .bind(&call.join_url)
             .bind(&call.recording_url)
-            .bind(columns.sequence)
             .bind(call.created_at)
             .execute(&mut *tx)
             .await
@@ -1188,19 +1176,7 @@ impl Store for PgStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
         let columns = CallColumns::of(call);
-        let done = sqlx::query(sql::UPDATE_CALL)
-            .bind(call.id.0)
-            .bind(&call.title)
-            .bind(&call.agenda)
-            .bind(&columns.starts_at_local)
-            .bind(call.timezone.name())
-            .bind(columns.duration_minutes)
-            .bind(&columns.rrule)
-            .bind(&columns.overrides)
-            .bind(&columns.cancelled_occurrences)
-            .bind(call.registration)
-            .bind(call.status.as_str())
-            .bind(columns.sequence)
+        let done = sql::bind_call!(sqlx::query(sql::UPDATE_CALL), call, columns)
             .execute(&mut *tx)
             .await
             .map_err(internal)?;
@@ -1415,6 +1391,23 @@ impl Store for PgStore {
                 .map_err(internal)?;
         }
         tx.commit().await.map_err(internal)
+    }
+
+    async fn refresh_call_landing(
+        &self,
+        call: CallId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::BUMP_LANDING)
+            .bind(call.0)
+            .bind(channel.0)
+            .bind(pending_text(&[CallScope::Series]))
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
     }
 
     async fn scheduled_calls(&self) -> Result<Vec<Call>, StoreError> {

@@ -574,10 +574,36 @@ pub(crate) const UNPROCESSED_INBOUND_EVENTS: &str = "SELECT source, event_id, ro
 pub(crate) const CALL_COLUMNS: &str = "id, community_id, title, agenda, starts_at_local, timezone, \
      duration_minutes, rrule, overrides, cancelled_occurrences, registration, status, \
      zoom_meeting_id, join_url, recording_url, sequence, created_at";
-pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (id, community_id, title, agenda, \
+/// `$1`–`$12` as [`bind_call!`] binds them, then the community, the
+/// meeting, its link, the recording and the creation time.
+pub(crate) const INSERT_CALL: &str = "INSERT INTO calls (id, title, agenda, \
      starts_at_local, timezone, duration_minutes, rrule, overrides, cancelled_occurrences, \
-     registration, status, zoom_meeting_id, join_url, recording_url, sequence, created_at) \
+     registration, status, sequence, community_id, zoom_meeting_id, join_url, recording_url, \
+     created_at) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+
+/// Binds what a person sets of a call, in the order [`INSERT_CALL`] and
+/// [`UPDATE_CALL`] take it (`$1`–`$12`): the id, title, agenda, local
+/// start, zone, length, rule, overrides, cancelled occurrences,
+/// registration, status and sequence. One list for both backends.
+macro_rules! bind_call {
+    ($query:expr, $call:expr, $columns:expr) => {
+        $query
+            .bind($call.id.0)
+            .bind(&$call.title)
+            .bind(&$call.agenda)
+            .bind(&$columns.starts_at_local)
+            .bind($call.timezone.name())
+            .bind($columns.duration_minutes)
+            .bind(&$columns.rrule)
+            .bind(&$columns.overrides)
+            .bind(&$columns.cancelled_occurrences)
+            .bind($call.registration)
+            .bind($call.status.as_str())
+            .bind($columns.sequence)
+    };
+}
+pub(crate) use bind_call;
 /// `$1` call, `$2` channel, `$3` due, `$4` the call's community: a channel
 /// of another community inserts nothing.
 pub(crate) const INSERT_CALL_LANDING: &str = "INSERT INTO call_landings \

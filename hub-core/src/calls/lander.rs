@@ -93,6 +93,8 @@ impl Lander {
     /// Storage failures while claiming; each landing's own failure is
     /// recorded on it instead.
     pub async fn run_once(&self) -> Result<usize, crate::ports::store::StoreError> {
+        // First, so a post it moves on is claimed in this same step.
+        self.remind().await?;
         let now = self.clock.now();
         let lease = now + chrono_duration(self.settings.lease);
         let claimed = self
@@ -115,15 +117,13 @@ impl Lander {
                 tracing::warn!(call = %work.landing.call_id, channel = %work.landing.channel_id, "the lease ran out before the outcome was written; another worker repeats it");
             }
         }
-        self.remind().await?;
         Ok(claimed.len())
     }
 
-    /// Sends the day-before reminders that are due, once a minute at most.
+    /// Once a minute at most: moves Slack posts of recurring calls on to
+    /// their next occurrence, and sends the day-before reminders that are
+    /// due.
     async fn remind(&self) -> Result<usize, crate::ports::store::StoreError> {
-        let Some(invitations) = &self.invitations else {
-            return Ok(0);
-        };
         let now = self.clock.now();
         {
             let mut last = self
@@ -135,6 +135,10 @@ impl Lander {
             }
             *last = Some(now);
         }
+        super::reminders::move_posts_on(self.store.as_ref(), now).await?;
+        let Some(invitations) = &self.invitations else {
+            return Ok(0);
+        };
         super::reminders::send_due(self.store.as_ref(), invitations, now).await
     }
 

@@ -7,7 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{
     calls::{feed, invitations::Invitations},
-    model::call::{Call, Invitee, Occurrence},
+    model::{
+        call::{Call, Invitee, LandingState, Occurrence},
+        channel::ChannelKind,
+    },
     ports::{
         mailer::OutgoingMail,
         store::{Store, StoreError},
@@ -63,6 +66,46 @@ fn message(
         ),
         calendar: None,
     }
+}
+
+/// Whether a landing last carried out at `landed_at` shows an occurrence
+/// that has ended by `now` (so a post showing "the next call" is stale).
+#[must_use]
+pub fn shows_a_past_occurrence(call: &Call, landed_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    call.occurrences().iter().any(|o| {
+        let end = o.starts_at + Duration::minutes(i64::from(o.duration_minutes));
+        !o.cancelled && landed_at < end && end <= now
+    })
+}
+
+/// Has each Slack post of a recurring call that still shows an occurrence
+/// which has ended move on to the next one (and schedule its reminder).
+///
+/// # Errors
+/// Storage failures.
+pub async fn move_posts_on(store: &dyn Store, now: DateTime<Utc>) -> Result<usize, StoreError> {
+    let mut moved = 0;
+    for call in store.scheduled_calls().await? {
+        if call.recurrence.is_none() {
+            continue;
+        }
+        let channels = store.channels(call.community_id).await?;
+        for landing in store.call_landings(call.id).await? {
+            let slack = channels
+                .iter()
+                .any(|c| c.id == landing.channel_id && c.kind == ChannelKind::Slack);
+            if slack
+                && landing.state == LandingState::Landed
+                && shows_a_past_occurrence(&call, landing.next_attempt_at, now)
+            {
+                store
+                    .refresh_call_landing(call.id, landing.channel_id, now)
+                    .await?;
+                moved += 1;
+            }
+        }
+    }
+    Ok(moved)
 }
 
 /// Sends every reminder due at `now`; returns how many went out.
@@ -154,5 +197,20 @@ mod tests {
             Some(start + Duration::days(1)),
             "during the first, the second's reminder is due"
         );
+
+        // A post landed before the first occurrence is stale once it ended,
+        // and fresh again once moved on after it.
+        let ended = now + Duration::hours(31);
+        assert!(!shows_a_past_occurrence(
+            &call,
+            now,
+            now + Duration::hours(30)
+        ));
+        assert!(shows_a_past_occurrence(&call, now, ended));
+        assert!(!shows_a_past_occurrence(
+            &call,
+            ended,
+            ended + Duration::minutes(5)
+        ));
     }
 }

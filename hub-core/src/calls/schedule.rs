@@ -194,7 +194,9 @@ pub async fn schedule(
         join_url: None,
         recording_url: None,
         sequence: 0,
-        created_at: now,
+        // To the microsecond, what both databases keep: the call as answered
+        // is the call as read back.
+        created_at: chrono::SubsecRound::trunc_subsecs(now, 6),
     };
     let channels: Vec<_> = call_channels(store, community)
         .await?

@@ -614,6 +614,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
+    /// Has one channel bring the whole call in line again (a new revision,
+    /// due at `now`), without any change of the call: a Slack post moves on
+    /// to the next occurrence, with its reminder, once one has ended.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn refresh_call_landing(
+        &self,
+        call: CallId,
+        channel: ChannelId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+
     /// Every call not cancelled, in every community (the day-before
     /// reminders look through them).
     ///
