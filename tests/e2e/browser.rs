@@ -557,7 +557,10 @@ async fn a_lead_connects_zoom_and_schedules_a_weekly_call_in_a_real_browser() {
         .await;
     browser.click("#connect-zoom button[type=submit]").await;
     let page = browser.text().await;
-    assert!(page.contains("Connected Zoom"), "{page}");
+    assert!(
+        page.contains("Connected Zoom. Calls scheduled from now on are made there"),
+        "{page}"
+    );
 
     // A weekly call at 10:00 New York time, four times.
     browser

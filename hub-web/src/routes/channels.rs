@@ -47,8 +47,19 @@ pub(crate) async fn list(
 ) -> Result<Html<String>, AppError> {
     let community = community(&state, &user, &slug).await?;
     let channels = state.store.channels(community.id).await?;
+    // What connecting did depends on the tool: Slack's people are imported
+    // at once, a Zoom account takes the calls scheduled from now on.
     let notice = query.connected.map(|name| {
-        format!("Connected {name}. Its people are being imported into the roster; the Sync tab shows the run.")
+        let zoom = channels
+            .iter()
+            .rev()
+            .find(|c| c.name == name)
+            .is_some_and(|c| c.kind == hub_core::model::channel::ChannelKind::Zoom);
+        if zoom {
+            format!("Connected {name}. Calls scheduled from now on are made there; give Zoom the webhook URL shown below to see who came.")
+        } else {
+            format!("Connected {name}. Its people are being imported into the roster; the Sync tab shows the run.")
+        }
     });
     Ok(Html(
         ChannelsPage {
