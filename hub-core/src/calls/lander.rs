@@ -135,11 +135,13 @@ impl Lander {
             }
             *last = Some(now);
         }
-        super::reminders::move_posts_on(self.store.as_ref(), now).await?;
+        // Read once for both: the posts to move on and the reminders due.
+        let calls = self.store.scheduled_calls().await?;
+        super::reminders::move_posts_on(self.store.as_ref(), &calls, now).await?;
         let Some(invitations) = &self.invitations else {
             return Ok(0);
         };
-        super::reminders::send_due(self.store.as_ref(), invitations, now).await
+        super::reminders::send_due(self.store.as_ref(), invitations, &calls, now).await
     }
 
     /// Runs until `shutdown` resolves, resting `idle` when nothing is due.

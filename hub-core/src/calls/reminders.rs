@@ -83,20 +83,28 @@ pub fn shows_a_past_occurrence(call: &Call, landed_at: DateTime<Utc>, now: DateT
 ///
 /// # Errors
 /// Storage failures.
-pub async fn move_posts_on(store: &dyn Store, now: DateTime<Utc>) -> Result<usize, StoreError> {
+pub async fn move_posts_on(
+    store: &dyn Store,
+    calls: &[Call],
+    now: DateTime<Utc>,
+) -> Result<usize, StoreError> {
     let mut moved = 0;
-    for call in store.scheduled_calls().await? {
-        if call.recurrence.is_none() {
-            continue;
-        }
-        let channels = store.channels(call.community_id).await?;
+    // A community's channels, read once for all its calls.
+    let mut channels_of = std::collections::HashMap::new();
+    for call in calls.iter().filter(|c| c.recurrence.is_some()) {
+        let channels = match channels_of.entry(call.community_id) {
+            std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
+            std::collections::hash_map::Entry::Vacant(new) => {
+                new.insert(store.channels(call.community_id).await?)
+            }
+        };
         for landing in store.call_landings(call.id).await? {
             let slack = channels
                 .iter()
                 .any(|c| c.id == landing.channel_id && c.kind == ChannelKind::Slack);
             if slack
                 && landing.state == LandingState::Landed
-                && shows_a_past_occurrence(&call, landing.next_attempt_at, now)
+                && shows_a_past_occurrence(call, landing.next_attempt_at, now)
             {
                 store
                     .refresh_call_landing(call.id, landing.channel_id, now)
@@ -115,11 +123,12 @@ pub async fn move_posts_on(store: &dyn Store, now: DateTime<Utc>) -> Result<usiz
 pub async fn send_due(
     store: &dyn Store,
     invitations: &Invitations,
+    calls: &[Call],
     now: DateTime<Utc>,
 ) -> Result<usize, StoreError> {
     let mut sent = 0;
-    for call in store.scheduled_calls().await? {
-        let Some(occurrence) = due(&call, now) else {
+    for call in calls {
+        let Some(occurrence) = due(call, now) else {
             continue;
         };
         let Some(community) = store.community(call.community_id).await? else {
@@ -136,7 +145,7 @@ pub async fn send_due(
             }
             for invitee in &batch {
                 let mail = message(
-                    &call,
+                    call,
                     &occurrence,
                     invitee,
                     &community.name,
