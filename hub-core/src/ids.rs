@@ -92,3 +92,19 @@ id_type!(
     /// An API bearer token (its id, never its secret).
     ApiTokenId
 );
+id_type!(
+    /// A room of a peer conference.
+    RoomId
+);
+id_type!(
+    /// A time slot of a peer conference.
+    SlotId
+);
+id_type!(
+    /// One person's registration for a peer conference.
+    RegistrationId
+);
+id_type!(
+    /// A session proposed for a peer conference.
+    ProposalId
+);

@@ -13,6 +13,7 @@ pub mod bounces;
 pub mod calls;
 pub mod channels;
 pub mod communities;
+pub mod conferences;
 pub mod credentials;
 pub mod destination;
 pub mod email;

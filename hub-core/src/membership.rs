@@ -144,7 +144,7 @@ pub async fn request_join(
          If it was not you, ignore this message: nothing happens without the confirmation.\n",
         community = community.name
     );
-    send(
+    Ok(send(
         mailer,
         &email,
         &format!("Confirm your subscription to {}", community.name),
@@ -152,7 +152,7 @@ pub async fn request_join(
         &link,
         public_url,
     )
-    .await
+    .await?)
 }
 
 /// Confirms a join: the person becomes a member (or is one again) with the
@@ -236,7 +236,7 @@ pub async fn request_preferences(
          If you did not ask for it, ignore this message.\n",
         community = community.name
     );
-    send(
+    Ok(send(
         mailer,
         &member.email,
         &format!("Your preferences for {}", community.name),
@@ -244,7 +244,7 @@ pub async fn request_preferences(
         &link,
         public_url,
     )
-    .await
+    .await?)
 }
 
 /// The member a preferences link belongs to, without using it up (mail
@@ -378,14 +378,16 @@ async fn issue(
     Ok(secret)
 }
 
-async fn send(
+/// Mails a message carrying a link; its Message-ID is made from the link,
+/// so a resent message is recognisably the same.
+pub(crate) async fn send(
     mailer: &dyn Mailer,
     to: &Email,
     subject: &str,
     text: String,
     link: &str,
     public_url: &str,
-) -> Result<(), MembershipError> {
+) -> Result<(), MailError> {
     let host = url::Url::parse(public_url)
         .ok()
         .and_then(|u| u.host_str().map(str::to_owned))
@@ -398,6 +400,5 @@ async fn send(
         message_id: format!("{}@{host}", &hash_secret(link)[..32]),
         calendar: None,
     };
-    mailer.send(&mail).await?;
-    Ok(())
+    mailer.send(&mail).await
 }

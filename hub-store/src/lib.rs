@@ -4,11 +4,14 @@
 //! at start. Queries are checked at run time and proven by the contract suite
 //! in `tests/contract.rs`, which runs against both.
 
+mod conference_sql;
 mod error;
 mod postgres;
+mod postgres_conference;
 mod rows;
 mod sql;
 mod sqlite;
+mod sqlite_conference;
 
 use std::sync::Arc;
 

@@ -60,7 +60,7 @@ use crate::{
 /// The Store on a PostgreSQL database.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 /// How stale a session's "last used" may get before a request updates it.
@@ -88,7 +88,7 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    async fn write(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, Postgres>, StoreError> {
         self.pool.begin().await.map_err(internal)
     }
 
@@ -117,7 +117,7 @@ impl PgStore {
 
 /// Appends to the audit chain inside the caller's transaction. The head row's
 /// lock orders concurrent appenders, so the chain never forks.
-async fn append_audit_in(
+pub(crate) async fn append_audit_in(
     conn: &mut PgConnection,
     event: NewAuditEvent,
 ) -> Result<AuditEvent, StoreError> {

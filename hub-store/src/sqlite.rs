@@ -61,7 +61,7 @@ use crate::{
 /// The Store on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
 }
 
 /// How stale a session's "last used" may get before a request updates it.
@@ -100,7 +100,7 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
-    async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
+    pub(crate) async fn write(&self) -> Result<sqlx::Transaction<'static, Sqlite>, StoreError> {
         self.pool
             .begin_with("BEGIN IMMEDIATE")
             .await
@@ -132,7 +132,7 @@ impl SqliteStore {
 
 /// Appends to the audit chain inside the caller's write transaction, which
 /// holds SQLite's write lock, so no other writer can chain in between.
-async fn append_audit_in(
+pub(crate) async fn append_audit_in(
     conn: &mut SqliteConnection,
     event: NewAuditEvent,
 ) -> Result<AuditEvent, StoreError> {

@@ -43,6 +43,9 @@ pub(crate) enum AppError {
     /// 409: conflicts with what exists.
     #[error("{0}")]
     Conflict(String),
+    /// 410: a mailed link that expired or was used.
+    #[error("{0}")]
+    Gone(String),
     /// 429: too many attempts.
     #[error("{0}")]
     TooManyRequests(String),
@@ -58,7 +61,7 @@ pub(crate) enum AppError {
 }
 
 impl AppError {
-    fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -67,6 +70,7 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Gone(_) => StatusCode::GONE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -84,6 +88,7 @@ impl AppError {
             Self::Forbidden(_) => "forbidden",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
+            Self::Gone(_) => "gone",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -132,6 +137,31 @@ impl From<StoreError> for AppError {
             StoreError::Internal(cause) => Self::Internal(cause),
         }
     }
+}
+
+impl From<hub_core::conferences::ConferenceError> for AppError {
+    fn from(error: hub_core::conferences::ConferenceError) -> Self {
+        use hub_core::conferences::ConferenceError as E;
+        let message = error.to_string();
+        match error {
+            E::Invalid(_) | E::Email(_) => Self::Invalid(message),
+            E::Closed(_) | E::OverBudget(_) | E::AlreadyVoted => Self::Conflict(message),
+            E::NotRegistrant => Self::Forbidden(message),
+            E::NotFound(what) => Self::NotFound(capitalized(what)),
+            E::SpentLink => Self::Gone(message),
+            E::TooSoon => Self::TooManyRequests(message),
+            E::NoMailer | E::Mail(_) => Self::Upstream(message),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl From<hub_core::sync::SyncError> for AppError {

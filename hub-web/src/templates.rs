@@ -372,3 +372,198 @@ pub(crate) struct CallsPage {
     pub(crate) feed_url: String,
     pub(crate) error: Option<String>,
 }
+
+/// A signed-in registrant, as their conference page shows them.
+pub(crate) struct RegistrantView {
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) status: &'static str,
+    pub(crate) seated: bool,
+    pub(crate) waitlist_position: Option<usize>,
+    pub(crate) votes_left: u32,
+}
+
+/// One proposed session on the public page.
+pub(crate) struct ConferenceProposalRow {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) description: String,
+    pub(crate) format: &'static str,
+    pub(crate) proposer: String,
+    pub(crate) co_hosts: String,
+    /// Shown when the lead lets registrants see the ranking.
+    pub(crate) votes: Option<u32>,
+    pub(crate) voted: bool,
+    pub(crate) mine: bool,
+}
+
+/// A conference's public page.
+#[derive(Template)]
+#[template(path = "public/conference.html")]
+pub(crate) struct ConferencePage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) conference: hub_core::model::conference::Conference,
+    pub(crate) path: String,
+    pub(crate) days: String,
+    pub(crate) phase: &'static str,
+    pub(crate) registration_open: bool,
+    pub(crate) proposals_open: bool,
+    pub(crate) voting_open: bool,
+    pub(crate) published: bool,
+    pub(crate) seats_left: usize,
+    pub(crate) formats: Vec<&'static str>,
+    pub(crate) registrant: Option<RegistrantView>,
+    pub(crate) proposals: Vec<ConferenceProposalRow>,
+    pub(crate) form_email: String,
+    pub(crate) form_name: String,
+    pub(crate) form_title: String,
+    pub(crate) form_description: String,
+    pub(crate) form_format: String,
+    pub(crate) form_co_hosts: String,
+    pub(crate) notice: Option<String>,
+    pub(crate) error: Option<String>,
+}
+
+/// One session in a schedule cell.
+pub(crate) struct ScheduleCell {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) hosts: String,
+    pub(crate) votes: u32,
+    pub(crate) expected: u32,
+    pub(crate) pinned: bool,
+    pub(crate) slack_url: Option<String>,
+}
+
+/// One slot's row of a schedule grid.
+pub(crate) struct ScheduleRow {
+    pub(crate) slot_id: String,
+    pub(crate) when: String,
+    pub(crate) cells: Vec<Option<ScheduleCell>>,
+}
+
+/// The grid's rows as pages show them, in the conference's zone.
+pub(crate) fn schedule_rows(
+    conference: &hub_core::model::conference::Conference,
+    rows: Vec<hub_core::conferences::schedule::GridRow>,
+) -> Vec<ScheduleRow> {
+    rows.into_iter()
+        .map(|row| {
+            let start = row.slot.starts_at.with_timezone(&conference.timezone);
+            let end = row.slot.ends_at.with_timezone(&conference.timezone);
+            ScheduleRow {
+                slot_id: row.slot.id.to_string(),
+                when: format!(
+                    "{} {}–{}",
+                    start.format("%a %-d %b"),
+                    start.format("%H:%M"),
+                    end.format("%H:%M")
+                ),
+                cells: row
+                    .cells
+                    .into_iter()
+                    .map(|cell| {
+                        cell.map(|c| ScheduleCell {
+                            id: c.proposal.proposal.id.to_string(),
+                            hosts: std::iter::once(c.proposal.proposer_name.clone())
+                                .chain(c.proposal.proposal.co_hosts.iter().map(ToString::to_string))
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                            title: c.proposal.proposal.title,
+                            votes: c.proposal.votes,
+                            expected: c.expected,
+                            pinned: c.placement.pinned,
+                            slack_url: c.placement.slack_url,
+                        })
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// A conference's published schedule.
+#[derive(Template)]
+#[template(path = "public/schedule.html")]
+pub(crate) struct SchedulePage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) conference: hub_core::model::conference::Conference,
+    pub(crate) path: String,
+    pub(crate) days: String,
+    pub(crate) rooms: Vec<String>,
+    pub(crate) rows: Vec<ScheduleRow>,
+}
+
+/// A community's conferences and the form to make one.
+#[derive(Template)]
+#[template(path = "conferences/list.html")]
+pub(crate) struct ConferenceListPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    /// Slug, name, days, phase.
+    pub(crate) rows: Vec<(String, String, String, &'static str)>,
+    pub(crate) form: crate::routes::conferences::SettingsForm,
+    pub(crate) error: Option<String>,
+}
+
+/// One registration on the lead's page.
+pub(crate) struct RegistrationRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) email: String,
+    pub(crate) status: &'static str,
+    pub(crate) cancellable: bool,
+}
+
+/// One proposal in the lead's ranking.
+pub(crate) struct LeadProposalRow {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) format: &'static str,
+    pub(crate) proposer: String,
+    pub(crate) co_hosts: String,
+    pub(crate) votes: u32,
+    pub(crate) placed: bool,
+}
+
+/// A session the builder could not place, and why.
+pub(crate) struct UnfittedRow {
+    pub(crate) title: String,
+    pub(crate) reason: String,
+}
+
+/// One conference's page for its leads.
+#[derive(Template)]
+#[template(path = "conferences/show.html")]
+pub(crate) struct ConferenceManagePage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) conference: hub_core::model::conference::Conference,
+    pub(crate) path: String,
+    pub(crate) public_path: String,
+    pub(crate) days: String,
+    pub(crate) phase: &'static str,
+    pub(crate) next_phase: Option<&'static str>,
+    pub(crate) can_publish: bool,
+    pub(crate) registration_open: bool,
+    pub(crate) settings: crate::routes::conferences::SettingsForm,
+    pub(crate) rooms_text: String,
+    pub(crate) slots_text: String,
+    pub(crate) seated: usize,
+    pub(crate) waitlisted: usize,
+    pub(crate) registrations: Vec<RegistrationRow>,
+    pub(crate) proposals: Vec<LeadProposalRow>,
+    /// Id and label of each room, for the pin form.
+    pub(crate) room_choices: Vec<(String, String)>,
+    /// Id and label of each slot, for the pin form.
+    pub(crate) slot_choices: Vec<(String, String)>,
+    pub(crate) rooms: Vec<String>,
+    pub(crate) rows: Vec<ScheduleRow>,
+    /// Placed, clashes, the baseline's clashes: the last build's outcome.
+    pub(crate) report: Option<(usize, u32, u32)>,
+    pub(crate) unfitted: Vec<UnfittedRow>,
+    pub(crate) notice: Option<String>,
+    pub(crate) error: Option<String>,
+}

@@ -641,3 +641,137 @@ async fn a_lead_connects_zoom_and_schedules_a_weekly_call_in_a_real_browser() {
     assert!(!feed.contains(&meeting.join_url));
     browser.client.clone().close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_lead_runs_a_peer_conference_and_a_registrant_proposes_and_votes_in_a_real_browser() {
+    let Some(browser) = browser().await else {
+        return;
+    };
+    let Some(c) = crate::conferences::community_app().await else {
+        return;
+    };
+    let app = &c.app;
+    let lead = |path: &str| app.url(&format!("/communities/rse/conferences{path}"));
+    browser.client.goto(&app.url("/login")).await.unwrap();
+    browser.fill("input[name=email]", OWNER_EMAIL).await;
+    browser.fill("input[name=password]", OWNER_PASSWORD).await;
+    browser.click("button[type=submit]").await;
+
+    // The lead creates the conference from the Conferences tab.
+    browser
+        .client
+        .goto(&app.url("/communities/rse/members"))
+        .await
+        .unwrap();
+    browser
+        .click("nav.tabs a[href='/communities/rse/conferences']")
+        .await;
+    browser.fill("input[name=name]", "RSE Unconference").await;
+    browser.fill("input[name=slug]", "unconf").await;
+    // Date fields take typed keys in the browser's locale order; their
+    // values are set as the form sends them instead.
+    browser
+        .client
+        .execute(
+            "document.querySelector('input[name=starts_on]').value = '2027-03-04';\
+             document.querySelector('input[name=ends_on]').value = '2027-03-04';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    browser.fill("input[name=timezone]", "Europe/Berlin").await;
+    browser.fill("input[name=capacity]", "20").await;
+    browser.click("form.compose button[type=submit]").await;
+    assert_eq!(browser.path().await, "/communities/rse/conferences/unconf");
+    browser
+        .fill("textarea[name=rooms]", "Hall, 20\nSmall, 5")
+        .await;
+    browser
+        .fill(
+            "textarea[name=slots]",
+            "2027-03-04 09:00-10:00\n2027-03-04 10:30-11:30",
+        )
+        .await;
+    browser.click("form[action$='/grid'] button").await;
+    assert!(browser.text().await.contains("Hall, 20"));
+
+    // Someone registers on the public page and confirms from the mail.
+    browser
+        .client
+        .goto(&app.url("/c/rse/conferences/unconf"))
+        .await
+        .unwrap();
+    browser
+        .fill(
+            "form[action$='/register'] input[name=email]",
+            "grace@example.net",
+        )
+        .await;
+    browser
+        .fill("form[action$='/register'] input[name=name]", "Grace")
+        .await;
+    browser.click("form[action$='/register'] button").await;
+    assert!(browser.text().await.contains("Check your mail"));
+    let link = c.link("grace@example.net", "confirm").await;
+    browser.client.goto(&app.url(&link)).await.unwrap();
+    browser.click("form button[type=submit]").await;
+    assert!(browser.text().await.contains("registered, with a seat"));
+
+    // Proposals open; she proposes a session.
+    browser.client.goto(&lead("/unconf")).await.unwrap();
+    browser.click("form[action$='/advance'] button").await;
+    assert!(browser.text().await.contains("phase: Proposals"));
+    browser
+        .client
+        .goto(&app.url("/c/rse/conferences/unconf"))
+        .await
+        .unwrap();
+    browser
+        .fill("input[name=title]", "Testing research code")
+        .await;
+    browser
+        .fill("textarea[name=description]", "Bring your worst test.")
+        .await;
+    browser.click("form[action$='/proposals'] button").await;
+    assert!(browser.text().await.contains("Your session is proposed."));
+
+    // Voting opens; she votes for it.
+    browser.client.goto(&lead("/unconf")).await.unwrap();
+    browser.click("form[action$='/advance'] button").await;
+    browser
+        .client
+        .goto(&app.url("/c/rse/conferences/unconf"))
+        .await
+        .unwrap();
+    browser.click("form[action$='/vote'] button").await;
+    let page = browser.text().await;
+    assert!(
+        page.contains("Your vote is counted.") && page.contains("You have 4 of 5 votes left."),
+        "{page}"
+    );
+    assert!(page.contains("Withdraw my vote"), "{page}");
+
+    // The lead builds and publishes; the schedule is public.
+    browser.client.goto(&lead("/unconf")).await.unwrap();
+    browser.click("form[action$='/build'] button").await;
+    let page = browser.text().await;
+    assert!(page.contains("1 sessions placed"), "{page}");
+    browser.click("form[action$='/publish'] button").await;
+    assert!(browser.text().await.contains("phase: Schedule published"));
+    browser
+        .client
+        .goto(&app.url("/c/rse/conferences/unconf/schedule"))
+        .await
+        .unwrap();
+    let page = browser.text().await;
+    assert!(
+        page.contains("Testing research code") && page.contains("Hall"),
+        "{page}"
+    );
+    assert!(
+        page.contains("Thu 4 Mar 09:00–10:00") || page.contains("Thu 4 Mar 10:30–11:30"),
+        "{page}"
+    );
+
+    browser.client.clone().close().await.unwrap();
+}

@@ -8,6 +8,8 @@ mod browser;
 mod calls;
 mod calls_api;
 mod cli;
+mod conferences;
+mod conferences_api;
 mod email;
 mod helpers;
 mod mailman;
@@ -810,9 +812,27 @@ async fn the_openapi_document_describes_the_routes_the_server_answers() {
     let paths = doc["paths"].as_object().unwrap();
     assert!(paths.len() >= 5);
     app.create_community("rse", "").await;
+    // Paths naming a conference by its short name name this one.
+    let conference = api(
+        &app,
+        &token,
+        reqwest::Method::POST,
+        "/api/v1/communities/rse/conferences",
+    )
+    .await
+    .json(&serde_json::json!({
+        "slug": "unconf", "name": "Unconference", "starts_on": "2027-03-04",
+        "ends_on": "2027-03-04", "timezone": "Europe/Berlin", "capacity": 10,
+        "vote_budget": 3, "show_up_factor": 0.7,
+    }))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(conference.status(), 201);
     for path in paths.keys() {
         let concrete = path
             .replace("{slug}", "rse")
+            .replace("{conference}", "unconf")
             .replace("{id}", "00000000-0000-0000-0000-000000000000");
         let methods = paths[path].as_object().unwrap();
         if methods.contains_key("get") {

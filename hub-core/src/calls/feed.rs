@@ -77,7 +77,8 @@ pub enum FeedError {
     Store(#[from] StoreError),
 }
 
-/// The community's calendar: every call, cancelled ones marked so, with
+/// The community's calendar: every call, cancelled ones marked so, and the
+/// sessions of its published conference schedules, with
 /// join links only when `member` (from a private feed's token) is given and
 /// still takes part.
 ///
@@ -111,7 +112,15 @@ pub async fn calendar(
             with_join_url: member.is_some(),
         })
         .collect();
-    Ok(ical::feed(sender, &entries, now))
+    let sessions = crate::conferences::calendar::community_sessions(
+        store,
+        community,
+        sender,
+        public_url,
+        member.is_some(),
+    )
+    .await?;
+    Ok(ical::feed_with_sessions(sender, &entries, &sessions, now))
 }
 
 #[cfg(test)]

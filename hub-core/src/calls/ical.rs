@@ -73,13 +73,45 @@ pub fn invitation(
     method: Method,
     now: DateTime<Utc>,
 ) -> String {
-    write_calendar(sender, &[entry], Some(attendee), method, now)
+    write_calendar(sender, &[entry], &[], Some(attendee), method, now)
 }
 
 /// A calendar feed of many calls (`METHOD:PUBLISH`), with no attendees.
 #[must_use]
 pub fn feed(sender: &Sender, entries: &[Entry<'_>], now: DateTime<Utc>) -> String {
-    write_calendar(sender, entries, None, Method::Publish, now)
+    write_calendar(sender, entries, &[], None, Method::Publish, now)
+}
+
+/// One session of a published conference schedule, as an event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEvent {
+    /// Its UID, stable while the session lives.
+    pub uid: String,
+    /// The session's title (with the conference's name).
+    pub title: String,
+    /// What it is about.
+    pub description: String,
+    /// The conference's zone, which the times are written in.
+    pub zone: Tz,
+    /// When it starts.
+    pub starts_at: DateTime<Utc>,
+    /// When it ends.
+    pub ends_at: DateTime<Utc>,
+    /// The room (and venue), or its join link.
+    pub location: Option<String>,
+    /// The schedule's page.
+    pub url: Option<String>,
+}
+
+/// A feed of calls and conference sessions (`METHOD:PUBLISH`).
+#[must_use]
+pub fn feed_with_sessions(
+    sender: &Sender,
+    entries: &[Entry<'_>],
+    sessions: &[SessionEvent],
+    now: DateTime<Utc>,
+) -> String {
+    write_calendar(sender, entries, sessions, None, Method::Publish, now)
 }
 
 /// A call's UID: stable for its whole life.
@@ -91,6 +123,7 @@ pub fn uid(sender: &Sender, call: &Call) -> String {
 fn write_calendar(
     sender: &Sender,
     entries: &[Entry<'_>],
+    sessions: &[SessionEvent],
     attendee: Option<&Email>,
     method: Method,
     now: DateTime<Utc>,
@@ -102,7 +135,11 @@ fn write_calendar(
     out.line("CALSCALE:GREGORIAN");
     out.line(&format!("METHOD:{}", method.as_str()));
     out.line(&format!("X-WR-CALNAME:{}", escape(&sender.name)));
-    let mut zones: Vec<Tz> = entries.iter().map(|e| e.call.timezone).collect();
+    let mut zones: Vec<Tz> = entries
+        .iter()
+        .map(|e| e.call.timezone)
+        .chain(sessions.iter().map(|s| s.zone))
+        .collect();
     zones.sort_by_key(|z| z.name());
     zones.dedup();
     for zone in zones {
@@ -110,7 +147,13 @@ fn write_calendar(
             .iter()
             .filter(|e| e.call.timezone == zone)
             .flat_map(|e| e.call.occurrences())
-            .map(|o| o.starts_at);
+            .map(|o| o.starts_at)
+            .chain(
+                sessions
+                    .iter()
+                    .filter(|s| s.zone == zone)
+                    .map(|s| s.starts_at),
+            );
         let (Some(first), Some(last)) = (spans.clone().min(), spans.max()) else {
             continue;
         };
@@ -118,6 +161,9 @@ fn write_calendar(
     }
     for entry in entries {
         write_events(&mut out, sender, *entry, attendee, method, now);
+    }
+    for session in sessions {
+        write_session(&mut out, sender, session, now);
     }
     out.line("END:VCALENDAR");
     out.text
@@ -200,6 +246,37 @@ fn write_events(
             out.line("END:VEVENT");
         }
     }
+}
+
+fn write_session(out: &mut Lines, sender: &Sender, session: &SessionEvent, now: DateTime<Utc>) {
+    let zone = session.zone.name();
+    let local_at = |at: DateTime<Utc>| local(at.with_timezone(&session.zone).naive_local());
+    out.line("BEGIN:VEVENT");
+    out.line(&format!("UID:{}", session.uid));
+    out.line(&format!("DTSTAMP:{}", now.format("%Y%m%dT%H%M%SZ")));
+    out.line(&format!(
+        "DTSTART;TZID={zone}:{}",
+        local_at(session.starts_at)
+    ));
+    out.line(&format!("DTEND;TZID={zone}:{}", local_at(session.ends_at)));
+    out.line("SEQUENCE:0");
+    out.line(&format!("SUMMARY:{}", escape(&session.title)));
+    out.line("STATUS:CONFIRMED");
+    if let Some(location) = &session.location {
+        out.line(&format!("LOCATION:{}", escape(location)));
+    }
+    let mut description = session.description.trim().to_owned();
+    if let Some(url) = &session.url {
+        out.line(&format!("URL:{url}"));
+        description = format!("{description}\n\nThe schedule: {url}");
+    }
+    out.line(&format!("DESCRIPTION:{}", escape(description.trim())));
+    out.line(&format!(
+        "ORGANIZER;CN={}:mailto:{}",
+        parameter(&sender.name),
+        sender.email
+    ));
+    out.line("END:VEVENT");
 }
 
 fn local(at: NaiveDateTime) -> String {

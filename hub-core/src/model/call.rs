@@ -93,7 +93,10 @@ pub struct Call {
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
-fn serialize_zone<S: serde::Serializer>(zone: &Tz, serializer: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn serialize_zone<S: serde::Serializer>(
+    zone: &Tz,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
     serializer.serialize_str(zone.name())
 }
 

@@ -4,6 +4,7 @@
 
 pub mod adapter;
 pub mod clock;
+pub mod conference_store;
 pub mod inbound;
 pub mod install;
 pub mod mailer;

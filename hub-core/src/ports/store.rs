@@ -70,7 +70,7 @@ pub struct UserCredentials {
 
 /// Everything cophub keeps.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::fmt::Debug {
     /// Checks that the database answers.
     ///
     /// # Errors

@@ -6,13 +6,14 @@ mod announcements;
 mod calls;
 mod channels;
 mod communities;
+mod conferences;
 mod members;
 
 use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, rejection::JsonRejection},
     http::{header, request::Parts},
-    routing::{get, post},
+    routing::{get, post, put},
 };
 use hub_core::{
     access::visible_community, auth::hash_secret, model::community::Community, model::user::User,
@@ -109,6 +110,62 @@ pub(crate) fn router() -> Router<AppState> {
             "/v1/communities/{slug}/calls/{id}/cancel",
             post(calls::cancel),
         )
+        .route(
+            "/v1/communities/{slug}/conferences",
+            get(conferences::list).post(conferences::create),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}",
+            get(conferences::show).patch(conferences::update),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/phase",
+            post(conferences::phase),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/grid",
+            put(conferences::set_grid),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/registrations",
+            get(conferences::registrations),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/registrations/{id}/cancel",
+            post(conferences::cancel_registration),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/proposals",
+            get(conferences::proposals),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/proposals/{id}/merge",
+            post(conferences::merge),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/schedule",
+            get(conferences::show_schedule),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/schedule/build",
+            post(conferences::build),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/schedule/pin",
+            post(conferences::pin),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/schedule/publish",
+            post(conferences::publish),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/schedule/{session}/unpin",
+            post(conferences::unpin),
+        )
+        .route(
+            "/v1/communities/{slug}/conferences/{conference}/schedule/{session}/take-off",
+            post(conferences::take_off),
+        )
         .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
 }
 
@@ -124,9 +181,15 @@ pub(crate) fn router() -> Router<AppState> {
         announcements::update, announcements::retract, announcements::retry,
         calls::list, calls::create, calls::show, calls::update, calls::move_occurrence,
         calls::cancel_occurrence, calls::cancel,
+        conferences::list, conferences::create, conferences::show, conferences::update,
+        conferences::phase, conferences::set_grid, conferences::registrations,
+        conferences::cancel_registration, conferences::proposals, conferences::merge,
+        conferences::show_schedule, conferences::build, conferences::pin, conferences::unpin,
+        conferences::take_off, conferences::publish,
     ),
     modifiers(&BearerAuth),
-    tags((name = "communities"), (name = "members"), (name = "channels"), (name = "announcements"))
+    tags((name = "communities"), (name = "members"), (name = "channels"), (name = "announcements"),
+        (name = "conferences"))
 )]
 struct ApiDoc;
 
@@ -236,6 +299,20 @@ mod tests {
             "/api/v1/communities/{slug}/calls/{id}/occurrences/{original}/move",
             "/api/v1/communities/{slug}/calls/{id}/occurrences/{original}/cancel",
             "/api/v1/communities/{slug}/calls/{id}/cancel",
+            "/api/v1/communities/{slug}/conferences",
+            "/api/v1/communities/{slug}/conferences/{conference}",
+            "/api/v1/communities/{slug}/conferences/{conference}/phase",
+            "/api/v1/communities/{slug}/conferences/{conference}/grid",
+            "/api/v1/communities/{slug}/conferences/{conference}/registrations",
+            "/api/v1/communities/{slug}/conferences/{conference}/registrations/{id}/cancel",
+            "/api/v1/communities/{slug}/conferences/{conference}/proposals",
+            "/api/v1/communities/{slug}/conferences/{conference}/proposals/{id}/merge",
+            "/api/v1/communities/{slug}/conferences/{conference}/schedule",
+            "/api/v1/communities/{slug}/conferences/{conference}/schedule/build",
+            "/api/v1/communities/{slug}/conferences/{conference}/schedule/pin",
+            "/api/v1/communities/{slug}/conferences/{conference}/schedule/publish",
+            "/api/v1/communities/{slug}/conferences/{conference}/schedule/{session}/unpin",
+            "/api/v1/communities/{slug}/conferences/{conference}/schedule/{session}/take-off",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} is missing");
         }

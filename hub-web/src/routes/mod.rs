@@ -7,6 +7,8 @@ mod auth;
 mod calendar;
 pub(crate) mod calls;
 mod communities;
+mod conference_site;
+pub(crate) mod conferences;
 mod health;
 mod members;
 mod membership;
@@ -53,6 +55,46 @@ pub(crate) fn router() -> Router<AppState> {
             get(membership::preferences).post(membership::save_preferences),
         )
         .route(
+            "/c/{slug}/conferences/{conference}",
+            get(conference_site::show),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/register",
+            post(conference_site::register),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/access",
+            post(conference_site::request_access),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/sign-out",
+            post(conference_site::sign_out),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/cancel",
+            post(conference_site::cancel),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/proposals",
+            post(conference_site::propose),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/proposals/{id}/{action}",
+            post(conference_site::act_on_proposal),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/schedule",
+            get(conference_site::schedule),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/schedule.ics",
+            get(conference_site::schedule_calendar),
+        )
+        .route(
+            "/c/{slug}/conferences/{conference}/{kind}/{token}",
+            get(conference_site::link_page).post(conference_site::use_link),
+        )
+        .route(
             "/u/{token}",
             get(unsubscribe::show).post(unsubscribe::confirm),
         )
@@ -82,6 +124,34 @@ pub(crate) fn router() -> Router<AppState> {
             get(calls::list).post(calls::create),
         )
         .route("/communities/{slug}/calls/{id}/cancel", post(calls::cancel))
+        .route(
+            "/communities/{slug}/conferences",
+            get(conferences::list).post(conferences::create),
+        )
+        .route(
+            "/communities/{slug}/conferences/{conference}",
+            get(conferences::show),
+        )
+        .route(
+            "/communities/{slug}/conferences/{conference}/settings",
+            post(conferences::change),
+        )
+        .route(
+            "/communities/{slug}/conferences/{conference}/grid",
+            post(conferences::set_grid),
+        )
+        .route(
+            "/communities/{slug}/conferences/{conference}/registrations/{id}/cancel",
+            post(conferences::cancel_registration),
+        )
+        .route(
+            "/communities/{slug}/conferences/{conference}/sessions/{id}/{action}",
+            post(conferences::release),
+        )
+        .route(
+            "/communities/{slug}/conferences/{conference}/{action}",
+            post(conferences::act),
+        )
         .route(
             "/communities/{slug}/announcements",
             get(announcements::list).post(announcements::create),
