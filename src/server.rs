@@ -58,6 +58,7 @@ pub fn sync_engine(
 ) -> Result<hub_core::sync::SyncEngine, Failure> {
     hub_core::tls::init();
     let keys = Arc::new(config.secret_keys()?);
+    let adapters = with_conferences(config, &store, adapters, &config.links_base());
     Ok(engine_with_parts(
         config,
         hub_core::sync::SyncEngine::new(store, adapters, keys, Arc::new(SystemClock)),
@@ -78,6 +79,22 @@ fn slack_refresher(config: &Config) -> Option<Arc<dyn hub_core::ports::install::
 
 /// The mail server of `[mail]`, for the hub's own mail from background work
 /// (a sync's invitations); `None` without one.
+/// `adapters` with the conference channel beside them: it reads the
+/// store and mails registrants through the hub's mail server.
+fn with_conferences(
+    config: &Config,
+    store: &Arc<dyn Store>,
+    adapters: Arc<dyn AdapterFactory>,
+    public_url: &str,
+) -> Arc<dyn AdapterFactory> {
+    Arc::new(hub_adapter_conference::WithConferences::new(
+        adapters,
+        store.clone(),
+        hub_mailer(config),
+        public_url,
+    ))
+}
+
 fn hub_mailer(config: &Config) -> Option<Arc<dyn hub_core::ports::mailer::Mailer>> {
     let settings = match config.smtp_settings() {
         Ok(settings) => settings?,
@@ -128,6 +145,7 @@ fn worker_parts(
     public_url: &str,
 ) -> WorkerParts {
     hub_core::tls::init();
+    let adapters = with_conferences(config, &store, adapters, public_url);
     let id = worker_id();
     let mut outbox = Outbox::new(
         store.clone(),
@@ -353,6 +371,7 @@ async fn serve(
         keys.clone(),
         &public_url,
     );
+    let adapters = with_conferences(config, &store, adapters, &public_url);
     let engine = engine_with_parts(
         config,
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone()),

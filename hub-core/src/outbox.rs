@@ -422,9 +422,18 @@ impl Outbox {
         consent: crate::model::member::ConsentChannel,
     ) -> Result<Option<Finish>, StoreError> {
         let id = work.delivery.id;
-        self.store
-            .expand_recipients(id, consent, self.clock.now())
-            .await?;
+        match crate::conferences::channel::conference_of(&work.channel) {
+            Some(conference) => {
+                self.store
+                    .expand_conference_recipients(id, conference, self.clock.now())
+                    .await?
+            }
+            None => {
+                self.store
+                    .expand_recipients(id, consent, self.clock.now())
+                    .await?
+            }
+        };
         let announcement = Arc::new(work.announcement.clone());
         let mut recording: Option<tokio::task::JoinHandle<Result<u64, StoreError>>> = None;
         loop {

@@ -577,3 +577,25 @@ pub(crate) fn keep_conversations(
         })
         .collect()
 }
+
+/// `$1` delivery, `$2` conference, `$3` now: the recipients of a delivery to
+/// a conference's channel — members with a live registration and the
+/// conference's consent, less those an email list delivery of the same
+/// announcement reaches.
+pub(crate) const EXPAND_CONFERENCE_RECIPIENTS: &str = "INSERT INTO recipients \
+     (delivery_id, member_id, email, name, state, attempts, next_attempt_at) \
+     SELECT d.id, m.id, m.email_display, m.name, 'pending', 0, $3 FROM deliveries d \
+     JOIN announcements a ON a.id = d.announcement_id \
+     JOIN conference_registrations r ON r.conference_id = $2 \
+       AND r.status IN ('confirmed', 'waitlisted') \
+     JOIN members m ON m.community_id = a.community_id AND m.email = r.email \
+       AND m.state = 'active' \
+     JOIN member_consents c ON c.member_id = m.id AND c.channel = 'conference' \
+       AND c.status = 'subscribed' AND c.delivery_disabled_at IS NULL \
+     WHERE d.id = $1 AND d.recipients_total IS NULL \
+       AND NOT EXISTS (SELECT 1 FROM deliveries l \
+         JOIN channels ch ON ch.id = l.channel_id AND ch.kind = 'email_list' \
+         JOIN member_consents e ON e.member_id = m.id AND e.channel = 'email' \
+           AND e.status = 'subscribed' AND e.delivery_disabled_at IS NULL \
+         WHERE l.announcement_id = d.announcement_id AND l.id <> d.id) \
+     ON CONFLICT DO NOTHING";

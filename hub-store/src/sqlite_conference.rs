@@ -330,6 +330,35 @@ impl ConferenceStore for SqliteStore {
         tx.commit().await.map_err(internal)
     }
 
+    async fn expand_conference_recipients(
+        &self,
+        delivery: hub_core::ids::DeliveryId,
+        conference: ConferenceId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(sql::EXPAND_CONFERENCE_RECIPIENTS)
+            .bind(delivery.0)
+            .bind(conference.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        sqlx::query(crate::sql::SET_RECIPIENTS_TOTAL)
+            .bind(delivery.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        let total: Option<i64> = sqlx::query_scalar(crate::sql::RECIPIENTS_TOTAL)
+            .bind(delivery.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound(format!("the delivery {delivery}")))?;
+        tx.commit().await.map_err(internal)?;
+        Ok(total.unwrap_or(0).unsigned_abs())
+    }
+
     async fn set_room_meeting(
         &self,
         room: RoomId,

@@ -293,6 +293,27 @@ async fn a_conference_runs_from_registration_to_the_published_schedule() {
     let page = c.lead_page().await;
     assert!(page.contains("3 of 3 seats taken · 1 waiting"), "{page}");
     assert_eq!(page.matches("<td>ada@example.net</td>").count(), 1);
+    // Confirmed registrants are on the roster, with the conference's
+    // consent only.
+    let store = c.app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let dee_member = store
+        .member_by_email(
+            community.id,
+            &hub_core::Email::parse("dee@example.net").unwrap(),
+        )
+        .await
+        .unwrap()
+        .expect("Dee is on the roster");
+    use hub_core::model::member::{ConsentChannel, ConsentStatus};
+    assert_eq!(
+        dee_member.consent(ConsentChannel::Conference),
+        ConsentStatus::Subscribed
+    );
+    assert_eq!(
+        dee_member.consent(ConsentChannel::Email),
+        ConsentStatus::None
+    );
     // A confirmation link works once.
     let used = c.link("ada@example.net", "confirm").await;
     let reused = Visitor::new(&c.app).post(&used, &[]).await;
@@ -462,8 +483,30 @@ async fn a_conference_runs_from_registration_to_the_published_schedule() {
     let rebuilt = c.lead("build", &[]).await.text().await.unwrap();
     assert!(rebuilt.contains("3 sessions placed"));
 
-    // Publishing ends voting and shows the schedule everywhere.
+    // Publishing ends voting, shows the schedule everywhere, and tells the
+    // registrants through the outbox (Bob cancelled: not him).
     assert_eq!(c.lead("publish", &[]).await.status(), 303);
+    let subject = "The schedule of RSE Unconference is out";
+    let told = |to: &str| {
+        c.sink
+            .messages()
+            .into_iter()
+            .filter(|m| m.rcpt_tos.iter().any(|r| r == to) && m.header("subject") == subject)
+            .count()
+    };
+    for _ in 0..200 {
+        if ["ada@example.net", "cy@example.net", "dee@example.net"]
+            .iter()
+            .all(|to| told(to) == 1)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for to in ["ada@example.net", "cy@example.net", "dee@example.net"] {
+        assert_eq!(told(to), 1, "{to} was told once");
+    }
+    assert_eq!(told("bob@example.net"), 0);
     assert_eq!(vote(&cy, &review, "vote").await, 409);
     let closed = Visitor::new(&c.app)
         .post(

@@ -7,6 +7,7 @@
 
 pub mod builder;
 pub mod calendar;
+pub mod channel;
 pub mod registration;
 pub mod schedule;
 pub mod sessions;

@@ -20,7 +20,10 @@ use crate::{
         conference::{
             Conference, NewRegistrantLink, RegistrantLinkPurpose, Registration, RegistrationStatus,
         },
-        member::clean_name,
+        member::{
+            CommunityRole, ConsentChannel, ConsentSource, ConsentStatus, MemberState, MemberUpdate,
+            NewMember, clean_name,
+        },
     },
     ports::{mailer::Mailer, store::Store},
     signing::Signer,
@@ -206,6 +209,7 @@ pub async fn confirm(
     let confirmed = store
         .confirm_registration(registration.id, now, entry)
         .await?;
+    join_roster(store, conference, &confirmed).await?;
     if confirmed.status == RegistrationStatus::Waitlisted
         && let Some(mailer) = mailing.mailer
     {
@@ -229,6 +233,52 @@ pub async fn confirm(
         }
     }
     Ok(confirmed)
+}
+
+/// Puts a confirmed registrant on the community's roster (the conference
+/// mirrored into the hub): a member with the conference's consent, set by
+/// their own action; no other channel's consent changes, so a registrant
+/// is not subscribed to the email list.
+async fn join_roster(
+    store: &dyn Store,
+    conference: &Conference,
+    registrant: &Registration,
+) -> Result<(), ConferenceError> {
+    let actor = member_actor(&registrant.email);
+    let member = match store
+        .member_by_email(conference.community_id, &registrant.email)
+        .await?
+    {
+        Some(member) => member,
+        None => {
+            let new = NewMember {
+                email: registrant.email.clone(),
+                name: registrant.name.clone(),
+                role: CommunityRole::Member,
+                email_consent: None,
+            };
+            match crate::roster::add_member(store, conference.community_id, new, &actor).await {
+                Ok(member) => member,
+                // Added a moment ago by another request or a sync.
+                Err(crate::ports::store::StoreError::Conflict(_)) => store
+                    .member_by_email(conference.community_id, &registrant.email)
+                    .await?
+                    .ok_or(ConferenceError::NotFound("the member"))?,
+                Err(other) => return Err(other.into()),
+            }
+        }
+    };
+    let update = MemberUpdate {
+        state: Some(MemberState::Active),
+        consents: vec![(
+            ConsentChannel::Conference,
+            ConsentStatus::Subscribed,
+            ConsentSource::Member,
+        )],
+        ..MemberUpdate::default()
+    };
+    crate::roster::change_member(store, member, update, &actor).await?;
+    Ok(())
 }
 
 /// Mails a registered person a sign-in link. Says nothing about whether

@@ -5,20 +5,25 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 
 use super::{
     ConferenceError, audit,
     builder::{self, BuildInput, Pin, Unfitted},
+    channel,
     sessions::ranking,
     setup::set_phase,
 };
 use crate::{
     Email,
     ids::{ProposalId, RegistrationId, RoomId, SlotId},
-    model::conference::{
-        Conference, ConferencePhase, Placement, ProposalState, ProposalSummary, Room, Slot,
+    model::{
+        community::Community,
+        conference::{
+            Conference, ConferencePhase, Placement, ProposalState, ProposalSummary, Room, Slot,
+        },
     },
     ports::store::Store,
 };
@@ -339,16 +344,20 @@ pub async fn release(
     Ok(())
 }
 
-/// Publishes the schedule: voting ends, and the schedule page and the
-/// calendar show it.
+/// Publishes the schedule: voting ends, the schedule page and the
+/// calendar show it, and an announcement goes to the conference's audience
+/// (its registrants and the community's email lists) through the outbox.
 ///
 /// # Errors
 /// [`ConferenceError::Closed`] unless the conference is voting (or
 /// proposing); [`ConferenceError::Invalid`] with nothing scheduled.
 pub async fn publish(
     store: &dyn Store,
+    community: &Community,
     conference: &Conference,
+    public_url: &str,
     actor: &str,
+    now: DateTime<Utc>,
 ) -> Result<Conference, ConferenceError> {
     if conference.phase >= ConferencePhase::SchedulePublished
         || conference.phase == ConferencePhase::Registration
@@ -364,7 +373,10 @@ pub async fn publish(
             "nothing is scheduled yet: build the schedule first",
         ));
     }
-    set_phase(store, conference, ConferencePhase::SchedulePublished, actor).await
+    let published = set_phase(store, conference, ConferencePhase::SchedulePublished, actor).await?;
+    let (title, body) = channel::schedule_announcement(public_url, community, &published);
+    channel::announce(store, community, &published, &title, &body, actor, now).await?;
+    Ok(published)
 }
 
 /// One session in the grid.

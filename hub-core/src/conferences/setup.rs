@@ -183,6 +183,7 @@ pub async fn create(
         .create_conference(&conference, entry)
         .await
         .map_err(|e| taken(e, &conference.slug))?;
+    super::channel::ensure(store, community, &conference, actor).await?;
     Ok(conference)
 }
 
@@ -239,6 +240,7 @@ pub async fn change(
         .update_conference(&changed, entry)
         .await
         .map_err(|e| taken(e, &changed.slug))?;
+    super::channel::ensure(store, community, &changed, actor).await?;
     if changed.capacity > conference.capacity {
         let entry = audit(
             actor,

@@ -320,6 +320,23 @@ pub trait ConferenceStore: Send + Sync {
     /// `Unavailable` or `Internal`.
     async fn conference_votes(&self, conference: ConferenceId) -> Result<Vec<Vote>, StoreError>;
 
+    /// Makes the recipient rows of a delivery to a conference's channel,
+    /// once (as `Store::expand_recipients` does for a list): each active
+    /// member with a live registration (seated or waitlisted) for
+    /// `conference` and the conference's consent — except those the same
+    /// announcement reaches through an email list channel, so someone both
+    /// on the list and registered gets one copy. Returns the delivery's
+    /// recipient total.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown delivery.
+    async fn expand_conference_recipients(
+        &self,
+        delivery: crate::ids::DeliveryId,
+        conference: ConferenceId,
+        now: DateTime<Utc>,
+    ) -> Result<u64, StoreError>;
+
     // --- the schedule ------------------------------------------------------------
 
     /// A conference's placed sessions.

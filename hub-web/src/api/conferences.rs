@@ -863,7 +863,7 @@ pub(crate) async fn take_off(
 
 #[utoipa::path(post, path = "/api/v1/communities/{slug}/conferences/{conference}/schedule/publish", tag = "conferences",
     params(("slug" = String, Path), ("conference" = String, Path, description = "The conference's short name")),
-    responses((status = 200, body = ConferenceDetail, description = "Published: voting is over, and the schedule page and calendars show it"),
+    responses((status = 200, body = ConferenceDetail, description = "Published: voting is over, the schedule page and calendars show it, and an announcement goes to the registrants and the email lists"),
         (status = 404, description = "No such conference in this community"),
         (status = 409, description = "Not in its proposals or voting phase (published already, say)"),
         (status = 422, description = "Nothing is scheduled yet")))]
@@ -873,7 +873,15 @@ pub(crate) async fn publish(
     Path((slug, conference)): Path<(String, String)>,
 ) -> Result<Json<ConferenceDetail>, ApiError> {
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
-    let published = schedule::publish(state.store.as_ref(), &conference, &actor(&user.0)).await?;
+    let published = schedule::publish(
+        state.store.as_ref(),
+        &community,
+        &conference,
+        state.settings.public_url.trim_end_matches('/'),
+        &actor(&user.0),
+        state.clock.now(),
+    )
+    .await?;
     Ok(Json(detail(&state, &community, &published).await?))
 }
 

@@ -578,6 +578,16 @@ pub(crate) async fn act(
             .await
         }
         "build" => schedule::build(store, &conference, &who).await.map(Some),
+        "invite" => hub_core::conferences::channel::invite_list(
+            store,
+            &community,
+            &conference,
+            state.settings.public_url.trim_end_matches('/'),
+            &who,
+            state.clock.now(),
+        )
+        .await
+        .map(|_| None),
         "pin" => {
             async {
                 let session: ProposalId = id(&form.session, "the session")?;
@@ -589,9 +599,16 @@ pub(crate) async fn act(
             }
             .await
         }
-        "publish" => schedule::publish(store, &conference, &who)
-            .await
-            .map(|_| None),
+        "publish" => schedule::publish(
+            store,
+            &community,
+            &conference,
+            state.settings.public_url.trim_end_matches('/'),
+            &who,
+            state.clock.now(),
+        )
+        .await
+        .map(|_| None),
         _ => return Err(AppError::NotFound("This page".into())),
     };
     answer(
