@@ -447,8 +447,8 @@ async fn run_worker_once(
     let adapters = Arc::new(configured_adapters(config, &config.secret_keys()?)?);
     let pass = server::run_worker_once(config, store, adapters, clock).await?;
     println!(
-        "worked on {} due deliveries; ran {} sync jobs; brought {} calls in line in a channel",
-        pass.deliveries, pass.syncs, pass.call_landings
+        "worked on {} due deliveries; ran {} sync jobs; brought {} calls in line in a channel; opened {} conference meetings and conversations",
+        pass.deliveries, pass.syncs, pass.call_landings, pass.conference_places
     );
     Ok(())
 }

@@ -134,6 +134,7 @@ struct WorkerParts {
     outbox: Outbox,
     scheduler: hub_core::sync::Scheduler,
     lander: hub_core::calls::lander::Lander,
+    places: hub_core::conferences::places::Places,
 }
 
 fn worker_parts(
@@ -163,8 +164,16 @@ fn worker_parts(
         config.outbox_settings(),
         id.clone(),
     );
+    let mut places = hub_core::conferences::places::Places::new(
+        store.clone(),
+        adapters.clone(),
+        keys.clone(),
+        clock.clone(),
+        id.clone(),
+    );
     if let Some(refresher) = slack_refresher(config) {
         outbox = outbox.with_refresher(refresher.clone());
+        places = places.with_refresher(refresher.clone());
         lander = lander.with_refresher(refresher);
     }
     if let Some(mailer) = hub_mailer(config) {
@@ -182,6 +191,7 @@ fn worker_parts(
         outbox,
         scheduler: hub_core::sync::Scheduler::new(store, engine, clock, id),
         lander,
+        places,
     }
 }
 
@@ -194,6 +204,9 @@ pub struct WorkerPass {
     pub syncs: usize,
     /// Calls brought in line in one of their channels.
     pub call_landings: usize,
+    /// Zoom meetings of conference rooms and Slack conversations of
+    /// sessions opened.
+    pub conference_places: usize,
 }
 
 /// One pass of the worker at `clock`'s time: one batch of due deliveries,
@@ -212,10 +225,12 @@ pub async fn run_worker_once(
     let deliveries = parts.outbox.run_once().await?;
     let syncs = parts.scheduler.run_once().await?.len();
     let call_landings = parts.lander.run_once().await?;
+    let conference_places = parts.places.run_once().await?;
     Ok(WorkerPass {
         deliveries,
         syncs,
         call_landings,
+        conference_places,
     })
 }
 
@@ -257,6 +272,7 @@ impl Worker {
             outbox,
             scheduler,
             lander,
+            places,
         } = worker_parts(
             config,
             store,
@@ -268,7 +284,8 @@ impl Worker {
         let (stop, stopped) = watch::channel(false);
         let mut outbox_stop = stopped.clone();
         let mut scheduler_stop = stopped.clone();
-        let mut lander_stop = stopped;
+        let mut lander_stop = stopped.clone();
+        let mut places_stop = stopped;
         let task = tokio::spawn(async move {
             let outbox = outbox.run(async move {
                 let _ = outbox_stop.wait_for(|stop| *stop).await;
@@ -280,7 +297,10 @@ impl Worker {
             let lander = lander.run(async move {
                 let _ = lander_stop.wait_for(|stop| *stop).await;
             });
-            tokio::join!(outbox, scheduler, lander);
+            let places = places.run(Duration::from_secs(60), async move {
+                let _ = places_stop.wait_for(|stop| *stop).await;
+            });
+            tokio::join!(outbox, scheduler, lander, places);
         });
         Self { stop, task }
     }

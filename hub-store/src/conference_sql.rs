@@ -70,6 +70,11 @@ pub(crate) const COMMUNITY_CONFERENCES: &str = concat!(
     conference_columns!(),
     " FROM conferences WHERE community_id = $1 ORDER BY starts_on, created_at, id"
 );
+pub(crate) const PUBLISHED_CONFERENCES: &str = concat!(
+    "SELECT ",
+    conference_columns!(),
+    " FROM conferences WHERE phase = 'schedule_published' ORDER BY starts_on, created_at, id"
+);
 /// `$1` conference: its capacity, read under the conference's lock, which
 /// orders everything that counts its seats or changes its schedule.
 pub(crate) const LOCK_CONFERENCE: &str = "SELECT capacity FROM conferences WHERE id = $1{lock}";

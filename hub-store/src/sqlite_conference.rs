@@ -200,6 +200,16 @@ impl ConferenceStore for SqliteStore {
             .collect()
     }
 
+    async fn published_conferences(&self) -> Result<Vec<Conference>, StoreError> {
+        sqlx::query_as::<_, ConferenceRow>(sql::PUBLISHED_CONFERENCES)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(ConferenceRow::into_conference)
+            .collect()
+    }
+
     async fn update_conference(
         &self,
         conference: &Conference,

@@ -27,6 +27,7 @@
 //! | `users.list` | Tier 2 | 20 / min |
 //! | `conversations.list` | Tier 2 | 20 / min |
 //! | `conversations.create` | Tier 2 | 20 / min |
+//! | `conversations.setPurpose` | Tier 2 | 20 / min |
 //! | `users.lookupByEmail` | Tier 3 | 50 / min |
 //! | `conversations.history` | Tier 3 (internal apps; see below) | 50 / min |
 //! | `conversations.replies` | Tier 3 (internal apps) | 50 / min |
@@ -172,6 +173,9 @@ const MAX_UPDATE_TEXT: usize = 4_000;
 const MAX_BLOCKS: usize = 50;
 /// Default of [`FakeSlack::set_blocks_limit`].
 const DEFAULT_BLOCKS_LIMIT: usize = 12_000;
+/// conversations.setPurpose: "too_long — Purpose was longer than 250
+/// characters."
+const MAX_PURPOSE: usize = 250;
 /// conversations.invite: "Up to 1000 users may be listed" (the Web API spec in
 /// shared/api-specs and Slack's SDK reference for the method say 1,000).
 const MAX_INVITEES: usize = 1000;
@@ -484,6 +488,22 @@ impl FakeSlack {
     /// is taken as given.
     pub fn create_conversation(&self, name: &str, private: bool) -> String {
         self.world().create_conversation(name, private, BOT_USER_ID)
+    }
+
+    /// The ids of every conversation, archived ones too, oldest first.
+    #[must_use]
+    pub fn conversations(&self) -> Vec<String> {
+        self.world().conversations.keys().cloned().collect()
+    }
+
+    /// A conversation's purpose (its description), as last set; `None` for
+    /// a conversation that does not exist.
+    #[must_use]
+    pub fn purpose(&self, conversation: &str) -> Option<String> {
+        self.world()
+            .conversations
+            .get(conversation)
+            .map(|c| c.purpose.value.clone())
     }
 
     /// Archives a conversation.
@@ -838,6 +858,17 @@ struct Conversation {
     members: BTreeSet<String>,
     messages: Vec<Message>,
     scheduled: Vec<Scheduled>,
+    purpose: Purpose,
+}
+
+/// A conversation's purpose, as the conversation object shows it.
+#[derive(Debug, Clone, Default)]
+struct Purpose {
+    value: String,
+    /// Who set it; empty while never set.
+    creator: String,
+    /// Unix seconds; 0 while never set.
+    last_set: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -998,6 +1029,7 @@ impl World {
                 members: BTreeSet::from([creator.to_owned()]),
                 messages: Vec::new(),
                 scheduled: Vec::new(),
+                purpose: Purpose::default(),
             },
         );
         id
@@ -1490,6 +1522,11 @@ const METHODS: &[MethodSpec] = &[
         limit: Limit::PerMinute(20),
     },
     MethodSpec {
+        name: "conversations.setPurpose",
+        json: true,
+        limit: Limit::PerMinute(20),
+    },
+    MethodSpec {
         name: "conversations.join",
         json: true,
         limit: Limit::PerMinute(50),
@@ -1661,6 +1698,7 @@ impl Shared {
             "users.lookupByEmail" => world.lookup_by_email(&ctx, &args),
             "conversations.list" => world.conversations_list(&ctx, &args),
             "conversations.create" => world.conversations_create(&ctx, &args),
+            "conversations.setPurpose" => world.conversations_set_purpose(&ctx, &args),
             "conversations.join" => world.conversations_join(&ctx, &args),
             "conversations.members" => world.conversations_members(&ctx, &args),
             "conversations.invite" => world.conversations_invite(&ctx, &args),
@@ -1746,7 +1784,11 @@ impl World {
             "unlinked": 0,
             "num_members": conversation.members.len(),
             "topic": {"value": "", "creator": "", "last_set": 0},
-            "purpose": {"value": "", "creator": "", "last_set": 0},
+            "purpose": {
+                "value": conversation.purpose.value,
+                "creator": conversation.purpose.creator,
+                "last_set": conversation.purpose.last_set,
+            },
             "previous_names": [],
         })
     }
@@ -1912,6 +1954,46 @@ impl World {
         let conversation = self.conversation(&id)?;
         Ok(object(json!({
             "channel": Self::channel_json(conversation, ctx.actor()),
+        })))
+    }
+
+    /// The method page: "The calling user must be a member of the
+    /// conversation"; bot scopes `channels:manage` (public) or
+    /// `groups:write` (private); `too_long` past 250 characters; it answers
+    /// the new `purpose` (and, per the Web API spec, the `channel`).
+    fn conversations_set_purpose(&mut self, ctx: &Ctx<'_>, args: &Args) -> Answer {
+        let id = self.visible(args.text("channel"), ctx.actor())?;
+        let actor = ctx.actor().to_owned();
+        let conversation = self.conversation(&id)?;
+        ctx.need(&[if conversation.private {
+            "groups:write"
+        } else {
+            "channels:manage"
+        }])?;
+        if conversation.archived {
+            return Err(fail("is_archived"));
+        }
+        if !conversation.members.contains(&actor) {
+            return Err(fail("not_in_channel"));
+        }
+        // Required, but may be empty: an empty purpose clears it.
+        let purpose = match args.fields.get("purpose") {
+            None | Some(Value::Null) => return Err(fail("invalid_arguments")),
+            Some(value) => as_text(value).unwrap_or_default(),
+        };
+        if chars(&purpose) > MAX_PURPOSE {
+            return Err(fail("too_long"));
+        }
+        let last_set = chrono::Utc::now().timestamp();
+        let conversation = self.conversation_mut(&id)?;
+        conversation.purpose = Purpose {
+            value: purpose.clone(),
+            creator: actor.clone(),
+            last_set,
+        };
+        Ok(object(json!({
+            "purpose": purpose,
+            "channel": Self::channel_json(conversation, &actor),
         })))
     }
 

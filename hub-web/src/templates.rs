@@ -397,6 +397,14 @@ pub(crate) struct ConferenceProposalRow {
     pub(crate) mine: bool,
 }
 
+/// One of the community's next calls, as a conference page lists it.
+pub(crate) struct UpcomingCall {
+    pub(crate) title: String,
+    pub(crate) when: String,
+    /// Only for registrants with a seat.
+    pub(crate) join_url: Option<String>,
+}
+
 /// A conference's public page.
 #[derive(Template)]
 #[template(path = "public/conference.html")]
@@ -415,6 +423,7 @@ pub(crate) struct ConferencePage {
     pub(crate) formats: Vec<&'static str>,
     pub(crate) registrant: Option<RegistrantView>,
     pub(crate) proposals: Vec<ConferenceProposalRow>,
+    pub(crate) calls: Vec<UpcomingCall>,
     pub(crate) form_email: String,
     pub(crate) form_name: String,
     pub(crate) form_title: String,

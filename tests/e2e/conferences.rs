@@ -15,14 +15,14 @@ const CONFERENCE: &str = "/communities/rse/conferences/unconf-2027";
 const PUBLIC: &str = "/c/rse/conferences/unconf-2027";
 
 /// A person with their own browser (cookie jar) on the app.
-struct Visitor {
+pub(crate) struct Visitor {
     client: reqwest::Client,
     jar: Arc<reqwest::cookie::Jar>,
     base: String,
 }
 
 impl Visitor {
-    fn new(app: &TestApp) -> Self {
+    pub(crate) fn new(app: &TestApp) -> Self {
         let jar = Arc::new(reqwest::cookie::Jar::default());
         let client = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -37,7 +37,7 @@ impl Visitor {
         }
     }
 
-    async fn get(&self, path: &str) -> Response {
+    pub(crate) async fn get(&self, path: &str) -> Response {
         self.client
             .get(format!("{}{path}", self.base))
             .send()
@@ -62,7 +62,7 @@ impl Visitor {
         panic!("no CSRF cookie");
     }
 
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Response {
         let csrf = self.csrf().await;
         let mut form: Vec<(&str, &str)> = fields.to_vec();
         form.push(("csrf", &csrf));
@@ -122,44 +122,61 @@ async fn conference_app(capacity: &str) -> Option<ConferenceApp> {
     Some(c)
 }
 
-impl ConferenceApp {
-    /// The newest link of `kind` (`confirm`, `sign-in`) mailed to `to`, as a path.
-    pub(crate) async fn link(&self, to: &str, kind: &str) -> String {
-        let marker = format!("/{kind}/");
-        for _ in 0..100 {
-            let found = self.sink.messages().into_iter().rev().find_map(|m| {
-                if !m.rcpt_tos.iter().any(|r| r == to) {
-                    return None;
-                }
-                let body = m.parsed().get_body().ok()?;
-                body.split_whitespace()
-                    .find(|w| w.contains("/c/rse/conferences/") && w.contains(&marker))
-                    .map(|w| w.trim_start_matches(&self.app.base).to_owned())
-            });
-            if let Some(link) = found {
-                return link;
+/// The newest link of `kind` (`confirm`, `sign-in`) mailed to `to`, as a path.
+pub(crate) async fn mailed_link(app: &TestApp, sink: &SmtpSink, to: &str, kind: &str) -> String {
+    let marker = format!("/{kind}/");
+    for _ in 0..100 {
+        let found = sink.messages().into_iter().rev().find_map(|m| {
+            if !m.rcpt_tos.iter().any(|r| r == to) {
+                return None;
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            let body = m.parsed().get_body().ok()?;
+            body.split_whitespace()
+                .find(|w| w.contains("/c/rse/conferences/") && w.contains(&marker))
+                .map(|w| w.trim_start_matches(&app.base).to_owned())
+        });
+        if let Some(link) = found {
+            return link;
         }
-        panic!("no {kind} link mailed to {to}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no {kind} link mailed to {to}");
+}
+
+/// Registers `email` for the conference at `public` and confirms it, as
+/// that person in their own browser.
+pub(crate) async fn register_and_confirm(
+    app: &TestApp,
+    sink: &SmtpSink,
+    public: &str,
+    email: &str,
+    name: &str,
+) -> Visitor {
+    let person = Visitor::new(app);
+    let asked = person
+        .post(
+            &format!("{public}/register"),
+            &[("email", email), ("name", name)],
+        )
+        .await;
+    assert_eq!(asked.status(), 303, "{}", asked.text().await.unwrap());
+    let link = mailed_link(app, sink, &email.to_lowercase(), "confirm").await;
+    let button = person.get(&link).await;
+    assert_eq!(button.status(), 200);
+    let confirmed = person.post(&link, &[]).await;
+    assert_eq!(confirmed.status(), 303);
+    person
+}
+
+impl ConferenceApp {
+    /// The newest link of `kind` mailed to `to`, as a path.
+    pub(crate) async fn link(&self, to: &str, kind: &str) -> String {
+        mailed_link(&self.app, &self.sink, to, kind).await
     }
 
     /// Registers `email` and confirms it, as that person in their own browser.
     async fn registrant(&self, email: &str, name: &str) -> Visitor {
-        let person = Visitor::new(&self.app);
-        let asked = person
-            .post(
-                &format!("{PUBLIC}/register"),
-                &[("email", email), ("name", name)],
-            )
-            .await;
-        assert_eq!(asked.status(), 303, "{}", asked.text().await.unwrap());
-        let link = self.link(&email.to_lowercase(), "confirm").await;
-        let button = person.get(&link).await;
-        assert_eq!(button.status(), 200);
-        let confirmed = person.post(&link, &[]).await;
-        assert_eq!(confirmed.status(), 303);
-        person
+        register_and_confirm(&self.app, &self.sink, PUBLIC, email, name).await
     }
 
     async fn lead(&self, action: &str, fields: &[(&str, &str)]) -> Response {

@@ -8,6 +8,7 @@ mod browser;
 mod calls;
 mod calls_api;
 mod cli;
+mod conference_places;
 mod conferences;
 mod conferences_api;
 mod email;

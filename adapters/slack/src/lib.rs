@@ -16,12 +16,15 @@
 //!   the rest.
 //! - Calls: a post showing the next occurrence, with a reminder Slack sends
 //!   15 minutes before (see [`calls`]).
+//! - Sessions: a conference session's own public conversation, made once
+//!   and found by its name on a retry (see `sessions`).
 
 pub mod blocks;
 pub mod calls;
 pub mod client;
 pub mod events;
 pub mod oauth;
+mod sessions;
 
 use std::{
     collections::{HashMap, HashSet},
@@ -35,7 +38,7 @@ use hub_core::{
     model::{announcement::Announcement, call::Call},
     ports::adapter::{
         AdapterError, CallReceipt, CallScope, Capabilities, ChannelAdapter, ChannelEvent,
-        GroupChanges, OutsideInvite, Receipt, RemoteGroup, RemoteMember, RemotePage,
+        GroupChanges, OpenedGroup, OutsideInvite, Receipt, RemoteGroup, RemoteMember, RemotePage,
     },
 };
 use serde::Deserialize;
@@ -715,6 +718,10 @@ impl ChannelAdapter for SlackAdapter {
             .await?;
         groups.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(groups)
+    }
+
+    async fn open_group(&self, name: &str, purpose: &str) -> Result<OpenedGroup, AdapterError> {
+        self.open_session(name, purpose).await
     }
 
     async fn post(

@@ -646,3 +646,229 @@ fn a_call_posts_reference_reads_back_and_refuses_an_announcements() {
     assert!(CallPost::from_ref("C1:1.0,2.0").is_err());
     assert!(CallPost::from_ref("nonsense").is_err());
 }
+
+/// An adapter that knows its workspace's id, as an install leaves it.
+fn adapter_in_team(slack: &FakeSlack) -> SlackAdapter {
+    SlackAdapter::new(
+        &api(slack),
+        &json!({"conversations": [], "team_id": slack.team_id()}),
+        Some(&slack.bot_token()),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_session_gets_its_own_public_conversation_with_a_link_and_its_purpose() {
+    let slack = FakeSlack::start().await;
+    let in_team = adapter_in_team(&slack);
+    let opened = in_team
+        .open_group(
+            "session-12-data-quality",
+            "Data quality: Q&A with <the> panel",
+        )
+        .await
+        .unwrap();
+    assert_eq!(slack.conversations(), vec![opened.id.clone()]);
+    assert_eq!(
+        opened.url,
+        format!(
+            "https://slack.com/app_redirect?channel={}&team={}",
+            opened.id,
+            slack.team_id()
+        )
+    );
+    assert_eq!(
+        slack.purpose(&opened.id).as_deref(),
+        Some("Data quality: Q&amp;A with &lt;the&gt; panel")
+    );
+    let groups = in_team.list_groups().await.unwrap();
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].name, "session-12-data-quality");
+    assert!(!groups[0].private, "a public conversation");
+
+    // Without the workspace's id, the link still opens the conversation.
+    let opened = adapter(&slack, &[])
+        .open_group("session-13", "Another session")
+        .await
+        .unwrap();
+    assert_eq!(
+        opened.url,
+        format!("https://slack.com/app_redirect?channel={}", opened.id)
+    );
+}
+
+#[tokio::test]
+async fn a_long_purpose_is_cut_to_what_slack_takes() {
+    let slack = FakeSlack::start().await;
+    let long = "Ünïcode & more 😀 ".repeat(40);
+    let opened = adapter_in_team(&slack)
+        .open_group("session-long", &long)
+        .await
+        .unwrap();
+    let purpose = slack.purpose(&opened.id).unwrap();
+    assert!(
+        purpose.chars().count() <= 250 && purpose.chars().count() > 240,
+        "{purpose}"
+    );
+    assert!(purpose.starts_with("Ünïcode &amp; more 😀"), "{purpose}");
+    assert!(purpose.ends_with('…'));
+}
+
+#[tokio::test]
+async fn opening_a_session_conversation_again_answers_the_same_one_and_leaves_its_purpose() {
+    let slack = FakeSlack::start().await;
+    let adapter = adapter_in_team(&slack);
+    let first = adapter
+        .open_group("session-3", "The first purpose")
+        .await
+        .unwrap();
+    let again = adapter
+        .open_group("session-3", "A second purpose")
+        .await
+        .unwrap();
+    assert_eq!(again, first);
+    assert_eq!(slack.conversations().len(), 1, "no second conversation");
+    assert_eq!(slack.calls("conversations.create"), 2);
+    assert_eq!(slack.calls("conversations.setPurpose"), 1, "only once made");
+    assert_eq!(
+        slack.purpose(&first.id).as_deref(),
+        Some("The first purpose")
+    );
+}
+
+#[tokio::test]
+async fn a_conversation_someone_made_by_hand_is_found_by_its_name_past_the_first_page() {
+    let slack = FakeSlack::start().await;
+    slack.set_short_pages(true);
+    for i in 0..1200 {
+        slack.create_conversation(&format!("other-{i}"), false);
+    }
+    let by_hand = slack.create_conversation("session-7", false);
+    let opened = adapter_in_team(&slack)
+        .open_group("session-7", "Ours")
+        .await
+        .unwrap();
+    assert_eq!(opened.id, by_hand);
+    assert_eq!(slack.conversations().len(), 1201);
+    assert!(
+        slack.calls("conversations.list") >= 2,
+        "the cursor was followed"
+    );
+    assert_eq!(
+        slack.purpose(&by_hand).as_deref(),
+        Some(""),
+        "a conversation people made keeps its purpose"
+    );
+    assert_eq!(slack.calls("conversations.setPurpose"), 0);
+}
+
+#[tokio::test]
+async fn a_name_taken_by_an_archived_conversation_is_refused_with_what_to_do() {
+    let slack = FakeSlack::start().await;
+    let archived = slack.create_conversation("session-9", false);
+    slack.archive(&archived);
+    let error = adapter_in_team(&slack)
+        .open_group("session-9", "Session nine")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, AdapterError::Permanent(m)
+            if m.contains("#session-9") && m.contains("taken in Slack")
+                && m.contains("rename") && m.contains("unarchive")),
+        "{error}"
+    );
+    assert_eq!(slack.conversations(), vec![archived]);
+}
+
+#[tokio::test]
+async fn opening_a_session_conversation_meets_slacks_failures_with_their_classes() {
+    let slack = FakeSlack::start().await;
+    let adapter = adapter_in_team(&slack);
+
+    slack.fail_next("conversations.create", Fault::RateLimited(7));
+    let error = adapter.open_group("session-1", "P").await.unwrap_err();
+    assert!(
+        matches!(error, AdapterError::RateLimited { retry_after } if retry_after == Duration::from_secs(7)),
+        "{error}"
+    );
+    slack.fail_next("conversations.create", Fault::Status(503));
+    let error = adapter.open_group("session-1", "P").await.unwrap_err();
+    assert!(matches!(error, AdapterError::Transient(_)), "{error}");
+    slack.fail_next("conversations.create", Fault::Hang(Duration::from_secs(3)));
+    let error = adapter.open_group("session-1", "P").await.unwrap_err();
+    assert!(
+        matches!(&error, AdapterError::Transient(m) if m.contains("in time")),
+        "{error}"
+    );
+    assert!(slack.conversations().is_empty(), "nothing was made");
+
+    let error = adapter.open_group("Session One", "P").await.unwrap_err();
+    assert!(
+        matches!(&error, AdapterError::Permanent(m) if m.contains("invalid_name_specials")),
+        "{error}"
+    );
+
+    // Made, but the answer was lost: a retry, which finds it by its name.
+    slack.fail_next(
+        "conversations.create",
+        Fault::AfterEffect(Duration::from_secs(3)),
+    );
+    let error = adapter.open_group("session-1", "P").await.unwrap_err();
+    assert!(matches!(error, AdapterError::Transient(_)), "{error}");
+    assert_eq!(slack.conversations().len(), 1, "Slack has it");
+    slack.fail_next("conversations.list", Fault::RateLimited(4));
+    let error = adapter.open_group("session-1", "P").await.unwrap_err();
+    assert!(
+        matches!(error, AdapterError::RateLimited { retry_after } if retry_after == Duration::from_secs(4)),
+        "{error}"
+    );
+    let found = adapter.open_group("session-1", "P").await.unwrap();
+    assert_eq!(slack.conversations(), vec![found.id]);
+
+    slack.revoke(&slack.bot_token());
+    let error = adapter.open_group("session-2", "P").await.unwrap_err();
+    assert!(
+        matches!(&error, AdapterError::Auth(m) if m.contains("token_revoked")),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn conversations_create_is_tier_2_and_the_twenty_first_in_a_minute_waits() {
+    let slack = FakeSlack::start().await;
+    let adapter = adapter_in_team(&slack);
+    for i in 0..20 {
+        adapter
+            .open_group(&format!("session-{i}"), "P")
+            .await
+            .unwrap();
+    }
+    let error = adapter.open_group("session-20", "P").await.unwrap_err();
+    assert!(
+        matches!(error, AdapterError::RateLimited { retry_after }
+            if retry_after > Duration::ZERO && retry_after <= Duration::from_secs(60)),
+        "{error}"
+    );
+    assert_eq!(slack.conversations().len(), 20);
+}
+
+#[tokio::test]
+async fn a_purpose_slack_does_not_take_still_opens_the_conversation() {
+    let slack = FakeSlack::start().await;
+    let adapter = adapter_in_team(&slack);
+    slack.fail_next("conversations.setPurpose", Fault::Status(500));
+    let opened = adapter.open_group("session-5", "P").await.unwrap();
+    assert_eq!(slack.purpose(&opened.id).as_deref(), Some(""));
+    slack.fail_next("conversations.setPurpose", Fault::RateLimited(30));
+    let other = adapter.open_group("session-6", "P").await.unwrap();
+    slack.fail_next(
+        "conversations.setPurpose",
+        Fault::SlackError("too_long".into()),
+    );
+    let third = adapter.open_group("session-8", "P").await.unwrap();
+    assert_eq!(
+        slack.conversations(),
+        vec![opened.id, other.id, third.id],
+        "each one open"
+    );
+}

@@ -8,6 +8,7 @@
 pub mod builder;
 pub mod calendar;
 pub mod channel;
+pub mod places;
 pub mod registration;
 pub mod schedule;
 pub mod sessions;

@@ -87,6 +87,16 @@ pub struct RemoteGroup {
     pub members: u64,
 }
 
+/// A conversation a channel's tool opened for the hub (a conference
+/// session's own Slack conversation).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedGroup {
+    /// The tool's id for it.
+    pub id: String,
+    /// Where a person opens it.
+    pub url: String,
+}
+
 /// What a pushed event means for a channel ([`ChannelAdapter::interpret_event`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChannelEvent {
@@ -223,6 +233,22 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
     async fn list_groups(&self) -> Result<Vec<RemoteGroup>, AdapterError> {
         Err(AdapterError::Unsupported(
             "this channel has no groups".into(),
+        ))
+    }
+
+    /// Opens a public conversation named `name` (lower-case letters, digits
+    /// and dashes, at most 80 characters) about `purpose`, for a conference
+    /// session; when one of that name exists already (an earlier attempt
+    /// whose answer was lost), that one is answered, so a retry never opens
+    /// two.
+    ///
+    /// # Errors
+    /// `Unsupported` where the tool has no conversations (the default); any
+    /// other class otherwise.
+    async fn open_group(&self, name: &str, purpose: &str) -> Result<OpenedGroup, AdapterError> {
+        let _ = (name, purpose);
+        Err(AdapterError::Unsupported(
+            "this channel cannot open conversations".into(),
         ))
     }
 

@@ -66,6 +66,13 @@ pub trait ConferenceStore: Send + Sync {
         community: CommunityId,
     ) -> Result<Vec<Conference>, StoreError>;
 
+    /// Every community's conferences whose schedule is published (and not
+    /// yet done): what the worker brings into the other channels.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn published_conferences(&self) -> Result<Vec<Conference>, StoreError>;
+
     /// Replaces everything of a conference but its id, community and
     /// creation time with `conference`'s.
     ///

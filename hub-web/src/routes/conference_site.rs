@@ -43,6 +43,7 @@ use crate::{
     session::{cookie_header, cookie_name, read_cookie},
     templates::{
         ConferencePage, ConferenceProposalRow, ConfirmLinkPage, Nav, RegistrantView, SchedulePage,
+        UpcomingCall,
     },
 };
 
@@ -237,6 +238,37 @@ async fn render_page(
                 .is_some_and(|r| r.id == s.proposal.proposer),
         })
         .collect();
+    // The community's calls, listed for the people coming (issue: calls
+    // reach an open conference's registrants); join links only for those
+    // with a seat.
+    let now = state.clock.now();
+    let seated = registrant.as_ref().is_some_and(Registration::has_seat);
+    let calls = if conference.phase < ConferencePhase::Done {
+        let mut upcoming: Vec<_> = store
+            .community_calls(community.id)
+            .await?
+            .into_iter()
+            .filter(|c| c.status == hub_core::model::call::CallStatus::Scheduled)
+            .filter_map(|c| c.next_occurrence(now).map(|o| (o.starts_at, c)))
+            .collect();
+        upcoming.sort_by_key(|(at, _)| *at);
+        upcoming
+            .into_iter()
+            .take(5)
+            .map(|(at, call)| UpcomingCall {
+                when: format!(
+                    "{} {}",
+                    at.with_timezone(&call.timezone)
+                        .format("%a %-d %b %Y, %H:%M"),
+                    call.timezone.name()
+                ),
+                join_url: if seated { call.join_url.clone() } else { None },
+                title: call.title,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let registrant = registrant.map(|r| {
         let waitlist_position = (r.status == RegistrationStatus::Waitlisted).then(|| {
             1 + registrations
@@ -272,6 +304,7 @@ async fn render_page(
         conference,
         registrant,
         proposals,
+        calls,
         form_email: form.email,
         form_name: form.name,
         form_title: form.title,
