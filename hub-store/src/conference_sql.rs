@@ -604,3 +604,15 @@ pub(crate) const EXPAND_CONFERENCE_RECIPIENTS: &str = "INSERT INTO recipients \
            AND e.status = 'subscribed' AND e.delivery_disabled_at IS NULL \
          WHERE l.announcement_id = d.announcement_id AND l.id <> d.id) \
      ON CONFLICT DO NOTHING";
+
+/// `$1` conference, `$2` owner, `$3` now, `$4` lease end: takes the lease on
+/// opening the conference's meetings and conversations, when free or run
+/// out (or held by `$2` already).
+pub(crate) const CLAIM_CONFERENCE_PLACES: &str = "UPDATE conferences \
+     SET places_lease_owner = $2, places_lease_until = $4 \
+     WHERE id = $1 AND (places_lease_until IS NULL OR places_lease_until < $3 \
+       OR places_lease_owner = $2)";
+/// `$1` conference, `$2` owner: gives the lease back.
+pub(crate) const RELEASE_CONFERENCE_PLACES: &str = "UPDATE conferences \
+     SET places_lease_owner = NULL, places_lease_until = NULL \
+     WHERE id = $1 AND places_lease_owner = $2";

@@ -204,6 +204,38 @@ impl ConferenceStore for PgStore {
             .collect()
     }
 
+    async fn claim_conference_places(
+        &self,
+        conference: ConferenceId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(sql::CLAIM_CONFERENCE_PLACES)
+            .bind(conference.0)
+            .bind(owner)
+            .bind(now)
+            .bind(until)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn release_conference_places(
+        &self,
+        conference: ConferenceId,
+        owner: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(sql::RELEASE_CONFERENCE_PLACES)
+            .bind(conference.0)
+            .bind(owner)
+            .execute(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
     async fn published_conferences(&self) -> Result<Vec<Conference>, StoreError> {
         sqlx::query_as::<_, ConferenceRow>(sql::PUBLISHED_CONFERENCES)
             .fetch_all(&self.pool)

@@ -64,6 +64,7 @@ contract!(
     merging_moves_votes_once_per_voter_and_takes_the_session_off_the_schedule,
     the_schedule_is_replaced_whole_and_keeps_slack_conversations,
     the_venue_grid_changes_in_place_and_takes_placements_of_removed_rooms_and_slots,
+    one_worker_at_a_time_opens_a_conferences_places_and_only_published_ones_are_listed,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -1319,5 +1320,74 @@ async fn the_venue_grid_changes_in_place_and_takes_placements_of_removed_rooms_a
     assert!(
         matches!(nowhere, Err(StoreError::NotFound(_))),
         "{nowhere:?}"
+    );
+}
+
+async fn one_worker_at_a_time_opens_a_conferences_places_and_only_published_ones_are_listed(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let conference = conference(store.as_ref(), "places", 10).await;
+    assert!(store.published_conferences().await.unwrap().is_empty());
+    let published = Conference {
+        phase: ConferencePhase::SchedulePublished,
+        ..conference.clone()
+    };
+    store
+        .update_conference(&published, audit("conference.phase"))
+        .await
+        .unwrap();
+    let listed = store.published_conferences().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, conference.id);
+
+    let (now, until) = (at(100), at(700));
+    assert!(
+        store
+            .claim_conference_places(conference.id, "a", now, until)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .claim_conference_places(conference.id, "b", now, until)
+            .await
+            .unwrap(),
+        "held by a"
+    );
+    assert!(
+        store
+            .claim_conference_places(conference.id, "a", now, until)
+            .await
+            .unwrap(),
+        "its owner may renew it"
+    );
+    assert!(
+        store
+            .claim_conference_places(conference.id, "b", at(701), at(1300))
+            .await
+            .unwrap(),
+        "a lease run out is taken over"
+    );
+    // Only its owner gives it back.
+    store
+        .release_conference_places(conference.id, "a")
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .claim_conference_places(conference.id, "a", at(702), at(1300))
+            .await
+            .unwrap()
+    );
+    store
+        .release_conference_places(conference.id, "b")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_conference_places(conference.id, "a", at(703), at(1300))
+            .await
+            .unwrap()
     );
 }

@@ -28,6 +28,10 @@ use crate::{
     secrets::SecretKeys,
 };
 
+/// How long a worker holds a conference while opening its places; longer
+/// than the slowest tool's timeouts over a conference's rooms and sessions.
+const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+
 /// Longest Slack conversation name.
 const MAX_CONVERSATION_NAME: usize = 80;
 
@@ -96,20 +100,42 @@ impl Places {
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let mut made = 0;
         for conference in self.store.published_conferences().await? {
-            let channels = self.store.channels(conference.community_id).await?;
-            let usable = |kind: ChannelKind| {
-                channels.iter().find(|c| {
-                    c.kind == kind && !matches!(c.health, ChannelHealth::NeedsReconnect { .. })
-                })
-            };
-            if conference.online()
-                && let Some(zoom) = usable(ChannelKind::Zoom)
+            let now = self.clock.now();
+            // One worker at a time per conference: two opening the same
+            // room at once could both miss the other's meeting.
+            if !self
+                .store
+                .claim_conference_places(conference.id, &self.worker_id, now, now + LEASE)
+                .await?
             {
-                made += self.open_rooms(&conference, zoom).await?;
+                continue;
             }
-            if let Some(slack) = usable(ChannelKind::Slack) {
-                made += self.open_conversations(&conference, slack).await?;
-            }
+            let opened = self.open_places(&conference).await;
+            self.store
+                .release_conference_places(conference.id, &self.worker_id)
+                .await?;
+            made += opened?;
+        }
+        Ok(made)
+    }
+
+    /// Opens what one conference lacks, in the channels that are connected
+    /// and not waiting to be reconnected.
+    async fn open_places(&self, conference: &Conference) -> Result<usize, StoreError> {
+        let channels = self.store.channels(conference.community_id).await?;
+        let usable = |kind: ChannelKind| {
+            channels.iter().find(|c| {
+                c.kind == kind && !matches!(c.health, ChannelHealth::NeedsReconnect { .. })
+            })
+        };
+        let mut made = 0;
+        if conference.online()
+            && let Some(zoom) = usable(ChannelKind::Zoom)
+        {
+            made += self.open_rooms(conference, zoom).await?;
+        }
+        if let Some(slack) = usable(ChannelKind::Slack) {
+            made += self.open_conversations(conference, slack).await?;
         }
         Ok(made)
     }

@@ -73,6 +73,30 @@ pub trait ConferenceStore: Send + Sync {
     /// `Unavailable` or `Internal`.
     async fn published_conferences(&self) -> Result<Vec<Conference>, StoreError>;
 
+    /// Takes the lease on opening a conference's meetings and
+    /// conversations for `owner` until `until`, so that one worker at a
+    /// time does it; `false` while another holds it.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn claim_conference_places(
+        &self,
+        conference: ConferenceId,
+        owner: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+
+    /// Gives that lease back (only its owner can).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn release_conference_places(
+        &self,
+        conference: ConferenceId,
+        owner: &str,
+    ) -> Result<(), StoreError>;
+
     /// Replaces everything of a conference but its id, community and
     /// creation time with `conference`'s.
     ///
