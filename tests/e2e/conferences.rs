@@ -613,3 +613,40 @@ async fn a_hundred_people_confirming_at_once_never_overfill_the_seats() {
         crate::helpers::between(&page, "id=\"seats\">", "<").unwrap_or("")
     );
 }
+
+#[tokio::test]
+async fn an_api_client_registers_someone_who_then_confirms_by_the_mailed_link() {
+    let Some(c) = conference_app("5").await else {
+        return;
+    };
+    let token = c.app.api_token(crate::helpers::OWNER_EMAIL).await;
+    let path = "/api/v1/communities/rse/conferences/unconf-2027/registrations";
+    let register = |body: serde_json::Value| {
+        let request = reqwest::Client::new()
+            .post(c.app.url(path))
+            .bearer_auth(&token)
+            .json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    let mailed = register(serde_json::json!({"email": "Eve@Example.net", "name": "Eve"})).await;
+    assert_eq!(mailed.status(), 202);
+    let bad = register(serde_json::json!({"email": "not an address"})).await;
+    assert_eq!(bad.status(), 422);
+    let unknown = register(serde_json::json!({"email": "x@example.net", "seat": 1})).await;
+    assert_eq!(unknown.status(), 400);
+    // Nothing counts until Eve confirms.
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(c.app.url(path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"][0]["status"], "pending", "{listed}");
+    let link = c.link("eve@example.net", "confirm").await;
+    let eve = Visitor::new(&c.app);
+    assert_eq!(eve.post(&link, &[]).await.status(), 303);
+    assert!(eve.page().await.contains("registered, with a seat"));
+}

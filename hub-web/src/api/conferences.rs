@@ -705,6 +705,61 @@ pub(crate) async fn registrations(
     Ok(Json(RegistrationList { items }))
 }
 
+/// Someone to register (they confirm by the mailed link, as on the page).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewRegistrationDto {
+    /// Their address.
+    email: String,
+    /// Their name.
+    #[serde(default)]
+    name: String,
+}
+
+/// What registering did.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RegistrationMailed {
+    /// Always `mailed`: nothing counts until the person confirms.
+    status: &'static str,
+    /// What happens next, for people.
+    message: &'static str,
+}
+
+#[utoipa::path(post, path = "/api/v1/communities/{slug}/conferences/{conference}/registrations", tag = "conferences",
+    params(("slug" = String, Path), ("conference" = String, Path, description = "The conference's short name")),
+    request_body = NewRegistrationDto,
+    responses((status = 202, body = RegistrationMailed, description = "A confirmation link (or, for someone registered already, a sign-in link) was mailed; the seat is given when they confirm"),
+        (status = 404, description = "No such conference in this community"),
+        (status = 409, description = "Registration is closed"),
+        (status = 422, description = "Not an email address, or not a name"),
+        (status = 429, description = "A link went to this address minutes ago"),
+        (status = 502, description = "The mail server did not take the message")))]
+pub(crate) async fn register(
+    State(state): State<AppState>,
+    user: ApiUser,
+    Path((slug, conference)): Path<(String, String)>,
+    ApiJson(body): ApiJson<NewRegistrationDto>,
+) -> Result<(StatusCode, Json<RegistrationMailed>), ApiError> {
+    let (community, conference) = find(&state, &user, &slug, &conference).await?;
+    registration::register(
+        state.store.as_ref(),
+        &mailing(&state),
+        &community,
+        &conference,
+        &body.email,
+        &body.name,
+        state.clock.now(),
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RegistrationMailed {
+            status: "mailed",
+            message: "a link was mailed to the address; the registration counts once its owner confirms it",
+        }),
+    ))
+}
+
 #[utoipa::path(post, path = "/api/v1/communities/{slug}/conferences/{conference}/registrations/{id}/cancel", tag = "conferences",
     params(("slug" = String, Path), ("conference" = String, Path, description = "The conference's short name"), ("id" = Uuid, Path)),
     responses((status = 200, body = RegistrationDto, description = "Cancelled, with its votes; the first on the waitlist is seated and mailed"),

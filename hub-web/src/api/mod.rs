@@ -128,7 +128,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
         .route(
             "/v1/communities/{slug}/conferences/{conference}/registrations",
-            get(conferences::registrations),
+            get(conferences::registrations).post(conferences::register),
         )
         .route(
             "/v1/communities/{slug}/conferences/{conference}/registrations/{id}/cancel",
@@ -183,6 +183,7 @@ pub(crate) fn router() -> Router<AppState> {
         calls::cancel_occurrence, calls::cancel,
         conferences::list, conferences::create, conferences::show, conferences::update,
         conferences::phase, conferences::set_grid, conferences::registrations,
+        conferences::register,
         conferences::cancel_registration, conferences::proposals, conferences::merge,
         conferences::show_schedule, conferences::build, conferences::pin, conferences::unpin,
         conferences::take_off, conferences::publish,
