@@ -388,10 +388,7 @@ pub(crate) async fn send(
     link: &str,
     public_url: &str,
 ) -> Result<(), MailError> {
-    let host = url::Url::parse(public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "cophub.invalid".into());
+    let host = crate::ports::mailer::message_host(public_url);
     let mail = OutgoingMail {
         to: to.clone(),
         subject: subject.to_owned(),

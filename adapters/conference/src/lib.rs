@@ -248,10 +248,7 @@ impl ChannelAdapter for ConferenceAdapter {
         })?;
         let to = Email::parse(&recipient.email)
             .map_err(|e| AdapterError::Permanent(format!("{}: {e}", recipient.email)))?;
-        let host = url::Url::parse(&self.public_url)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_else(|| "cophub.invalid".into());
+        let host = hub_core::ports::mailer::message_host(&self.public_url);
         let message_id = format!("{idempotency_key}@{host}");
         let text = format!(
             "{body}\n\n-- \nYou get this because you registered for {name}: {page}\n",

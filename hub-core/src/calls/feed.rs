@@ -45,10 +45,7 @@ pub fn read_feed_token(signer: &Signer, token: &str) -> Option<MemberId> {
 /// Who the community's invitations come from.
 #[must_use]
 pub fn sender(community: &Community, from: &Email, public_url: &str) -> Sender {
-    let host = url::Url::parse(public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "cophub.invalid".into());
+    let host = crate::ports::mailer::message_host(public_url);
     Sender {
         name: community.name.clone(),
         email: from.clone(),

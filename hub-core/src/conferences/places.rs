@@ -35,6 +35,13 @@ const LEASE: chrono::Duration = chrono::Duration::minutes(10);
 /// Longest Slack conversation name.
 const MAX_CONVERSATION_NAME: usize = 80;
 
+/// The channels a conference lacks something in.
+#[derive(Debug)]
+struct Wanted {
+    zoom: Option<Channel>,
+    slack: Option<Channel>,
+}
+
 /// The worker step that opens rooms' meetings and sessions' conversations.
 #[derive(Debug)]
 pub struct Places {
@@ -100,6 +107,9 @@ impl Places {
     pub async fn run_once(&self) -> Result<usize, StoreError> {
         let mut made = 0;
         for conference in self.store.published_conferences().await? {
+            let Some(wanted) = self.wanted(&conference).await? else {
+                continue;
+            };
             let now = self.clock.now();
             // One worker at a time per conference: two opening the same
             // room at once could both miss the other's meeting.
@@ -110,7 +120,7 @@ impl Places {
             {
                 continue;
             }
-            let opened = self.open_places(&conference).await;
+            let opened = self.open_places(&conference, &wanted).await;
             self.store
                 .release_conference_places(conference.id, &self.worker_id)
                 .await?;
@@ -119,22 +129,56 @@ impl Places {
         Ok(made)
     }
 
-    /// Opens what one conference lacks, in the channels that are connected
-    /// and not waiting to be reconnected.
-    async fn open_places(&self, conference: &Conference) -> Result<usize, StoreError> {
+    /// The channels a conference still lacks something in (connected and
+    /// not waiting to be reconnected); `None` when it lacks nothing, so a
+    /// conference that has everything costs reads, never a lease.
+    async fn wanted(&self, conference: &Conference) -> Result<Option<Wanted>, StoreError> {
         let channels = self.store.channels(conference.community_id).await?;
         let usable = |kind: ChannelKind| {
-            channels.iter().find(|c| {
-                c.kind == kind && !matches!(c.health, ChannelHealth::NeedsReconnect { .. })
-            })
+            channels
+                .iter()
+                .find(|c| {
+                    c.kind == kind && !matches!(c.health, ChannelHealth::NeedsReconnect { .. })
+                })
+                .cloned()
         };
-        let mut made = 0;
+        let mut zoom = None;
         if conference.online()
-            && let Some(zoom) = usable(ChannelKind::Zoom)
+            && let Some(channel) = usable(ChannelKind::Zoom)
+            && self
+                .store
+                .conference_rooms(conference.id)
+                .await?
+                .iter()
+                .any(|r| r.zoom_meeting_id.is_none())
         {
+            zoom = Some(channel);
+        }
+        let mut slack = None;
+        if let Some(channel) = usable(ChannelKind::Slack)
+            && self
+                .store
+                .placements(conference.id)
+                .await?
+                .iter()
+                .any(|p| p.slack_conversation.is_none())
+        {
+            slack = Some(channel);
+        }
+        Ok((zoom.is_some() || slack.is_some()).then_some(Wanted { zoom, slack }))
+    }
+
+    /// Opens what one conference lacks, reading again under the lease.
+    async fn open_places(
+        &self,
+        conference: &Conference,
+        wanted: &Wanted,
+    ) -> Result<usize, StoreError> {
+        let mut made = 0;
+        if let Some(zoom) = &wanted.zoom {
             made += self.open_rooms(conference, zoom).await?;
         }
-        if let Some(slack) = usable(ChannelKind::Slack) {
+        if let Some(slack) = &wanted.slack {
             made += self.open_conversations(conference, slack).await?;
         }
         Ok(made)

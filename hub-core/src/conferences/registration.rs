@@ -491,10 +491,7 @@ fn plain_mail(
     key: &str,
     public_url: &str,
 ) -> crate::ports::mailer::OutgoingMail {
-    let host = url::Url::parse(public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "cophub.invalid".into());
+    let host = crate::ports::mailer::message_host(public_url);
     crate::ports::mailer::OutgoingMail {
         to: to.clone(),
         subject: subject.to_owned(),

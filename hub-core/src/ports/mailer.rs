@@ -31,6 +31,16 @@ pub struct CalendarPart {
     pub text: String,
 }
 
+/// The host the hub's Message-IDs and calendar UIDs end with: `public_url`'s
+/// host, or `cophub.invalid` when it has none.
+#[must_use]
+pub fn message_host(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "cophub.invalid".into())
+}
+
 /// Why a message was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {

@@ -139,6 +139,16 @@ fn session_cookie(
     ))
 }
 
+/// `response`, ending the registrant session.
+fn signed_out(state: &AppState, mut response: Response) -> Response {
+    let https = state.settings.https();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookie_header(&cookie_name(REGISTRANT_COOKIE, https), "", 0, https),
+    );
+    response
+}
+
 /// The register and propose forms, kept when shown again with an error.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct ConferenceForm {
@@ -529,13 +539,10 @@ pub(crate) async fn sign_out(
 ) -> Result<Response, AppError> {
     csrf.verify(&form.csrf)?;
     let (community, conference) = public_conference(&state, &slug, &conf).await?;
-    let https = state.settings.https();
-    let mut response = back(&community, &conference, "signed-out");
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(&cookie_name(REGISTRANT_COOKIE, https), "", 0, https),
-    );
-    Ok(response)
+    Ok(signed_out(
+        &state,
+        back(&community, &conference, "signed-out"),
+    ))
 }
 
 /// POST `…/proposals`: a signed-in registrant proposes a session.
@@ -650,13 +657,10 @@ pub(crate) async fn cancel(
         state.clock.now(),
     )
     .await?;
-    let https = state.settings.https();
-    let mut response = back(&community, &conference, "cancelled");
-    response.headers_mut().append(
-        header::SET_COOKIE,
-        cookie_header(&cookie_name(REGISTRANT_COOKIE, https), "", 0, https),
-    );
-    Ok(response)
+    Ok(signed_out(
+        &state,
+        back(&community, &conference, "cancelled"),
+    ))
 }
 
 /// GET `…/schedule`: the published schedule.
