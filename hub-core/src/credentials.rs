@@ -5,13 +5,14 @@
 //! before it is used, so a crash between the refresh and the store never
 //! leaves the hub holding only a spent refresh token it did not keep.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 
 use crate::{
     model::channel::{Channel, ChannelHealth},
     ports::{
+        adapter::{AdapterError, AdapterFactory, ChannelAdapter},
         install::{InstallFailure, TokenRefresher},
         store::Store,
     },
@@ -37,6 +38,10 @@ pub enum CredentialError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] crate::ports::store::StoreError),
+    /// The channel's adapter cannot be made (its settings are unusable, or
+    /// this build cannot drive its kind).
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
 }
 
 /// What the refresh needs besides the channel.
@@ -52,6 +57,22 @@ pub struct RefreshParts<'a> {
     pub owner: &'a str,
     /// The time now.
     pub now: DateTime<Utc>,
+}
+
+/// The adapter that reaches `channel`, made with its secret as
+/// [`secret_for`] gives it.
+///
+/// # Errors
+/// [`CredentialError`] as [`secret_for`] has it, or `Adapter` when the
+/// factory cannot make the adapter.
+pub async fn adapter_for(
+    parts: RefreshParts<'_>,
+    adapters: &dyn AdapterFactory,
+    channel: &Channel,
+    encrypted: Option<&str>,
+) -> Result<Arc<dyn ChannelAdapter>, CredentialError> {
+    let secret = secret_for(parts, channel, encrypted).await?;
+    Ok(adapters.adapter(channel, secret.as_deref())?)
 }
 
 /// The channel's secret in the clear, refreshed first when it expires soon.

@@ -281,14 +281,15 @@ impl Outbox {
             owner: &self.worker_id,
             now: self.clock.now(),
         };
-        let secret = match crate::credentials::secret_for(
+        let adapter = match crate::credentials::adapter_for(
             parts,
+            self.adapters.as_ref(),
             &work.channel,
             work.encrypted_secret.as_deref(),
         )
         .await
         {
-            Ok(secret) => secret,
+            Ok(adapter) => adapter,
             // Refused: the channel is marked for reconnecting; try again once it is.
             Err(crate::credentials::CredentialError::Refused(error)) => {
                 return Finish::Retry {
@@ -307,15 +308,6 @@ impl Outbox {
                 };
             }
         };
-        let adapter: Arc<dyn ChannelAdapter> =
-            match self.adapters.adapter(&work.channel, secret.as_deref()) {
-                Ok(adapter) => adapter,
-                Err(error) => {
-                    return Finish::Failed {
-                        error: error.to_string(),
-                    };
-                }
-            };
         if work.delivery.action == DeliveryAction::Post && adapter.capabilities().per_recipient {
             return self.fan_out(work, adapter).await;
         }

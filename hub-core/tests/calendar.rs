@@ -59,7 +59,7 @@ fn entry(call: &Call, with_join_url: bool) -> Entry<'_> {
     Entry {
         call,
         page_url: Some("https://hub.example.org/c/rse/calls"),
-        with_join_url,
+        join_url: call.join_url.as_deref().filter(|_| with_join_url),
     }
 }
 

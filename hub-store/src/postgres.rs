@@ -21,7 +21,7 @@ use hub_core::{
         audit::{AuditEvent, NewAuditEvent},
         call::{
             Attendance, Call, CallInstance, CallLanding, ClaimedLanding, Invitee, LandingOutcome,
-            merge_pending,
+            SentInvitation, merge_pending,
         },
         channel::{Channel, ChannelHealth, ChannelKind, NewChannel},
         community::{Community, NewCommunity},
@@ -1375,17 +1375,18 @@ impl Store for PgStore {
     async fn record_invitations(
         &self,
         call: CallId,
-        members: &[MemberId],
+        sent: &[SentInvitation],
         sequence: u32,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         let mut tx = self.write().await?;
-        for member in members {
+        for invitation in sent {
             sqlx::query(sql::RECORD_INVITATION)
                 .bind(call.0)
-                .bind(member.0)
+                .bind(invitation.member_id.0)
                 .bind(i64::from(sequence))
                 .bind(at)
+                .bind(invitation.join_url.as_deref())
                 .execute(&mut *tx)
                 .await
                 .map_err(internal)?;

@@ -763,6 +763,8 @@ pub(crate) struct InviteeRow {
     email_display: String,
     name: String,
     sequence_sent: Option<i64>,
+    join_url: Option<String>,
+    takes_zoom: bool,
 }
 
 impl InviteeRow {
@@ -775,6 +777,8 @@ impl InviteeRow {
                 .sequence_sent
                 .map(|n| u32::try_from(n).map_err(|_| corrupt("invitation sequence")))
                 .transpose()?,
+            join_url: self.join_url,
+            takes_zoom: self.takes_zoom,
         })
     }
 }

@@ -656,21 +656,35 @@ pub(crate) const LANDED: &str = "UPDATE call_landings SET landed_revision = $4, 
 pub(crate) const LANDING_RETRY: &str = "UPDATE call_landings SET attempts = attempts + 1, \
      next_attempt_at = $4, last_error = $5, lease_owner = NULL, lease_until = NULL \
      WHERE call_id = $1 AND channel_id = $2 AND lease_owner = $3";
+/// An invitee's columns, from members `m` and their invitation `i`.
+macro_rules! invitee_columns {
+    () => {
+        "m.id AS member_id, m.email, m.email_display, m.name, i.sequence_sent, i.join_url, \
+         EXISTS (SELECT 1 FROM member_consents z WHERE z.member_id = m.id \
+           AND z.channel = 'zoom' AND z.status = 'subscribed') AS takes_zoom"
+    };
+}
 /// `$1` call, `$2` sequence, `$3` only those invited before, `$4` limit.
-pub(crate) const CALL_INVITEES: &str = "SELECT m.id AS member_id, m.email, m.email_display, \
-     m.name, i.sequence_sent FROM calls c \
+pub(crate) const CALL_INVITEES: &str = concat!(
+    "SELECT ",
+    invitee_columns!(),
+    " FROM calls c \
      JOIN members m ON m.community_id = c.community_id AND m.state = 'active' \
      JOIN member_consents mc ON mc.member_id = m.id AND mc.channel = 'email' \
        AND mc.status = 'subscribed' AND mc.delivery_disabled_at IS NULL \
      LEFT JOIN call_invitations i ON i.call_id = c.id AND i.member_id = m.id \
      WHERE c.id = $1 AND (i.sequence_sent IS NULL OR i.sequence_sent < $2) \
        AND ($3 = FALSE OR i.sequence_sent IS NOT NULL) \
-     ORDER BY m.id LIMIT $4";
+     ORDER BY m.id LIMIT $4"
+);
 /// `$1` call, `$2` member, `$3` sequence, `$4` when.
+/// `$5` the member's own join link, if they were given one (a link kept
+/// from an earlier version stays when none is given).
 pub(crate) const RECORD_INVITATION: &str = "INSERT INTO call_invitations \
-     (call_id, member_id, sequence_sent, sent_at) VALUES ($1, $2, $3, $4) \
+     (call_id, member_id, sequence_sent, sent_at, join_url) VALUES ($1, $2, $3, $4, $5) \
      ON CONFLICT (call_id, member_id) DO UPDATE SET sequence_sent = excluded.sequence_sent, \
-       sent_at = excluded.sent_at";
+       sent_at = excluded.sent_at, \
+       join_url = COALESCE(excluded.join_url, call_invitations.join_url)";
 /// `$1` call, `$2` occurrence (stored local text), `$3` now, `$4` limit:
 /// marks the next members to remind and names them.
 pub(crate) const CLAIM_REMINDERS: &str = "WITH due AS MATERIALIZED (\
@@ -686,9 +700,11 @@ pub(crate) const CLAIM_REMINDERS: &str = "WITH due AS MATERIALIZED (\
      RETURNING member_id";
 /// A call's invitees, the call and their ids pushed after it by a query
 /// builder.
-pub(crate) const INVITEES_BY_ID: &str = "SELECT m.id AS member_id, m.email, m.email_display, \
-     m.name, i.sequence_sent FROM call_invitations i JOIN members m ON m.id = i.member_id \
-     WHERE i.call_id = ";
+pub(crate) const INVITEES_BY_ID: &str = concat!(
+    "SELECT ",
+    invitee_columns!(),
+    " FROM call_invitations i JOIN members m ON m.id = i.member_id WHERE i.call_id = "
+);
 /// `$4` why.
 pub(crate) const LANDING_FAILED: &str = "UPDATE call_landings SET state = 'failed', \
      attempts = attempts + 1, last_error = $4, lease_owner = NULL, lease_until = NULL \

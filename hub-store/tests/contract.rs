@@ -12,6 +12,7 @@ use hub_core::{
     import::{parse_csv, plan_import},
     model::{
         audit::{NewAuditEvent, verify_chain},
+        call::SentInvitation,
         community::NewCommunity,
         member::{
             CommunityRole, ConsentChannel, ConsentSource, ConsentStatus, MemberQuery, MemberState,
@@ -1877,6 +1878,23 @@ async fn each_invitation_version_goes_once_and_each_reminder_once(
             .unwrap();
         ids.push(member.id);
     }
+    // b takes Zoom too, so b may be registered for the call's meeting.
+    store
+        .update_member(
+            rse.id,
+            ids[1],
+            MemberUpdate {
+                consents: vec![(
+                    ConsentChannel::Zoom,
+                    ConsentStatus::Subscribed,
+                    ConsentSource::Lead,
+                )],
+                ..MemberUpdate::default()
+            },
+            audit("m"),
+        )
+        .await
+        .unwrap();
     let mut call = weekly_call(rse.id);
     store
         .create_call(&call, &[list.id], Utc::now(), audit("call.schedule"))
@@ -1895,14 +1913,36 @@ async fn each_invitation_version_goes_once_and_each_reminder_once(
         "no one to cancel for yet"
     );
     store
-        .record_invitations(call.id, &[first[0].member_id], 0, Utc::now())
+        .record_invitations(
+            call.id,
+            &[SentInvitation {
+                member_id: first[0].member_id,
+                join_url: Some("https://zoom.example/w/1?tk=first".into()),
+            }],
+            0,
+            Utc::now(),
+        )
         .await
         .unwrap();
     let rest = store.call_invitees(call.id, 0, false, 10).await.unwrap();
     assert_eq!(rest.len(), 1);
     assert_ne!(rest[0].member_id, first[0].member_id);
+    assert!(
+        first
+            .iter()
+            .all(|i| i.takes_zoom == (i.member_id == ids[1])),
+        "b takes Zoom, a does not: {first:?}"
+    );
     store
-        .record_invitations(call.id, &[rest[0].member_id], 0, Utc::now())
+        .record_invitations(
+            call.id,
+            &[SentInvitation {
+                member_id: rest[0].member_id,
+                join_url: None,
+            }],
+            0,
+            Utc::now(),
+        )
         .await
         .unwrap();
     assert!(
@@ -1916,6 +1956,33 @@ async fn each_invitation_version_goes_once_and_each_reminder_once(
     let update = store.call_invitees(call.id, 1, false, 10).await.unwrap();
     assert_eq!(update.len(), 2);
     assert!(update.iter().all(|i| i.invited_sequence == Some(0)));
+    let own_link = |invitees: &[hub_core::model::call::Invitee]| {
+        invitees
+            .iter()
+            .find(|i| i.member_id == first[0].member_id)
+            .and_then(|i| i.join_url.clone())
+    };
+    assert_eq!(
+        own_link(&update).as_deref(),
+        Some("https://zoom.example/w/1?tk=first")
+    );
+    // The update is recorded without a link: the one given first stays.
+    let again: Vec<SentInvitation> = update
+        .iter()
+        .map(|i| SentInvitation {
+            member_id: i.member_id,
+            join_url: None,
+        })
+        .collect();
+    store
+        .record_invitations(call.id, &again, 1, Utc::now())
+        .await
+        .unwrap();
+    let next = store.call_invitees(call.id, 2, false, 10).await.unwrap();
+    assert_eq!(
+        own_link(&next).as_deref(),
+        Some("https://zoom.example/w/1?tk=first")
+    );
 
     let occurrence = call.occurrences()[0].original;
     let (a, b) = tokio::join!(

@@ -51,6 +51,9 @@ pub(crate) async fn calls_app_with(connect_zoom: bool) -> Option<CallsApp> {
     let app = spawn_app_configured(move |config| {
         config.mail.smtp_url = Some(smtp.into());
         config.outbox.idle_poll_ms = 50;
+        // A landing that must wait (for Zoom, for the mail server) is tried
+        // again within a second.
+        config.outbox.backoff_base_seconds = 1;
         config.zoom.api_url = zoom_api;
         config.zoom.oauth_url = zoom_oauth;
         config.slack.api_url = slack_api;
@@ -427,4 +430,133 @@ async fn a_day_before_the_call_each_invited_member_is_reminded_once_and_a_retitl
         text.contains(call.join_url.as_deref().unwrap_or("zoom.example")),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn a_call_people_register_for_mails_each_member_who_takes_zoom_their_own_join_link() {
+    use hub_core::{
+        Email,
+        calls::schedule::{self, CallRequest},
+        model::{
+            audit::NewAuditEvent,
+            member::{ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate},
+        },
+    };
+    use hub_testkit::zoom::Fault;
+    let Some(s) = calls_app().await else { return };
+    let store = s.app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    // Cy takes the list only; Ada takes the list and Zoom.
+    let more = "email,name,role,email_list\ncy@example.net,Cy Young,member,yes\n";
+    assert_eq!(s.app.import_csv("rse", more, &[]).await.status(), 200);
+    let ada = store
+        .member_by_email(community.id, &Email::parse("ada@example.net").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .update_member(
+            community.id,
+            ada.id,
+            MemberUpdate {
+                consents: vec![(
+                    ConsentChannel::Zoom,
+                    ConsentStatus::Subscribed,
+                    ConsentSource::Lead,
+                )],
+                ..MemberUpdate::default()
+            },
+            NewAuditEvent {
+                actor: "test".into(),
+                action: "member.update".into(),
+                community_id: Some(community.id),
+                subject: ada.id.to_string(),
+                details: json!({}),
+            },
+        )
+        .await
+        .unwrap();
+    // Zoom's first answer to a registration is a 500: the invitations wait
+    // for it rather than go out with a link that asks Ada to register.
+    const REGISTER: &str = "POST /meetings/{meetingId}/registrants";
+    s.zoom.fail_next(REGISTER, Fault::Status(500));
+    let request = CallRequest {
+        title: "Office hours".into(),
+        agenda: String::new(),
+        starts_at_local: "2027-03-02T10:00:00".parse().unwrap(),
+        timezone: "Europe/Berlin".into(),
+        duration_minutes: 60,
+        rrule: Some("FREQ=WEEKLY;COUNT=4".into()),
+        registration: true,
+    };
+    let call = schedule::schedule(
+        store.as_ref(),
+        community.id,
+        &request,
+        "test",
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
+    s.settled().await;
+
+    let meeting = s.zoom.meetings().remove(0);
+    let registrants = s.zoom.registrants(meeting.id);
+    assert_eq!(
+        registrants
+            .iter()
+            .map(|r| r.email.as_str())
+            .collect::<Vec<_>>(),
+        ["ada@example.net"],
+        "only who takes Zoom is registered"
+    );
+    let own = registrants[0].join_url.clone();
+    assert_ne!(own, meeting.join_url);
+    assert_eq!(s.zoom.calls(REGISTER), 2, "the 500, then the registration");
+
+    let mails = s.sink.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 2, "one invitation each");
+    let to_ada = mails
+        .iter()
+        .find(|m| m.rcpt_tos == ["ada@example.net"])
+        .unwrap();
+    let text = to_ada.parsed().subparts[0].get_body().unwrap();
+    assert!(text.contains(&format!("Join: {own}")), "{text}");
+    assert!(!text.contains(&meeting.join_url), "{text}");
+    let (invite, _) = calendar_of(to_ada);
+    if let Some(parsed) = ical_check::parse(&invite, None) {
+        assert_eq!(parsed["events"][0]["location"], own.as_str());
+    }
+    let to_cy = mails
+        .iter()
+        .find(|m| m.rcpt_tos == ["cy@example.net"])
+        .unwrap();
+    let text = to_cy.parsed().subparts[0].get_body().unwrap();
+    assert!(
+        text.contains(&format!("Register to join: {}", meeting.join_url)),
+        "{text}"
+    );
+
+    // Moved an hour later: the update carries the same link, and no one is
+    // registered again.
+    let moved = CallRequest {
+        starts_at_local: "2027-03-02T11:00:00".parse().unwrap(),
+        ..request
+    };
+    let call = schedule::change(store.as_ref(), call, &moved, "test", chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(call.sequence, 1);
+    s.settled().await;
+    let mails = s.sink.wait_for(4, Duration::from_secs(10)).await;
+    assert_eq!(mails.len(), 4);
+    let update = mails[2..]
+        .iter()
+        .find(|m| m.rcpt_tos == ["ada@example.net"])
+        .unwrap();
+    assert_eq!(update.header("Subject"), "Updated: Office hours");
+    let text = update.parsed().subparts[0].get_body().unwrap();
+    assert!(text.contains(&format!("Join: {own}")), "{text}");
+    assert_eq!(s.zoom.calls(REGISTER), 2, "registered once");
+    assert_eq!(s.zoom.registrants(meeting.id).len(), 1);
 }

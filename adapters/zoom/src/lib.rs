@@ -311,6 +311,15 @@ impl ChannelAdapter for ZoomAdapter {
         self.register(email, name).await
     }
 
+    async fn register_for_call(
+        &self,
+        remote_ref: &str,
+        email: &Email,
+        name: &str,
+    ) -> Result<String, AdapterError> {
+        self.register_on(remote_ref, email, name).await
+    }
+
     async fn remove_member(&self, external_id: &str) -> Result<(), AdapterError> {
         let email = external_id.trim().to_lowercase();
         for meeting in &self.settings.registration_meetings {

@@ -38,6 +38,8 @@ pub struct Registration {
     pub first_name: String,
     /// Last name.
     pub last_name: String,
+    /// The join link made for this person alone.
+    pub join_url: String,
 }
 
 impl Registration {
@@ -48,6 +50,7 @@ impl Registration {
             email: text("email"),
             first_name: text("first_name"),
             last_name: text("last_name"),
+            join_url: text("join_url"),
         };
         (!registration.email.is_empty()).then_some(registration)
     }
@@ -90,6 +93,18 @@ fn split_name(name: &str, email: &Email) -> (String, String) {
         first.chars().take(MAX_NAME).collect(),
         last.chars().take(MAX_NAME).collect(),
     )
+}
+
+/// A registrant's join link, which Zoom always gives: an answer without
+/// one is malformed, and asking again finds the registration.
+fn given_link(join_url: String, email: &Email, meeting: u64) -> Result<String, AdapterError> {
+    if join_url.trim().is_empty() {
+        return Err(AdapterError::Transient(format!(
+            "Zoom answered the registration of {} for meeting {meeting} without a join link",
+            email.display()
+        )));
+    }
+    Ok(join_url)
 }
 
 fn meeting_path(meeting: &str) -> Result<u64, AdapterError> {
@@ -244,62 +259,77 @@ impl ZoomAdapter {
     /// external id. One already registered stays as they are; one whose
     /// registration was cancelled, denied or is waiting is approved.
     pub(crate) async fn register(&self, email: &Email, name: &str) -> Result<String, AdapterError> {
-        let key = email.normalized().to_owned();
-        let (first_name, last_name) = split_name(name, email);
         for meeting in &self.settings.registration_meetings {
-            let number = meeting_path(meeting)?;
-            let what = format!("register {} for meeting {number}", email.display());
-            if let Some(kept) = self.inactive_of(number).await?.get(&key).cloned() {
-                let body = json!({
-                    "action": "approve",
-                    "registrants": [{"id": kept.id, "email": kept.email}],
-                });
-                self.call(
-                    Rate::Medium,
-                    Method::PUT,
-                    &format!("/meetings/{number}/registrants/status"),
-                    Some(&body),
-                )
-                .await
-                .map_err(refused(&what))?;
-                if let Some(inactive) = crate::lock(&self.denied).get_mut(&number.to_string()) {
-                    inactive.remove(&key);
-                }
-                self.remember_approved(number, kept);
-                continue;
-            }
-            let kind = self.meeting_kind(number).await?;
-            let mut path = format!("/meetings/{number}/registrants");
-            if !kind.occurrence_ids.is_empty() {
-                path.push_str("?occurrence_ids=");
-                path.push_str(&query_value(&kind.occurrence_ids.join(",")));
-            }
-            let body = json!({
-                "email": email.display(),
-                "first_name": first_name,
-                "last_name": last_name,
-                // Approved at once even where the meeting asks the host to
-                // approve: the hub already decided this person belongs.
-                "auto_approve": true,
-            });
-            let answer = self
-                .call(Rate::Light, Method::POST, &path, Some(&body))
-                .await
-                .map_err(refused(&what))?;
-            self.remember_approved(
-                number,
-                Registration {
-                    id: answer["registrant_id"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                    email: email.display().to_owned(),
-                    first_name: first_name.clone(),
-                    last_name: last_name.clone(),
-                },
-            );
+            self.register_on(meeting, email, name).await?;
         }
-        Ok(key)
+        Ok(email.normalized().to_owned())
+    }
+
+    /// Registers a person on one meeting (every occurrence of a recurring
+    /// one) as [`Self::register`] does; answers their own join link.
+    pub(crate) async fn register_on(
+        &self,
+        meeting: &str,
+        email: &Email,
+        name: &str,
+    ) -> Result<String, AdapterError> {
+        let key = email.normalized().to_owned();
+        let number = meeting_path(meeting)?;
+        let what = format!("register {} for meeting {number}", email.display());
+        if let Some(kept) = self.inactive_of(number).await?.get(&key).cloned() {
+            let body = json!({
+                "action": "approve",
+                "registrants": [{"id": kept.id, "email": kept.email}],
+            });
+            self.call(
+                Rate::Medium,
+                Method::PUT,
+                &format!("/meetings/{number}/registrants/status"),
+                Some(&body),
+            )
+            .await
+            .map_err(refused(&what))?;
+            if let Some(inactive) = crate::lock(&self.denied).get_mut(&number.to_string()) {
+                inactive.remove(&key);
+            }
+            let join_url = kept.join_url.clone();
+            self.remember_approved(number, kept);
+            return given_link(join_url, email, number);
+        }
+        let kind = self.meeting_kind(number).await?;
+        let mut path = format!("/meetings/{number}/registrants");
+        if !kind.occurrence_ids.is_empty() {
+            path.push_str("?occurrence_ids=");
+            path.push_str(&query_value(&kind.occurrence_ids.join(",")));
+        }
+        let (first_name, last_name) = split_name(name, email);
+        let body = json!({
+            "email": email.display(),
+            "first_name": first_name,
+            "last_name": last_name,
+            // Approved at once even where the meeting asks the host to
+            // approve: the hub already decided this person belongs.
+            "auto_approve": true,
+        });
+        let answer = self
+            .call(Rate::Light, Method::POST, &path, Some(&body))
+            .await
+            .map_err(refused(&what))?;
+        let join_url = answer["join_url"].as_str().unwrap_or_default().to_owned();
+        self.remember_approved(
+            number,
+            Registration {
+                id: answer["registrant_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                email: email.display().to_owned(),
+                first_name,
+                last_name,
+                join_url: join_url.clone(),
+            },
+        );
+        given_link(join_url, email, number)
     }
 
     fn remember_approved(&self, meeting: u64, registration: Registration) {

@@ -585,6 +585,74 @@ async fn a_member_added_removed_and_added_again_is_registered_for_every_occurren
 }
 
 #[tokio::test]
+async fn registering_for_a_call_answers_the_persons_own_link_and_the_same_one_again() {
+    const ADD: &str = "POST /meetings/{meetingId}/registrants";
+    let zoom = FakeZoom::start().await;
+    let adapter = adapter(&zoom, json!({}));
+    let mut weekly = weekly_new_york_call();
+    weekly.registration = true;
+    let meeting = adapter.schedule_call(&weekly, "w").await.unwrap();
+    let ada = Email::parse("Ada@Example.org").unwrap();
+
+    let link = adapter
+        .register_for_call(&meeting.remote_ref, &ada, "Ada Lovelace")
+        .await
+        .unwrap();
+    let registrants = zoom.registrants(meeting.remote_ref.parse().unwrap());
+    assert_eq!(registrants.len(), 1);
+    assert_eq!(link, registrants[0].join_url);
+    assert_ne!(
+        Some(&link),
+        meeting.join_url.as_ref(),
+        "her own, not the meeting's"
+    );
+    assert_eq!(registrants[0].occurrence_ids.len(), 4, "every occurrence");
+    let again = adapter
+        .register_for_call(&meeting.remote_ref, &ada, "Ada Lovelace")
+        .await
+        .unwrap();
+    assert_eq!(again, link, "registered before: the same link");
+
+    // Cancelled, then registered again by a fresh adapter: approved again,
+    // with the link Zoom kept for her.
+    adapter
+        .cancel_registrants(&meeting.remote_ref, &["ada@example.org".into()])
+        .await
+        .unwrap();
+    let later = self::adapter(&zoom, json!({}));
+    let back = later
+        .register_for_call(&meeting.remote_ref, &ada, "Ada Lovelace")
+        .await
+        .unwrap();
+    assert_eq!(back, link);
+    assert_eq!(
+        zoom.registrants(meeting.remote_ref.parse().unwrap())[0].status,
+        "approved"
+    );
+
+    // A malformed answer may hide a registration: asked again, it is found.
+    let bob = Email::parse("bob@example.org").unwrap();
+    zoom.fail_next(ADD, Fault::Malformed);
+    let error = later
+        .register_for_call(&meeting.remote_ref, &bob, "Bob")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AdapterError::Ambiguous(_)), "{error}");
+    zoom.fail_next(ADD, Fault::RateLimited(None));
+    let error = later
+        .register_for_call(&meeting.remote_ref, &bob, "Bob")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AdapterError::RateLimited { .. }), "{error}");
+    // A meeting that is not Zoom's number is refused for good.
+    let error = later
+        .register_for_call("not-a-meeting", &bob, "Bob")
+        .await
+        .unwrap_err();
+    assert!(matches!(error, AdapterError::Permanent(_)), "{error}");
+}
+
+#[tokio::test]
 async fn a_429_waits_as_zoom_says_or_the_configured_default() {
     let zoom = FakeZoom::start().await;
     let adapter = adapter(&zoom, json!({}));

@@ -106,7 +106,7 @@ pub async fn calendar(
         .map(|call| Entry {
             call,
             page_url: Some(&page),
-            with_join_url: member.is_some(),
+            join_url: call.join_url.as_deref().filter(|_| member.is_some()),
         })
         .collect();
     let sessions = crate::conferences::calendar::community_sessions(

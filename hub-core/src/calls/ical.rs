@@ -56,8 +56,9 @@ pub struct Entry<'a> {
     pub call: &'a Call,
     /// Where its page is, when it has one people may open.
     pub page_url: Option<&'a str>,
-    /// Whether the join URL may be written (never in the public feed).
-    pub with_join_url: bool,
+    /// The join link to write: the call's, a member's own (a Zoom
+    /// registrant's), or none (never in the public feed).
+    pub join_url: Option<&'a str>,
 }
 
 /// An invitation (or its update, or its cancel) for one member.
@@ -192,9 +193,7 @@ fn write_events(
             if cancelled { "CANCELLED" } else { "CONFIRMED" }
         ));
         let mut description = call.agenda.trim().to_owned();
-        if entry.with_join_url
-            && let Some(join) = &call.join_url
-        {
+        if let Some(join) = entry.join_url {
             out.line(&format!("LOCATION:{}", escape(join)));
             description = format!("Join: {join}\n\n{description}");
         }
@@ -465,7 +464,7 @@ mod tests {
         Entry {
             call,
             page_url: Some("https://hub.example.org/c/rse/calls/1"),
-            with_join_url,
+            join_url: call.join_url.as_deref().filter(|_| with_join_url),
         }
     }
 

@@ -16,10 +16,11 @@ use crate::{
         ical::{self, Entry, Method},
     },
     model::{
-        call::{Call, CallStatus, Invitee},
+        call::{Call, CallStatus, Invitee, SentInvitation},
         community::Community,
     },
     ports::{
+        adapter::{AdapterError, ChannelAdapter},
         mailer::{CalendarPart, MailError, Mailer, OutgoingMail},
         store::Store,
     },
@@ -58,12 +59,14 @@ pub fn message(
     } else {
         Method::Request
     };
+    let own_link = invitee.join_url.as_deref();
+    let join = own_link.or(call.join_url.as_deref());
     let calendar = ical::invitation(
         &sender,
         Entry {
             call,
             page_url: Some(&page),
-            with_join_url: true,
+            join_url: join,
         },
         &invitee.email,
         method,
@@ -106,8 +109,15 @@ pub fn message(
                 }
             ));
         }
-        if let Some(join) = &call.join_url {
-            text.push_str(&format!("Join: {join}\n"));
+        match (join, own_link) {
+            (Some(join), Some(_)) => text.push_str(&format!(
+                "Join: {join}\n(This link is yours alone: you are registered with it. Please do not pass it on.)\n"
+            )),
+            (Some(join), None) if call.registration => {
+                text.push_str(&format!("Register to join: {join}\n"));
+            }
+            (Some(join), None) => text.push_str(&format!("Join: {join}\n")),
+            (None, _) => {}
         }
         if !call.agenda.trim().is_empty() {
             text.push_str(&format!("\n{}\n", call.agenda.trim()));
@@ -141,13 +151,52 @@ pub(crate) enum NotSent {
     Never(String),
 }
 
+/// Registers invitees for a call's Zoom meeting, so that each invitation
+/// carries the member's own join link.
+#[derive(Debug, Clone)]
+pub(crate) struct Registrar {
+    /// The Zoom channel's adapter.
+    pub adapter: Arc<dyn ChannelAdapter>,
+    /// The call's meeting there.
+    pub meeting: String,
+}
+
+impl Registrar {
+    /// The member's own join link: the one they were given before, or a new
+    /// registration's. `None` where they do not take Zoom (they register
+    /// themselves through the call's link, if they wish) or the meeting
+    /// takes no registrations.
+    async fn own_link(&self, call: &Call, invitee: &Invitee) -> Result<Option<String>, String> {
+        if invitee.join_url.is_some() || !invitee.takes_zoom {
+            return Ok(invitee.join_url.clone());
+        }
+        match self
+            .adapter
+            .register_for_call(&self.meeting, &invitee.email, &invitee.name)
+            .await
+        {
+            Ok(link) => Ok(Some(link)),
+            Err(AdapterError::Permanent(why) | AdapterError::Unsupported(why)) => {
+                tracing::warn!(call = %call.id, member = %invitee.member_id, %why, "Zoom would not register a member; their invitation carries the call's link");
+                Ok(None)
+            }
+            Err(error) => Err(format!(
+                "Zoom did not register {} for the call yet: {error}",
+                invitee.email.display()
+            )),
+        }
+    }
+}
+
 /// Mails the call's current version to every member who has not had it,
-/// recording each batch.
+/// recording each batch. With a `registrar`, each member who takes Zoom is
+/// registered for the call's meeting first and mailed their own link.
 pub(crate) async fn send(
     store: &dyn Store,
     invitations: &Invitations,
     keys: &SecretKeys,
     call: &Call,
+    registrar: Option<&Registrar>,
     now: DateTime<Utc>,
 ) -> Result<(), NotSent> {
     let later = |error: crate::ports::store::StoreError| NotSent::Later(error.to_string());
@@ -167,18 +216,32 @@ pub(crate) async fn send(
         }
         let mut sent = Vec::with_capacity(batch.len());
         let mut deferred = None;
-        for invitee in &batch {
-            let mail = message(call, &community, invitee, invitations, keys, now);
+        for invitee in batch {
+            let mut invitee = invitee;
+            if let Some(registrar) = registrar.filter(|_| !cancelled) {
+                match registrar.own_link(call, &invitee).await {
+                    Ok(link) => invitee.join_url = link,
+                    Err(why) => {
+                        deferred = Some(why);
+                        break;
+                    }
+                }
+            }
+            let mail = message(call, &community, &invitee, invitations, keys, now);
+            let mailed = SentInvitation {
+                member_id: invitee.member_id,
+                join_url: invitee.join_url,
+            };
             match invitations.mailer.send(&mail).await {
-                Ok(()) => sent.push(invitee.member_id),
+                Ok(()) => sent.push(mailed),
                 // Refused for this address: a bounce's business, not a
                 // reason to hold everyone else's invitation.
                 Err(MailError::Permanent(why)) => {
                     tracing::warn!(call = %call.id, member = %invitee.member_id, %why, "the mail server refused an invitation");
-                    sent.push(invitee.member_id);
+                    sent.push(mailed);
                 }
                 Err(MailError::Transient(why)) => {
-                    deferred = Some(why);
+                    deferred = Some(format!("the mail server deferred an invitation: {why}"));
                     break;
                 }
             }
@@ -188,9 +251,101 @@ pub(crate) async fn send(
             .await
             .map_err(later)?;
         if let Some(why) = deferred {
-            return Err(NotSent::Later(format!(
-                "the mail server deferred an invitation: {why}"
-            )));
+            return Err(NotSent::Later(why));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        ids::{CallId, CommunityId, MemberId},
+        model::community::Slug,
+    };
+
+    #[derive(Debug)]
+    struct NoMail;
+
+    #[async_trait::async_trait]
+    impl Mailer for NoMail {
+        async fn send(&self, _: &OutgoingMail) -> Result<(), MailError> {
+            Ok(())
+        }
+    }
+
+    /// The words and the calendar's LOCATION of the message to someone.
+    fn sent_to(call: &Call, own_link: Option<&str>) -> (String, String) {
+        let now = Utc::now();
+        let community = Community {
+            id: call.community_id,
+            slug: Slug::parse("rse").unwrap(),
+            name: "RSE".into(),
+            timezone: "UTC".into(),
+            created_at: now,
+        };
+        let invitee = Invitee {
+            member_id: MemberId::new(),
+            email: Email::parse("ada@example.org").unwrap(),
+            name: "Ada".into(),
+            invited_sequence: None,
+            join_url: own_link.map(str::to_owned),
+            takes_zoom: true,
+        };
+        let invitations = Invitations {
+            mailer: Arc::new(NoMail),
+            organizer: Email::parse("hub@example.org").unwrap(),
+            public_url: "https://hub.example.org".into(),
+        };
+        let keys = SecretKeys::from_hex_list(&SecretKeys::generate_hex()).unwrap();
+        let mail = message(call, &community, &invitee, &invitations, &keys, now);
+        let calendar = mail.calendar.unwrap().text.replace("\r\n ", "");
+        let location = calendar
+            .lines()
+            .find_map(|l| l.strip_prefix("LOCATION:"))
+            .unwrap_or_default()
+            .to_owned();
+        (mail.text, location)
+    }
+
+    #[test]
+    fn a_registrant_is_mailed_their_own_link_and_anyone_else_the_calls() {
+        let start = (Utc::now() + chrono::Duration::days(3)).naive_utc();
+        let mut call = Call {
+            id: CallId::new(),
+            community_id: CommunityId::new(),
+            title: "Office hours".into(),
+            agenda: String::new(),
+            starts_at_local: start,
+            timezone: chrono_tz::UTC,
+            duration_minutes: 60,
+            recurrence: None,
+            overrides: vec![],
+            cancelled_occurrences: vec![],
+            registration: false,
+            status: CallStatus::Scheduled,
+            zoom_meeting_id: Some("81234567890".into()),
+            join_url: Some("https://zoom.example/j/81234567890".into()),
+            recording_url: None,
+            sequence: 0,
+            created_at: Utc::now(),
+        };
+        let (text, location) = sent_to(&call, None);
+        assert!(text.contains("Join: https://zoom.example/j/81234567890\n"));
+        assert_eq!(location, "https://zoom.example/j/81234567890");
+
+        call.registration = true;
+        let own = "https://zoom.example/w/81234567890?tk=ada";
+        let (text, location) = sent_to(&call, Some(own));
+        assert!(text.contains(&format!("Join: {own}\n")), "{text}");
+        assert!(text.contains("yours alone"));
+        assert!(!text.contains("/j/81234567890"), "{text}");
+        assert_eq!(location, own);
+
+        let (text, _) = sent_to(&call, None);
+        assert!(
+            text.contains("Register to join: https://zoom.example/j/81234567890\n"),
+            "{text}"
+        );
     }
 }

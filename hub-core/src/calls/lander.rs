@@ -9,7 +9,7 @@ use std::{sync::Arc, time::Duration};
 
 use crate::{
     model::{
-        call::{CallJoin, CallStatus, ClaimedLanding, LandingOutcome},
+        call::{CallJoin, CallStatus, ClaimedLanding, LandingOutcome, LandingState},
         channel::{ChannelHealth, ChannelKind},
     },
     outbox::{OutboxSettings, backoff},
@@ -167,21 +167,15 @@ impl Lander {
         if work.channel.kind == ChannelKind::EmailList {
             return self.invite(work).await;
         }
-        let parts = crate::credentials::RefreshParts {
-            store: self.store.as_ref(),
-            keys: &self.keys,
-            refresher: self.refresher.as_deref(),
-            owner: &self.worker_id,
-            now: self.clock.now(),
-        };
-        let secret = match crate::credentials::secret_for(
-            parts,
+        let adapter = match crate::credentials::adapter_for(
+            self.refresh_parts(),
+            self.adapters.as_ref(),
             &work.channel,
             work.encrypted_secret.as_deref(),
         )
         .await
         {
-            Ok(secret) => secret,
+            Ok(adapter) => adapter,
             // Refused: the channel is marked for reconnecting and waits.
             Err(crate::credentials::CredentialError::Refused(error)) => {
                 return LandingOutcome::Retry {
@@ -192,14 +186,6 @@ impl Lander {
             Err(crate::credentials::CredentialError::Store(error)) => {
                 return self.retry(work, error.to_string());
             }
-            Err(error) => {
-                return LandingOutcome::Failed {
-                    error: error.to_string(),
-                };
-            }
-        };
-        let adapter = match self.adapters.adapter(&work.channel, secret.as_deref()) {
-            Ok(adapter) => adapter,
             Err(error) => {
                 return LandingOutcome::Failed {
                     error: error.to_string(),
@@ -240,11 +226,20 @@ impl Lander {
                 error: "this hub has no mail server: set mail.smtp_url (COPHUB_MAIL__SMTP_URL) and restart".into(),
             };
         };
+        let registrar = if work.call.registration && work.call.status != CallStatus::Cancelled {
+            match self.registrar(&work.call).await {
+                Ok(registrar) => registrar,
+                Err(why) => return self.retry(work, why),
+            }
+        } else {
+            None
+        };
         match super::invitations::send(
             self.store.as_ref(),
             invitations,
             &self.keys,
             &work.call,
+            registrar.as_ref(),
             self.clock.now(),
         )
         .await
@@ -256,6 +251,72 @@ impl Lander {
             },
             Err(super::invitations::NotSent::Later(error)) => self.retry(work, error),
             Err(super::invitations::NotSent::Never(error)) => LandingOutcome::Failed { error },
+        }
+    }
+
+    /// What registers a call's invitees for its Zoom meeting: `None` where
+    /// the call has no Zoom channel, or its meeting could not be made (then
+    /// the invitations carry the call's own link); `Err` while the meeting
+    /// is still being made, so the invitations wait for it.
+    async fn registrar(
+        &self,
+        call: &crate::model::call::Call,
+    ) -> Result<Option<super::invitations::Registrar>, String> {
+        let store_error = |e: crate::ports::store::StoreError| e.to_string();
+        for landing in self
+            .store
+            .call_landings(call.id)
+            .await
+            .map_err(store_error)?
+        {
+            let Some((channel, encrypted)) = self
+                .store
+                .channel_with_secret(landing.channel_id)
+                .await
+                .map_err(store_error)?
+            else {
+                continue;
+            };
+            if channel.kind != ChannelKind::Zoom {
+                continue;
+            }
+            let Some(meeting) = landing.remote_ref else {
+                if landing.state == LandingState::Failed {
+                    return Ok(None);
+                }
+                return Err("waiting for the Zoom meeting, so that each member is mailed their own join link".into());
+            };
+            return match crate::credentials::adapter_for(
+                self.refresh_parts(),
+                self.adapters.as_ref(),
+                &channel,
+                encrypted.as_deref(),
+            )
+            .await
+            {
+                Ok(adapter) => Ok(Some(super::invitations::Registrar { adapter, meeting })),
+                Err(
+                    error @ (crate::credentials::CredentialError::Refused(_)
+                    | crate::credentials::CredentialError::Store(_)),
+                ) => Err(format!(
+                    "cannot reach Zoom to register the members yet: {error}"
+                )),
+                Err(error) => {
+                    tracing::warn!(call = %call.id, %error, "cannot reach Zoom to register the members; their invitations carry the call's link");
+                    Ok(None)
+                }
+            };
+        }
+        Ok(None)
+    }
+
+    fn refresh_parts(&self) -> crate::credentials::RefreshParts<'_> {
+        crate::credentials::RefreshParts {
+            store: self.store.as_ref(),
+            keys: &self.keys,
+            refresher: self.refresher.as_deref(),
+            owner: &self.worker_id,
+            now: self.clock.now(),
         }
     }
 

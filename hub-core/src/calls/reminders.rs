@@ -49,7 +49,7 @@ fn message(
         call.timezone.name(),
         occurrence.duration_minutes
     );
-    if let Some(join) = &call.join_url {
+    if let Some(join) = invitee.join_url.as_ref().or(call.join_url.as_ref()) {
         text.push_str(&format!("\nJoin: {join}\n"));
     }
     text.push_str(&format!("\nThe calls page: {page}\n"));

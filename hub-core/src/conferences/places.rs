@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::{
-    credentials::{CredentialError, RefreshParts, secret_for},
+    credentials::{CredentialError, RefreshParts, adapter_for},
     ids::CallId,
     model::{
         call::{Call, CallStatus},
@@ -198,16 +198,16 @@ impl Places {
             owner: &self.worker_id,
             now: self.clock.now(),
         };
-        let secret = match secret_for(parts, &channel, encrypted.as_deref()).await {
-            Ok(secret) => secret,
-            Err(CredentialError::Store(error)) => return Err(error),
-            Err(error) => {
-                tracing::warn!(channel = %channel.id, %error, "cannot use the channel's credentials for a conference");
-                return Ok(None);
-            }
-        };
-        match self.adapters.adapter(&channel, secret.as_deref()) {
+        match adapter_for(
+            parts,
+            self.adapters.as_ref(),
+            &channel,
+            encrypted.as_deref(),
+        )
+        .await
+        {
             Ok(adapter) => Ok(Some(adapter)),
+            Err(CredentialError::Store(error)) => Err(error),
             Err(error) => {
                 tracing::warn!(channel = %channel.id, %error, "cannot reach the channel for a conference");
                 Ok(None)

@@ -301,6 +301,20 @@ pub struct Invitee {
     pub name: String,
     /// The version of the invitation they were last sent, if any.
     pub invited_sequence: Option<u32>,
+    /// Their own join link, once they were registered for the call's meeting.
+    pub join_url: Option<String>,
+    /// Whether they take Zoom (subscribed there), so they may be registered.
+    pub takes_zoom: bool,
+}
+
+/// One member's invitation as mailed: who, and the join link of their own it
+/// carried, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentInvitation {
+    /// The member.
+    pub member_id: crate::ids::MemberId,
+    /// The link made for them alone (a Zoom registrant's).
+    pub join_url: Option<String>,
 }
 
 /// Someone who joined one time a call's meeting was held, as Zoom told it.

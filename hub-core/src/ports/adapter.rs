@@ -374,6 +374,26 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         Err(AdapterError::Unsupported("scheduling calls".into()))
     }
 
+    /// Registers one person for a scheduled call's meeting (`remote_ref`,
+    /// from its receipt), for every occurrence, and answers the join link
+    /// made for them alone. Someone registered before gets their link again,
+    /// and one whose registration was cancelled is approved again.
+    ///
+    /// # Errors
+    /// `Unsupported` where the channel has no registrations (the default);
+    /// `Permanent` where the meeting takes none; any other class otherwise.
+    async fn register_for_call(
+        &self,
+        remote_ref: &str,
+        email: &Email,
+        name: &str,
+    ) -> Result<String, AdapterError> {
+        let _ = (remote_ref, email, name);
+        Err(AdapterError::Unsupported(
+            "registering people for calls".into(),
+        ))
+    }
+
     /// What a pushed event (its whole body) means for this channel. Channels
     /// without pushed events ignore them (the default).
     fn interpret_event(&self, payload: &serde_json::Value) -> ChannelEvent {

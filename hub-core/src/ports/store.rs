@@ -601,15 +601,16 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
         limit: u32,
     ) -> Result<Vec<Invitee>, StoreError>;
 
-    /// Records that `members` were sent version `sequence` of the call's
-    /// invitation.
+    /// Records that these members were sent version `sequence` of the
+    /// call's invitation, with the join link each was given (a link kept
+    /// from an earlier version stays where none is given).
     ///
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn record_invitations(
         &self,
         call: CallId,
-        members: &[MemberId],
+        sent: &[crate::model::call::SentInvitation],
         sequence: u32,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
