@@ -15,6 +15,7 @@ mod email;
 mod helpers;
 mod mailman;
 mod outbox;
+mod overview;
 mod slack;
 mod sync;
 mod zoom_hooks;

@@ -12,6 +12,7 @@ pub(crate) mod conferences;
 mod health;
 mod members;
 mod membership;
+mod overview;
 pub(crate) use members::member_query;
 mod channels;
 mod setup;
@@ -101,6 +102,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/logout", post(auth::logout))
         .route("/", get(communities::list))
         .route("/communities", post(communities::create))
+        .route("/communities/{slug}", get(overview::show))
         .route(
             "/communities/{slug}/members",
             get(members::list).post(members::create),
