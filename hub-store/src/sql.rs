@@ -563,6 +563,13 @@ pub(crate) const CHANNELS_OF_KIND: &str = "SELECT id, community_id, kind, name, 
 pub(crate) const INSERT_INBOUND_EVENT: &str = "INSERT INTO inbound_events \
      (source, event_id, routing_key, kind, payload, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (source, event_id) DO NOTHING";
+    if let Some(channel) = query.absent {
+        let channel_param = param(channel.as_str().to_owned());
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM member_consents a \
+             WHERE a.member_id = m.id AND a.channel = {channel_param} AND a.status = 'subscribed')"
+        ));
+    }
 pub(crate) const FINISH_INBOUND_EVENT: &str = "UPDATE inbound_events SET processed_at = $3, outcome = $4 \
      WHERE source = $1 AND event_id = $2";
 pub(crate) const UNPROCESSED_INBOUND_EVENTS: &str = "SELECT source, event_id, routing_key, kind, payload, \

@@ -461,6 +461,54 @@ async fn the_roster_pages_by_cursor_and_filters_on_both_backends_alike(
 }
 
 async fn an_import_is_applied_whole_and_a_conflict_writes_nothing(
+
+    // Zoë (on the list) and Carl (not) are in Slack: "in Slack but not on
+    // the list" is Carl alone, and "on the list but not in Slack" leaves Zoë out.
+    for address in ["zoe@example.org", "carl@example.org"] {
+        let member = store
+            .member_by_email(c.id, &Email::parse(address).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .update_member(
+                c.id,
+                member.id,
+                MemberUpdate {
+                    consents: vec![(
+                        ConsentChannel::Slack,
+                        ConsentStatus::Subscribed,
+                        ConsentSource::Sync,
+                    )],
+                    ..MemberUpdate::default()
+                },
+                audit("m"),
+            )
+            .await
+            .unwrap();
+    }
+    let found = store
+        .list_members(
+            c.id,
+            &all(|q| {
+                q.consent = Some((ConsentChannel::Slack, ConsentStatus::Subscribed));
+                q.absent = Some(ConsentChannel::Email);
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(emails(&found), ["carl@example.org"]);
+    let found = store
+        .list_members(
+            c.id,
+            &all(|q| {
+                q.consent = Some((ConsentChannel::Email, ConsentStatus::Subscribed));
+                q.absent = Some(ConsentChannel::Slack);
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(emails(&found), ["bob_x@example.org", "dora@example.org"]);
     store: Arc<dyn Store>,
     _url: &str,
 ) {

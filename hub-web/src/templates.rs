@@ -91,9 +91,30 @@ pub(crate) struct RosterPage {
     pub(crate) role: String,
     pub(crate) state: String,
     pub(crate) consent: String,
+    pub(crate) absent: String,
     pub(crate) next_url: Option<String>,
     pub(crate) first_url: Option<String>,
 }
+
+/// The roster's consent filter choices: `(value, label)`.
+pub(crate) const CONSENT_CHOICES: &[(&str, &str)] = &[
+    ("email:subscribed", "on the list"),
+    ("email:opted_out", "opted out of email"),
+    ("email:none", "never asked for email"),
+    ("slack:subscribed", "in Slack"),
+    ("slack:opted_out", "opted out of Slack"),
+    ("zoom:subscribed", "registered for calls (Zoom)"),
+    ("zoom:opted_out", "opted out of Zoom"),
+    ("conference:subscribed", "registered for a conference"),
+];
+
+/// The roster's "not on" filter choices: `(value, label)`.
+pub(crate) const ABSENT_CHOICES: &[(&str, &str)] = &[
+    ("email", "not on the list"),
+    ("slack", "not in Slack"),
+    ("zoom", "not registered for calls"),
+    ("conference", "not registered for a conference"),
+];
 
 #[derive(Template)]
 #[template(path = "members/form.html")]

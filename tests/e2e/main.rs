@@ -391,6 +391,61 @@ async fn the_roster_searches_filters_and_pages() {
         listed.contains("person000003@example.org") && !listed.contains("person000004@example.org")
     );
 
+    // In Slack but not on the list: of two people in Slack, the one who
+    // does not take the list.
+    let store = app.server.as_ref().unwrap().store.clone();
+    let big = store.community_by_slug("big").await.unwrap().unwrap();
+    for address in ["person000003@example.org", "person000004@example.org"] {
+        use hub_core::model::member::{
+            ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate,
+        };
+        let member = store
+            .member_by_email(big.id, &hub_core::Email::parse(address).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        store
+            .update_member(
+                big.id,
+                member.id,
+                MemberUpdate {
+                    consents: vec![(
+                        ConsentChannel::Slack,
+                        ConsentStatus::Subscribed,
+                        ConsentSource::Sync,
+                    )],
+                    ..MemberUpdate::default()
+                },
+                hub_testkit::fixtures::audit(),
+            )
+            .await
+            .unwrap();
+    }
+    let roster = app
+        .get("/communities/big/members")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let preset = "/communities/big/members?consent=slack%3Asubscribed&amp;absent=email";
+    assert!(roster.contains(preset), "the preset is offered");
+    let only_slack = app
+        .get(&preset.replace("&amp;", "&"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        only_slack.contains("person000004@example.org")
+            && !only_slack.contains("person000003@example.org"),
+        "{only_slack}"
+    );
+    assert!(only_slack.contains("<option value=\"email\" selected>not on the list</option>"));
+    assert_eq!(
+        app.get("/communities/big/members?absent=fax").await.status(),
+        400
+    );
+
     let bad = app.get("/communities/big/members?role=owner").await;
     assert_eq!(bad.status(), 400);
     assert_eq!(

@@ -195,6 +195,9 @@ pub struct MemberQuery {
     pub state: Option<MemberState>,
     /// Only members with this consent on this channel.
     pub consent: Option<(ConsentChannel, ConsentStatus)>,
+    /// Only members who are not subscribed on this channel (with `consent`:
+    /// "in Slack but not on the list").
+    pub absent: Option<ConsentChannel>,
     /// Start after this normalized email (the cursor).
     pub after: Option<String>,
     /// At most this many (1 to 500).

@@ -112,6 +112,11 @@ pub(crate) struct ListParams {
     /// `channel:status`, e.g. `email:opted_out`.
     #[serde(default)]
     consent: String,
+    /// A channel the member is not subscribed on (`email`, `slack`, `zoom`,
+    /// `conference`): `consent=slack:subscribed&absent=email` is "in Slack
+    /// but not on the list".
+    #[serde(default)]
+    absent: String,
     /// From a previous page's `next_cursor`.
     #[serde(default)]
     cursor: String,
@@ -139,6 +144,7 @@ pub(crate) async fn list(
         &params.role,
         &params.state,
         &params.consent,
+        &params.absent,
         &params.cursor,
         limit,
     )?;

@@ -51,6 +51,8 @@ pub(crate) struct RosterParams {
     #[serde(default)]
     consent: String,
     #[serde(default)]
+    absent: String,
+    #[serde(default)]
     after: String,
 }
 
@@ -60,6 +62,7 @@ pub(crate) fn member_query(
     role: &str,
     state: &str,
     consent: &str,
+    absent: &str,
     after: &str,
     limit: u32,
 ) -> Result<MemberQuery, AppError> {
@@ -87,6 +90,10 @@ pub(crate) fn member_query(
             .transpose()
             .map_err(bad)?,
         consent,
+        absent: (!absent.is_empty())
+            .then(|| absent.parse())
+            .transpose()
+            .map_err(bad)?,
         after: (!after.is_empty())
             .then(|| decode_cursor(after))
             .transpose()
@@ -108,6 +115,7 @@ pub(crate) async fn list(
         &params.role,
         &params.state,
         &params.consent,
+        &params.absent,
         &params.after,
         PAGE_SIZE,
     )?;
@@ -118,6 +126,7 @@ pub(crate) async fn list(
             ("role", params.role.as_str()),
             ("state", params.state.as_str()),
             ("consent", params.consent.as_str()),
+            ("absent", params.absent.as_str()),
         ];
         if let Some(after) = after {
             pairs.push(("after", after));
@@ -152,6 +161,7 @@ pub(crate) async fn list(
             role: params.role,
             state: params.state,
             consent: params.consent,
+            absent: params.absent,
             next_url,
             first_url,
         }
