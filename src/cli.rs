@@ -125,6 +125,23 @@ pub enum Command {
     /// Mail coming back to a list: bounces and unsubscribe requests.
     #[command(subcommand)]
     Email(EmailCommand),
+    /// The audit log of every change.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// `cophub audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit chain from its first entry: each entry must hash to
+    /// what it holds and carry the hash of the one before. Exits 0 with the
+    /// number of entries and the last hash (keep it somewhere else to
+    /// compare later), or 1 naming the first entry that was changed, or
+    /// where entries were removed or reordered.
+    #[command(
+        after_help = "Example:\n  cophub audit verify\n  audit chain intact: 12,345 entries, last hash 3f9a…"
+    )]
+    Verify,
 }
 
 /// `cophub email …`

@@ -16,8 +16,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::{
     Failure,
     cli::{
-        CallCommand, ChannelCommand, Cli, Command, CommunityCommand, ConfigCommand, EmailCommand,
-        ExportFormat, ListFormat, MembersCommand, TokenCommand, UserCommand,
+        AuditCommand, CallCommand, ChannelCommand, Cli, Command, CommunityCommand, ConfigCommand,
+        EmailCommand, ExportFormat, ListFormat, MembersCommand, TokenCommand, UserCommand,
     },
     config::{Config, EXAMPLE_TOML, LogFormat, Overrides},
     server,
@@ -181,6 +181,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Members(MembersCommand::Export { community, format }) => {
             export_members(&config, &community, format).await
         }
+        Command::Audit(AuditCommand::Verify) => verify_audit(&config).await,
     }
 }
 
@@ -421,15 +422,49 @@ async fn export_members(config: &Config, slug: &str, format: ExportFormat) -> Re
     Ok(())
 }
 
+async fn verify_audit(config: &Config) -> Result<(), Failure> {
+    use hub_core::audit::{VERIFY_PAGE, VerifyError, verify};
+    let store = server::open_store(config).await?;
+    match verify(store.as_ref(), VERIFY_PAGE).await {
+        Ok(intact) => {
+            println!(
+                "audit chain intact: {} entries, last hash {}",
+                thousands(intact.entries),
+                intact.last_hash
+            );
+            Ok(())
+        }
+        Err(broken @ VerifyError::Broken { .. }) => Err(Failure::Runtime(broken.to_string())),
+        Err(VerifyError::Store(error)) => Err(error.into()),
+    }
+}
+
+/// 12345 as "12,345".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 async fn run_worker(config: &Config) -> Result<(), Failure> {
     let store = server::open_store(config).await?;
     let keys = Arc::new(config.secret_keys()?);
     let adapters = Arc::new(configured_adapters(config, &keys)?);
+    let metrics = server::MetricsServer::start(config, store.clone()).await?;
     let worker = server::Worker::start(config, store, adapters, keys, &config.links_base());
     tracing::info!("the outbox worker is running");
     println!("cophub worker is delivering announcements; stop it with Ctrl-C or SIGTERM.");
     server::shutdown_signal().await;
     tracing::info!("shutting down");
+    if let Some(metrics) = metrics {
+        metrics.stop().await;
+    }
     worker.stop().await;
     Ok(())
 }
@@ -1047,5 +1082,16 @@ async fn take_in_bounce(config: &Config, recipient: Option<&str>) -> Result<(), 
         }
         Err(IntakeError::Store(error)) => Err(Failure::TryAgain(error.to_string())),
         Err(error) => Err(Failure::Usage(error.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, text) in [(0, "0"), (999, "999"), (1_000, "1,000"), (12_345, "12,345")] {
+            assert_eq!(super::thousands(n), text);
+        }
+        assert_eq!(super::thousands(1_234_567), "1,234,567");
     }
 }

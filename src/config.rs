@@ -52,6 +52,18 @@ pub struct Config {
     pub slack: SlackConfig,
     /// Where Zoom is reached (each Zoom channel brings its own app).
     pub zoom: ZoomConfig,
+    /// The separate metrics address.
+    pub metrics: MetricsConfig,
+}
+
+/// The separate metrics address (see `[metrics]` in config/example.toml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Where `/metrics` is served without authentication, in `cophub serve`
+    /// and `cophub worker` alike; unset, only the main address serves it,
+    /// to owners' API tokens.
+    pub listen: Option<SocketAddr>,
 }
 
 /// Where Zoom is reached (see `[zoom]` in config/example.toml). The
@@ -564,6 +576,15 @@ mod tests {
         assert!(error.0.contains("log_format"), "{}", error.0);
         let error = load(&[("COPHUB_PUBLIC_URL", "ftp://x")], None).unwrap_err();
         assert!(error.0.contains("public_url"), "{}", error.0);
+    }
+
+    #[test]
+    fn the_metrics_address_is_unset_unless_given() {
+        assert_eq!(load(&[], None).unwrap().metrics.listen, None);
+        let config = load(&[("COPHUB_METRICS__LISTEN", "127.0.0.1:9090")], None).unwrap();
+        assert_eq!(config.metrics.listen, Some(([127, 0, 0, 1], 9090).into()));
+        let error = load(&[("COPHUB_METRICS__LISTEN", "9090")], None).unwrap_err();
+        assert!(error.0.contains("metrics.listen"), "{}", error.0);
     }
 
     #[test]

@@ -234,11 +234,61 @@ pub async fn run_worker_once(
     })
 }
 
+/// The separate metrics address (`[metrics] listen`), while it serves.
+#[derive(Debug)]
+pub struct MetricsServer {
+    /// Where it listens.
+    pub address: SocketAddr,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl MetricsServer {
+    /// Serves `/metrics` without authentication on `[metrics] listen`;
+    /// `None` when that is unset.
+    ///
+    /// # Errors
+    /// [`Failure::Runtime`] when the address cannot be bound.
+    pub async fn start(config: &Config, store: Arc<dyn Store>) -> Result<Option<Self>, Failure> {
+        let Some(listen) = config.metrics.listen else {
+            return Ok(None);
+        };
+        let listener = bind(listen).await?;
+        let address = local_address(&listener)?;
+        let app = hub_web::metrics_router(store);
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        tracing::info!(%address, "metrics are served without authentication");
+        Ok(Some(Self {
+            address,
+            shutdown,
+            task,
+        }))
+    }
+
+    /// Stops serving; a scrape under way may be cut.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(());
+        if let Ok(Ok(Err(error))) = tokio::time::timeout(Duration::from_secs(5), self.task).await {
+            tracing::error!(%error, "the metrics address failed while stopping");
+        }
+    }
+}
+
 /// A running server.
 #[derive(Debug)]
 pub struct Server {
     /// Where it listens.
     pub address: SocketAddr,
+    /// Where it serves `/metrics` without authentication, when
+    /// `[metrics] listen` is set.
+    pub metrics_address: Option<SocketAddr>,
     /// The one-time setup link, while the instance has no user.
     pub setup_link: Option<String>,
     /// The store it serves (tests look into it).
@@ -246,6 +296,7 @@ pub struct Server {
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
     worker: Worker,
+    metrics: Option<MetricsServer>,
     grace: Duration,
 }
 
@@ -384,6 +435,7 @@ async fn serve(
     } else {
         None
     };
+    let metrics = MetricsServer::start(config, store.clone()).await?;
     let worker = Worker::start(
         config,
         store.clone(),
@@ -423,11 +475,13 @@ async fn serve(
     });
     Ok(Server {
         address,
+        metrics_address: metrics.as_ref().map(|m| m.address),
         setup_link,
         store,
         shutdown,
         task,
         worker,
+        metrics,
         grace: Duration::from_secs(config.server.shutdown_grace_seconds),
     })
 }
@@ -437,6 +491,9 @@ impl Server {
     /// requests in flight.
     pub async fn stop(self) {
         let _ = self.shutdown.send(());
+        if let Some(metrics) = self.metrics {
+            metrics.stop().await;
+        }
         if tokio::time::timeout(self.grace, self.worker.stop())
             .await
             .is_err()

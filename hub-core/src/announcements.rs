@@ -8,12 +8,13 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::{
+    idempotency::{IdempotencyKey, KeyUse},
     ids::{AnnouncementId, ChannelId, CommunityId, DeliveryId},
     model::{
         announcement::{Announcement, Delivery, DeliveryAction, DeliveryState, NewAnnouncement},
         audit::NewAuditEvent,
     },
-    ports::store::{Store, StoreError},
+    ports::store::{Respond, Store, StoreError},
 };
 
 /// Why an announcement cannot be published as written.
@@ -107,6 +108,63 @@ pub fn change_steps(change: &AnnouncementChange, deliveries: &[Delivery]) -> Vec
 }
 
 /// Checks a title as a person typed it; returns it trimmed.
+/// One channel's preview of a draft: its parts, or why it has none.
+#[derive(Debug, Clone)]
+pub struct ChannelPreview {
+    /// The channel's name.
+    pub channel_name: String,
+    /// The parts as the channel will show them, or a sentence saying why not.
+    pub parts: Result<Vec<crate::ports::adapter::PreviewPart>, String>,
+}
+
+/// A draft announcement as each of `targets` will show it, nothing sent
+/// and nothing stored.
+///
+/// # Errors
+/// The [`PublishError`] publishing the same draft would meet (no title, no
+/// channel); each channel's own failure is kept in its preview instead.
+pub async fn preview(
+    engine: &crate::sync::SyncEngine,
+    now: DateTime<Utc>,
+    community: CommunityId,
+    title: &str,
+    body_markdown: &str,
+    targets: &[ChannelId],
+    actor: &str,
+) -> Result<Vec<ChannelPreview>, PublishError> {
+    let title = checked_title(title)?;
+    if targets.is_empty() {
+        return Err(PublishError::NoTargets);
+    }
+    let draft = Announcement {
+        id: crate::ids::AnnouncementId::new(),
+        community_id: community,
+        title: title.to_owned(),
+        body_markdown: body_markdown.to_owned(),
+        author: actor.to_owned(),
+        send_at: None,
+        created_at: now,
+        revision: 1,
+        retracted_at: None,
+    };
+    let mut previews = Vec::with_capacity(targets.len());
+    for target in targets {
+        let (channel_name, parts) = match engine.adapter(*target).await {
+            Ok((channel, adapter)) => (
+                channel.name,
+                adapter.preview(&draft).map_err(|e| e.to_string()),
+            ),
+            Err(crate::sync::SyncError::Store(e)) => return Err(e.into()),
+            Err(e) => (target.to_string(), Err(e.to_string())),
+        };
+        previews.push(ChannelPreview {
+            channel_name,
+            parts,
+        });
+    }
+    Ok(previews)
+}
+
 fn checked_title(title: &str) -> Result<&str, PublishError> {
     let title = title.trim();
     if title.is_empty() || title.chars().count() > 200 || title.chars().any(char::is_control) {
@@ -205,6 +263,63 @@ pub async fn publish(
     send_at: Option<DateTime<Utc>>,
     actor: &str,
 ) -> Result<(Announcement, Vec<Delivery>), PublishError> {
+    let (announcement, audit) = written(
+        now,
+        community,
+        title,
+        body_markdown,
+        targets,
+        send_at,
+        actor,
+    )?;
+    Ok(store.publish(community, announcement, audit).await?)
+}
+
+/// Publishes like [`publish`], once per idempotency `key`: a retry with the
+/// key gets the answer `respond` made the first time (kept with the
+/// announcement, in its transaction), and the key with another request is
+/// [`KeyUse::Mismatch`]. A request refused here keeps nothing, so a
+/// corrected retry may use the same key.
+///
+/// # Errors
+/// [`PublishError`], as [`publish`].
+#[allow(clippy::too_many_arguments)] // `publish`'s, and the key with its answer
+pub async fn publish_once(
+    store: &dyn Store,
+    now: DateTime<Utc>,
+    key: &IdempotencyKey,
+    community: CommunityId,
+    title: &str,
+    body_markdown: &str,
+    targets: Vec<ChannelId>,
+    send_at: Option<DateTime<Utc>>,
+    actor: &str,
+    respond: &Respond,
+) -> Result<KeyUse, PublishError> {
+    let (announcement, audit) = written(
+        now,
+        community,
+        title,
+        body_markdown,
+        targets,
+        send_at,
+        actor,
+    )?;
+    Ok(store
+        .publish_once(key, now, community, announcement, audit, respond)
+        .await?)
+}
+
+/// The announcement to write and its audit entry, checked.
+fn written(
+    now: DateTime<Utc>,
+    community: CommunityId,
+    title: &str,
+    body_markdown: &str,
+    targets: Vec<ChannelId>,
+    send_at: Option<DateTime<Utc>>,
+    actor: &str,
+) -> Result<(NewAnnouncement, NewAuditEvent), PublishError> {
     let title = checked_title(title)?;
     if targets.is_empty() {
         return Err(PublishError::NoTargets);
@@ -224,5 +339,5 @@ pub async fn publish(
         due_at: send_at.unwrap_or(now),
         targets,
     };
-    Ok(store.publish(community, announcement, audit).await?)
+    Ok((announcement, audit))
 }

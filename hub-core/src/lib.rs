@@ -8,6 +8,7 @@
 
 pub mod access;
 pub mod announcements;
+pub mod audit;
 pub mod auth;
 pub mod bounces;
 pub mod calls;
@@ -17,9 +18,11 @@ pub mod conferences;
 pub mod credentials;
 pub mod destination;
 pub mod email;
+pub mod idempotency;
 pub mod ids;
 pub mod import;
 pub mod membership;
+pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod page;

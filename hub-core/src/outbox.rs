@@ -596,6 +596,7 @@ impl Outbox {
         recipient: &crate::model::announcement::Recipient,
         result: Result<Receipt, AdapterError>,
     ) -> (Finish, Option<Finish>) {
+        crate::metrics::count_adapter_call(channel.kind, "post_to", &result);
         let error = match result {
             Ok(receipt) => {
                 return (
@@ -715,6 +716,11 @@ impl Outbox {
         key: &str,
         result: Result<Receipt, AdapterError>,
     ) -> Finish {
+        crate::metrics::count_adapter_call(
+            work.channel.kind,
+            work.delivery.action.as_str(),
+            &result,
+        );
         let error = match result {
             Ok(receipt) => {
                 return Finish::Sent {

@@ -852,7 +852,9 @@ impl SyncEngine {
                 return Ok(());
             }
         };
-        let remote = match read_remote(adapter.as_ref()).await {
+        let remote = read_remote(adapter.as_ref()).await;
+        crate::metrics::count_adapter_call(channel.kind, "read_members", &remote);
+        let remote = match remote {
             Ok(remote) => remote,
             Err(error) => {
                 self.note_auth_failure(channel, &error).await?;
@@ -959,7 +961,9 @@ impl SyncEngine {
                 continue;
             }
             run.counts.api_calls += 1;
-            match adapter.add_member(&add.email, &add.name).await {
+            let added = adapter.add_member(&add.email, &add.name).await;
+            crate::metrics::count_adapter_call(channel.kind, "add_member", &added);
+            match added {
                 Ok(_) => run.counts.added += 1,
                 Err(error) => {
                     if self.stop_on(channel, &error, run).await? {
@@ -970,7 +974,9 @@ impl SyncEngine {
         }
         for removal in &plan.channel_removals {
             run.counts.api_calls += 1;
-            match adapter.remove_member(&removal.external_id).await {
+            let removed = adapter.remove_member(&removal.external_id).await;
+            crate::metrics::count_adapter_call(channel.kind, "remove_member", &removed);
+            match removed {
                 Ok(()) => run.counts.removed += 1,
                 Err(error) => {
                     if self.stop_on(channel, &error, run).await? {
@@ -981,7 +987,9 @@ impl SyncEngine {
         }
         if !plan.group_members.is_empty() {
             let departed = self.store.group_departures(channel.id).await?;
-            match adapter.settle_groups(&plan.group_members, &departed).await {
+            let settled = adapter.settle_groups(&plan.group_members, &departed).await;
+            crate::metrics::count_adapter_call(channel.kind, "settle_groups", &settled);
+            match settled {
                 Ok(changes) => {
                     run.counts.added += changes.added;
                     run.counts.api_calls += changes.api_calls;
@@ -1097,6 +1105,20 @@ impl SyncEngine {
         &self,
         channel_id: ChannelId,
     ) -> Result<Vec<crate::ports::adapter::RemoteGroup>, SyncError> {
+        let (_, adapter) = self.adapter(channel_id).await?;
+        Ok(adapter.list_groups().await?)
+    }
+
+    /// The channel and the adapter that reaches it, its secret refreshed
+    /// first where it rotates.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown channel; `Channel` when its credentials or
+    /// settings cannot make an adapter.
+    pub async fn adapter(
+        &self,
+        channel_id: ChannelId,
+    ) -> Result<(Channel, Arc<dyn ChannelAdapter>), SyncError> {
         let (channel, secret) = self
             .store
             .channel_with_secret(channel_id)
@@ -1107,7 +1129,7 @@ impl SyncEngine {
             .await
             .map_err(|e| AdapterError::Permanent(e.to_string()))?;
         let adapter = self.adapters.adapter(&channel, secret.as_deref())?;
-        Ok(adapter.list_groups().await?)
+        Ok((channel, adapter))
     }
 
     /// Processes a kept event and records the outcome: a Slack event

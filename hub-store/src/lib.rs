@@ -4,8 +4,10 @@
 //! at start. Queries are checked at run time and proven by the contract suite
 //! in `tests/contract.rs`, which runs against both.
 
+mod audit_sql;
 mod conference_sql;
 mod error;
+mod idempotency_sql;
 mod postgres;
 mod postgres_conference;
 mod rows;

@@ -295,6 +295,30 @@ pub(crate) const FINISH_DELIVERY: &str = "UPDATE deliveries SET state = $3, remo
      WHERE id = $1 AND lease_owner = $2 AND state = 'sending'";
 pub(crate) const OUTBOX_SUMMARY: &str =
     "SELECT state, COUNT(*), COALESCE(SUM(possible_duplicates), 0) FROM deliveries GROUP BY state";
+/// Deliveries by channel kind and state, for `/metrics`.
+pub(crate) const DELIVERY_COUNTS: &str = "SELECT c.kind, d.state, COUNT(*) FROM deliveries d \
+     JOIN channels c ON c.id = d.channel_id GROUP BY c.kind, d.state";
+/// Sync runs by channel kind and state, for `/metrics`.
+pub(crate) const SYNC_RUN_COUNTS: &str = "SELECT c.kind, r.state, COUNT(*) FROM sync_runs r \
+     JOIN sync_jobs j ON j.id = r.job_id JOIN channels c ON c.id = j.channel_id \
+     GROUP BY c.kind, r.state";
+
+/// The rows of [`DELIVERY_COUNTS`] and [`SYNC_RUN_COUNTS`] as the port's
+/// `WorkCounts`.
+pub(crate) fn work_counts(
+    deliveries: Vec<(String, String, i64)>,
+    sync_runs: Vec<(String, String, i64)>,
+) -> hub_core::ports::store::WorkCounts {
+    let keyed = |rows: Vec<(String, String, i64)>| {
+        rows.into_iter()
+            .map(|(kind, state, count)| ((kind, state), count.unsigned_abs()))
+            .collect()
+    };
+    hub_core::ports::store::WorkCounts {
+        deliveries: keyed(deliveries),
+        sync_runs: keyed(sync_runs),
+    }
+}
 /// Which deliveries are due: `$1` now, at most `$4`. Both backends splice in
 /// their row lock as `{lock}` and wrap it in their own claim.
 ///
@@ -539,6 +563,13 @@ pub(crate) fn roster(query: &MemberQuery, search_with: Search) -> RosterQuery {
             ));
         }
     }
+    if let Some(channel) = query.absent {
+        let channel_param = param(channel.as_str().to_owned());
+        sql.push_str(&format!(
+            " AND NOT EXISTS (SELECT 1 FROM member_consents a \
+             WHERE a.member_id = m.id AND a.channel = {channel_param} AND a.status = 'subscribed')"
+        ));
+    }
     sql.push_str(&format!(
         " ORDER BY m.email LIMIT {}",
         query.limit.clamp(1, 500) + 1
@@ -563,13 +594,6 @@ pub(crate) const CHANNELS_OF_KIND: &str = "SELECT id, community_id, kind, name, 
 pub(crate) const INSERT_INBOUND_EVENT: &str = "INSERT INTO inbound_events \
      (source, event_id, routing_key, kind, payload, received_at) VALUES ($1, $2, $3, $4, $5, $6) \
      ON CONFLICT (source, event_id) DO NOTHING";
-    if let Some(channel) = query.absent {
-        let channel_param = param(channel.as_str().to_owned());
-        sql.push_str(&format!(
-            " AND NOT EXISTS (SELECT 1 FROM member_consents a \
-             WHERE a.member_id = m.id AND a.channel = {channel_param} AND a.status = 'subscribed')"
-        ));
-    }
 pub(crate) const FINISH_INBOUND_EVENT: &str = "UPDATE inbound_events SET processed_at = $3, outcome = $4 \
      WHERE source = $1 AND event_id = $2";
 pub(crate) const UNPROCESSED_INBOUND_EVENTS: &str = "SELECT source, event_id, routing_key, kind, payload, \

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
     announcements::{AnnouncementChange, ChangeStep, change_steps},
+    idempotency::{IdempotencyKey, KeyUse},
     ids::{
         AnnouncementId, CallId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId,
         UserId,
@@ -19,7 +20,7 @@ use hub_core::{
         announcement::{
             Announcement, Delivery, DeliveryAction, NewAnnouncement, Recipient, RecipientCounts,
         },
-        audit::{AuditEvent, GENESIS_HASH, NewAuditEvent},
+        audit::{AuditEvent, AuditQuery, GENESIS_HASH, NewAuditEvent},
         call::{
             Attendance, Call, CallInstance, CallLanding, ClaimedLanding, Invitee, LandingOutcome,
             SentInvitation, merge_pending,
@@ -35,7 +36,7 @@ use hub_core::{
     page::{Page, encode_cursor},
     ports::{
         adapter::CallScope,
-        store::{OutboxSummary, Store, StoreError, UserCredentials},
+        store::{OutboxSummary, Respond, Store, StoreError, UserCredentials},
     },
     sync::{ConsentChange, HubAdd},
 };
@@ -128,6 +129,63 @@ impl SqliteStore {
             .map_err(internal)?;
         Ok(members_with_consents(vec![row], consents)?.pop())
     }
+}
+
+/// Writes an announcement and one pending delivery per target, with its
+/// audit entry, inside the caller's write transaction.
+pub(crate) async fn publish_in(
+    conn: &mut SqliteConnection,
+    community: CommunityId,
+    announcement: NewAnnouncement,
+    audit: NewAuditEvent,
+    now: DateTime<Utc>,
+) -> Result<(Announcement, Vec<Delivery>), StoreError> {
+    let created = sqlx::query_as::<_, AnnouncementRow>(sql::INSERT_ANNOUNCEMENT)
+        .bind(AnnouncementId::new().0)
+        .bind(community.0)
+        .bind(&announcement.title)
+        .bind(&announcement.body_markdown)
+        .bind(&announcement.author)
+        .bind(announcement.send_at)
+        .bind(now)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(internal)?
+        .into_announcement();
+    let mut deliveries = Vec::with_capacity(announcement.targets.len());
+    for target in &announcement.targets {
+        let ours: i64 = sqlx::query_scalar(sql::CHANNEL_OF_COMMUNITY)
+            .bind(target.0)
+            .bind(community.0)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(internal)?;
+        if ours == 0 {
+            return Err(StoreError::NotFound(format!(
+                "the channel {target} in this community"
+            )));
+        }
+        let row = sqlx::query_as::<_, DeliveryRow>(sql::INSERT_DELIVERY)
+            .bind(DeliveryId::new().0)
+            .bind(created.id.0)
+            .bind(target.0)
+            .bind(DeliveryAction::Post.as_str())
+            .bind(announcement.due_at)
+            .bind(now)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| store_error(e, "the same channel is targeted twice"))?;
+        deliveries.push(row.into_delivery()?);
+    }
+    append_audit_in(
+        &mut *conn,
+        NewAuditEvent {
+            community_id: Some(community),
+            ..audit
+        },
+    )
+    .await?;
+    Ok((created, deliveries))
 }
 
 /// Appends to the audit chain inside the caller's write transaction, which
@@ -1578,55 +1636,31 @@ impl Store for SqliteStore {
         announcement: NewAnnouncement,
         audit: NewAuditEvent,
     ) -> Result<(Announcement, Vec<Delivery>), StoreError> {
-        let now = Utc::now();
         let mut tx = self.write().await?;
-        let created = sqlx::query_as::<_, AnnouncementRow>(sql::INSERT_ANNOUNCEMENT)
-            .bind(AnnouncementId::new().0)
-            .bind(community.0)
-            .bind(&announcement.title)
-            .bind(&announcement.body_markdown)
-            .bind(&announcement.author)
-            .bind(announcement.send_at)
-            .bind(now)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(internal)?
-            .into_announcement();
-        let mut deliveries = Vec::with_capacity(announcement.targets.len());
-        for target in &announcement.targets {
-            let ours: i64 = sqlx::query_scalar(sql::CHANNEL_OF_COMMUNITY)
-                .bind(target.0)
-                .bind(community.0)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(internal)?;
-            if ours == 0 {
-                return Err(StoreError::NotFound(format!(
-                    "the channel {target} in this community"
-                )));
-            }
-            let row = sqlx::query_as::<_, DeliveryRow>(sql::INSERT_DELIVERY)
-                .bind(DeliveryId::new().0)
-                .bind(created.id.0)
-                .bind(target.0)
-                .bind(DeliveryAction::Post.as_str())
-                .bind(announcement.due_at)
-                .bind(now)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(|e| store_error(e, "the same channel is targeted twice"))?;
-            deliveries.push(row.into_delivery()?);
-        }
-        append_audit_in(
-            &mut tx,
-            NewAuditEvent {
-                community_id: Some(community),
-                ..audit
-            },
-        )
-        .await?;
+        let published = publish_in(&mut tx, community, announcement, audit, Utc::now()).await?;
         tx.commit().await.map_err(internal)?;
-        Ok((created, deliveries))
+        Ok(published)
+    }
+
+    async fn publish_once(
+        &self,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+        community: CommunityId,
+        announcement: NewAnnouncement,
+        audit: NewAuditEvent,
+        respond: &Respond,
+    ) -> Result<KeyUse, StoreError> {
+        self.publish_with_key(key, now, community, announcement, audit, respond)
+            .await
+    }
+
+    async fn kept_key(
+        &self,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyUse>, StoreError> {
+        self.read_kept_key(key, now).await
     }
 
     async fn change_announcement(
@@ -2031,6 +2065,18 @@ impl Store for SqliteStore {
         Ok(summary)
     }
 
+    async fn work_counts(&self) -> Result<hub_core::ports::store::WorkCounts, StoreError> {
+        let deliveries = sqlx::query_as(sql::DELIVERY_COUNTS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        let sync_runs = sqlx::query_as(sql::SYNC_RUN_COUNTS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?;
+        Ok(sql::work_counts(deliveries, sync_runs))
+    }
+
     async fn channel_with_secret(
         &self,
         channel: ChannelId,
@@ -2284,6 +2330,10 @@ impl Store for SqliteStore {
             .into_iter()
             .map(AuditRow::into_event)
             .collect())
+    }
+
+    async fn audit_page(&self, query: &AuditQuery) -> Result<Page<AuditEvent>, StoreError> {
+        crate::audit_sql::page_sqlite(&self.pool, query).await
     }
 
     async fn call_by_zoom_meeting(

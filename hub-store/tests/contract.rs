@@ -11,7 +11,7 @@ use hub_core::{
     Email,
     import::{parse_csv, plan_import},
     model::{
-        audit::{NewAuditEvent, verify_chain},
+        audit::{AuditQuery, NewAuditEvent, verify_chain},
         call::SentInvitation,
         community::NewCommunity,
         member::{
@@ -61,8 +61,12 @@ contract!(
     member_updates_record_consent_with_its_source,
     the_audit_chain_stays_whole_under_concurrent_writers,
     the_audit_log_refuses_changes_at_the_database,
+    the_audit_log_pages_newest_first_by_community_actor_action_and_days,
+    verify_names_the_first_changed_or_removed_audit_entry_across_pages,
     what_is_written_survives_reopening,
     publishing_writes_the_announcement_and_its_deliveries_or_nothing,
+    an_idempotency_key_publishes_once_per_token_for_a_day,
+    concurrent_requests_with_one_idempotency_key_publish_once,
     concurrent_workers_never_claim_the_same_delivery,
     an_expired_lease_is_taken_over_and_only_the_holder_may_finish,
     held_channels_and_channels_to_reconnect_get_nothing,
@@ -81,6 +85,7 @@ contract!(
     a_call_is_found_by_its_zoom_meeting_within_its_community_only,
     each_person_is_kept_once_per_time_a_call_is_held,
     a_time_held_keeps_its_start_and_end_and_a_call_its_recording,
+    work_is_counted_by_channel_kind_and_state,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -458,9 +463,6 @@ async fn the_roster_pages_by_cursor_and_filters_on_both_backends_alike(
         .await
         .unwrap();
     assert!(found.items.is_empty());
-}
-
-async fn an_import_is_applied_whole_and_a_conflict_writes_nothing(
 
     // Zoë (on the list) and Carl (not) are in Slack: "in Slack but not on
     // the list" is Carl alone, and "on the list but not in Slack" leaves Zoë out.
@@ -509,6 +511,9 @@ async fn an_import_is_applied_whole_and_a_conflict_writes_nothing(
         .await
         .unwrap();
     assert_eq!(emails(&found), ["bob_x@example.org", "dora@example.org"]);
+}
+
+async fn an_import_is_applied_whole_and_a_conflict_writes_nothing(
     store: Arc<dyn Store>,
     _url: &str,
 ) {
@@ -671,6 +676,264 @@ async fn the_audit_log_refuses_changes_at_the_database(store: Arc<dyn Store>, ur
     assert_eq!(verify_chain(&events), Ok(1));
 }
 
+/// The seqs of a page walk: every page of `query` by its cursor, `limit` at a time.
+async fn audit_walk(store: &dyn Store, query: AuditQuery, limit: u32) -> Vec<i64> {
+    let mut seqs = Vec::new();
+    let mut before = None;
+    loop {
+        let page = store
+            .audit_page(&AuditQuery {
+                before,
+                limit,
+                ..query.clone()
+            })
+            .await
+            .unwrap();
+        assert!(page.items.len() <= limit as usize);
+        seqs.extend(page.items.iter().map(|e| e.seq));
+        let Some(cursor) = page.next_cursor else {
+            break;
+        };
+        before = Some(decode_cursor(&cursor).unwrap().parse().unwrap());
+    }
+    seqs
+}
+
+async fn the_audit_log_pages_newest_first_by_community_actor_action_and_days(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let a = community(store.as_ref(), "audited").await;
+    let b = community(store.as_ref(), "elsewhere").await;
+    let actors = [
+        "user:ada@example.org",
+        "system:sync:chan-1",
+        "system:syncer",
+        "member:ada@example.org",
+    ];
+    let actions = [
+        "member.update",
+        "channel.add",
+        "members.import",
+        "Member.odd",
+    ];
+    for i in 0..24_usize {
+        let community_id = match i % 3 {
+            0 => Some(a.id),
+            1 => Some(b.id),
+            _ => None,
+        };
+        store
+            .append_audit(NewAuditEvent {
+                actor: actors[i % 4].into(),
+                action: actions[(i / 2) % 4].into(),
+                community_id,
+                subject: format!("subject {i}"),
+                details: serde_json::json!({"i": i, "html": "<b>&</b>"}),
+            })
+            .await
+            .unwrap();
+    }
+    let all = store.audit_events(1, 1000).await.unwrap();
+    let expect = |keep: &dyn Fn(&hub_core::model::audit::AuditEvent) -> bool| -> Vec<i64> {
+        all.iter()
+            .rev()
+            .filter(|e| keep(e))
+            .map(|e| e.seq)
+            .collect()
+    };
+    let query = |f: fn(&mut AuditQuery)| {
+        let mut query = AuditQuery::default();
+        f(&mut query);
+        query
+    };
+
+    // The whole log, entries without a community too, newest first, in pages.
+    let whole = audit_walk(store.as_ref(), AuditQuery::default(), 5).await;
+    assert_eq!(whole, expect(&|_| true));
+    assert_eq!(whole.len(), all.len());
+
+    // One community's entries only, and the details come back as written.
+    let in_a = AuditQuery {
+        community: Some(a.id),
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        audit_walk(store.as_ref(), in_a.clone(), 3).await,
+        expect(&|e| e.community_id == Some(a.id))
+    );
+    let first = store
+        .audit_page(&AuditQuery {
+            limit: 1,
+            ..in_a.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        first.items[0].seq,
+        all.iter()
+            .rev()
+            .find(|e| e.community_id == Some(a.id))
+            .unwrap()
+            .seq
+    );
+    assert!(first.items[0].details.contains("<b>&</b>"));
+    assert!(first.next_cursor.is_some());
+
+    // An actor and the actors under it, not one that merely begins alike.
+    let sync = AuditQuery {
+        actors: vec!["system:sync".into()],
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        audit_walk(store.as_ref(), sync, 2).await,
+        expect(&|e| e.actor == "system:sync:chan-1")
+    );
+    let ada = AuditQuery {
+        community: Some(a.id),
+        actors: vec![
+            "user:ada@example.org".into(),
+            "member:ada@example.org".into(),
+        ],
+        ..AuditQuery::default()
+    };
+    assert_eq!(
+        audit_walk(store.as_ref(), ada, 2).await,
+        expect(&|e| e.community_id == Some(a.id) && e.actor.ends_with(":ada@example.org"))
+    );
+
+    // An action prefix, with letter case as written on both backends.
+    let members = query(|q| q.action_prefix = Some("member.".into()));
+    assert_eq!(
+        audit_walk(store.as_ref(), members, 4).await,
+        expect(&|e| e.action.starts_with("member."))
+    );
+    let upper = query(|q| q.action_prefix = Some("Member.".into()));
+    assert_eq!(
+        audit_walk(store.as_ref(), upper, 4).await,
+        expect(&|e| e.action == "Member.odd")
+    );
+    let none = query(|q| q.action_prefix = Some("%".into()));
+    assert!(audit_walk(store.as_ref(), none, 4).await.is_empty());
+
+    // A time range: from one entry's time, up to another's.
+    let (since, until) = (all[5].at, all[17].at);
+    let range = AuditQuery {
+        since: Some(since),
+        until: Some(until),
+        ..AuditQuery::default()
+    };
+    let in_range = audit_walk(store.as_ref(), range, 4).await;
+    assert_eq!(in_range, expect(&|e| e.at >= since && e.at < until));
+    assert!(in_range.contains(&all[5].seq) && !in_range.contains(&all[17].seq));
+    let later = AuditQuery {
+        since: Some(Utc::now() + Duration::days(1)),
+        ..AuditQuery::default()
+    };
+    assert!(audit_walk(store.as_ref(), later, 4).await.is_empty());
+}
+
+/// Runs statements straight on the database, as someone with its keys could.
+async fn tamper(url: &str, statements: &[&'static str]) {
+    use sqlx::{Connection, Executor};
+    if url.starts_with("sqlite:") {
+        let mut raw = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for statement in statements {
+            raw.execute(*statement).await.unwrap();
+        }
+    } else {
+        let mut raw = sqlx::PgConnection::connect(url).await.unwrap();
+        for statement in statements {
+            raw.execute(*statement).await.unwrap();
+        }
+    }
+}
+
+async fn verify_names_the_first_changed_or_removed_audit_entry_across_pages(
+    store: Arc<dyn Store>,
+    url: &str,
+) {
+    use hub_core::{
+        audit::{VerifyError, verify},
+        model::audit::BrokenChain,
+    };
+    for i in 0..7 {
+        store.append_audit(audit(&format!("a{i}"))).await.unwrap();
+    }
+    // Pages of three: entry 4 opens the second page.
+    let intact = verify(store.as_ref(), 3).await.unwrap();
+    assert_eq!(intact.entries, 7);
+    assert_eq!(
+        intact.last_hash,
+        store.audit_events(7, 1).await.unwrap()[0].hash
+    );
+
+    // The append-only guard is the database's own; someone who drops it can
+    // change an entry, but not without verify noticing.
+    if url.starts_with("sqlite:") {
+        tamper(
+            url,
+            &[
+                "DROP TRIGGER audit_events_no_update",
+                "DROP TRIGGER audit_events_no_delete",
+            ],
+        )
+        .await;
+    } else {
+        tamper(
+            url,
+            &["DROP TRIGGER audit_events_no_change ON audit_events"],
+        )
+        .await;
+    }
+    tamper(
+        url,
+        &["UPDATE audit_events SET details = '{\"k\":2}' WHERE seq = 4"],
+    )
+    .await;
+    match verify(store.as_ref(), 3).await {
+        Err(
+            error @ VerifyError::Broken {
+                broken: BrokenChain::Altered { seq: 4 },
+                ..
+            },
+        ) => {
+            let sentence = error.to_string();
+            assert!(sentence.contains("entry 4"), "{sentence}");
+            assert!(sentence.contains("by test: a3"), "{sentence}");
+            assert!(sentence.contains("changed"), "{sentence}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    tamper(
+        url,
+        &["UPDATE audit_events SET details = '{\"k\":1}' WHERE seq = 4"],
+    )
+    .await;
+    assert_eq!(verify(store.as_ref(), 3).await.unwrap().entries, 7);
+
+    tamper(url, &["DELETE FROM audit_events WHERE seq = 4"]).await;
+    match verify(store.as_ref(), 3).await {
+        Err(
+            error @ VerifyError::Broken {
+                broken: BrokenChain::Removed { seq: 5, after: 3 },
+                ..
+            },
+        ) => assert!(error.to_string().contains("removed"), "{error}"),
+        other => panic!("{other:?}"),
+    }
+    // The whole-log page shows what is left; verify is what tells.
+    let page = store
+        .audit_page(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 6);
+}
+
 async fn what_is_written_survives_reopening(store: Arc<dyn Store>, url: &str) {
     let c = community(store.as_ref(), "durable").await;
     store
@@ -793,6 +1056,199 @@ async fn publishing_writes_the_announcement_and_its_deliveries_or_nothing(
         2,
         "the refused announcement left no delivery behind"
     );
+}
+
+/// A user with one API token per hash in `hashes`.
+async fn api_tokens(store: &dyn Store, hashes: &[&str]) {
+    let user = store
+        .create_user(new_user("client@example.org", false), audit("u"))
+        .await
+        .unwrap();
+    for hash in hashes {
+        store
+            .create_api_token(user.id, "client", hash, audit("t"))
+            .await
+            .unwrap();
+    }
+}
+
+fn idempotency_key(
+    token_hash: &str,
+    key: &str,
+    body: &str,
+) -> hub_core::idempotency::IdempotencyKey {
+    hub_core::idempotency::IdempotencyKey::new(token_hash, key, "POST /news", body.as_bytes())
+        .unwrap()
+}
+
+/// The answer kept with a key: the announcement's id and its deliveries.
+fn answer(
+    announcement: &hub_core::model::announcement::Announcement,
+    deliveries: &[hub_core::model::announcement::Delivery],
+) -> hub_core::idempotency::KeptResponse {
+    hub_core::idempotency::KeptResponse {
+        status: 201,
+        body: serde_json::json!({"id": announcement.id, "deliveries": deliveries.len()})
+            .to_string(),
+    }
+}
+
+async fn an_idempotency_key_publishes_once_per_token_for_a_day(store: Arc<dyn Store>, _url: &str) {
+    use hub_core::idempotency::KeyUse;
+    let c = community(store.as_ref(), "news").await;
+    let other = community(store.as_ref(), "other").await;
+    let ours = webhook_channel(store.as_ref(), c.id, 0).await;
+    let theirs = webhook_channel(store.as_ref(), other.id, 0).await;
+    api_tokens(store.as_ref(), &["token-a", "token-b"]).await;
+    let now = Utc::now();
+    let publish = |key: hub_core::idempotency::IdempotencyKey, at, target| {
+        let store = store.clone();
+        async move {
+            store
+                .publish_once(
+                    &key,
+                    at,
+                    c.id,
+                    announcement("Hello", vec![target]),
+                    audit("announcement.publish"),
+                    &answer,
+                )
+                .await
+        }
+    };
+    let count = || async { store.announcements(c.id, 100).await.unwrap().len() };
+
+    let key = idempotency_key("token-a", "k1", "body");
+    assert_eq!(store.kept_key(&key, now).await.unwrap(), None, "a new key");
+    let KeyUse::First(first) = publish(key.clone(), now, ours.id).await.unwrap() else {
+        panic!("a new key publishes");
+    };
+    assert_eq!(first.status, 201);
+    assert_eq!(
+        publish(key.clone(), now + Duration::hours(1), ours.id)
+            .await
+            .unwrap(),
+        KeyUse::Repeat(first.clone()),
+        "the same request gets the first answer"
+    );
+    assert_eq!(
+        store.kept_key(&key, now).await.unwrap(),
+        Some(KeyUse::Repeat(first.clone()))
+    );
+    assert_eq!(count().await, 1, "published once");
+
+    let other_body = idempotency_key("token-a", "k1", "another body");
+    assert_eq!(
+        publish(other_body.clone(), now, ours.id).await.unwrap(),
+        KeyUse::Mismatch
+    );
+    assert_eq!(
+        store.kept_key(&other_body, now).await.unwrap(),
+        Some(KeyUse::Mismatch)
+    );
+    let other_token = idempotency_key("token-b", "k1", "body");
+    let KeyUse::First(theirs_first) = publish(other_token, now, ours.id).await.unwrap() else {
+        panic!("keys are per token");
+    };
+    assert_ne!(theirs_first.body, first.body);
+    assert_eq!(count().await, 2);
+
+    // A refused request keeps nothing: the key stays free for a corrected one.
+    let refused = idempotency_key("token-a", "k2", "body");
+    let error = publish(refused.clone(), now, theirs.id).await;
+    assert!(matches!(error, Err(StoreError::NotFound(_))), "{error:?}");
+    assert_eq!(store.kept_key(&refused, now).await.unwrap(), None);
+    assert!(matches!(
+        publish(refused, now, ours.id).await.unwrap(),
+        KeyUse::First(_)
+    ));
+    assert_eq!(count().await, 3);
+
+    // A key of no token is refused.
+    let unknown = idempotency_key("no-such-token", "k1", "body");
+    let error = publish(unknown, now, ours.id).await;
+    assert!(matches!(error, Err(StoreError::NotFound(_))), "{error:?}");
+
+    // After 24 hours the key is new, with a new answer kept for it.
+    let day = hub_core::idempotency::KEY_LIFETIME;
+    assert_eq!(
+        store
+            .kept_key(&key, now + day - Duration::seconds(1))
+            .await
+            .unwrap(),
+        Some(KeyUse::Repeat(first.clone()))
+    );
+    assert_eq!(
+        store
+            .kept_key(&key, now + day + Duration::seconds(1))
+            .await
+            .unwrap(),
+        None
+    );
+    let later = now + day + Duration::seconds(1);
+    let KeyUse::First(again) = publish(other_body.clone(), later, ours.id).await.unwrap() else {
+        panic!("an expired key is new, whatever its old request");
+    };
+    assert_ne!(again.body, first.body);
+    assert_eq!(
+        store.kept_key(&other_body, later).await.unwrap(),
+        Some(KeyUse::Repeat(again))
+    );
+    assert_eq!(count().await, 4);
+    // Writing it purged the other expired keys.
+    assert_eq!(
+        store
+            .kept_key(&idempotency_key("token-b", "k1", "body"), now)
+            .await
+            .unwrap(),
+        None,
+        "purged"
+    );
+}
+
+async fn concurrent_requests_with_one_idempotency_key_publish_once(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::idempotency::KeyUse;
+    let c = community(store.as_ref(), "news").await;
+    let ours = webhook_channel(store.as_ref(), c.id, 0).await;
+    api_tokens(store.as_ref(), &["token-a"]).await;
+    let key = idempotency_key("token-a", "raced", "body");
+    let now = Utc::now();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move {
+                store
+                    .publish_once(
+                        &key,
+                        now,
+                        c.id,
+                        announcement("Raced", vec![ours.id]),
+                        audit("announcement.publish"),
+                        &answer,
+                    )
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut first = Vec::new();
+    let mut repeats = Vec::new();
+    for task in tasks {
+        match task.await.unwrap() {
+            KeyUse::First(response) => first.push(response),
+            KeyUse::Repeat(response) => repeats.push(response),
+            KeyUse::Mismatch => panic!("the same request"),
+        }
+    }
+    assert_eq!(first.len(), 1, "one request published");
+    assert!(
+        repeats.iter().all(|r| *r == first[0]),
+        "the others waited and got its answer"
+    );
+    assert_eq!(store.announcements(c.id, 100).await.unwrap().len(), 1);
 }
 
 async fn concurrent_workers_never_claim_the_same_delivery(store: Arc<dyn Store>, _url: &str) {
@@ -2296,4 +2752,110 @@ async fn a_time_held_keeps_its_start_and_end_and_a_call_its_recording(
         matches!(refused, Err(StoreError::NotFound(_))),
         "{refused:?}"
     );
+}
+
+async fn work_is_counted_by_channel_kind_and_state(store: Arc<dyn Store>, _url: &str) {
+    use hub_core::model::{
+        channel::{ChannelKind, NewChannel},
+        sync::{NewSyncJob, SyncDirection, SyncRun, SyncRunState},
+    };
+    let empty = store.work_counts().await.unwrap();
+    assert!(empty.deliveries.is_empty() && empty.sync_runs.is_empty());
+
+    let c = community(store.as_ref(), "counted").await;
+    let hook = webhook_channel(store.as_ref(), c.id, 0).await;
+    let slack = store
+        .create_channel(
+            c.id,
+            NewChannel {
+                kind: ChannelKind::Slack,
+                name: "workspace".into(),
+                settings: serde_json::json!({}),
+                encrypted_secret: Some("v1.sealed".into()),
+                min_interval_ms: 0,
+            },
+            audit("channel"),
+        )
+        .await
+        .unwrap();
+    for title in ["One", "Two"] {
+        store
+            .publish(
+                c.id,
+                announcement(title, vec![hook.id, slack.id]),
+                audit("p"),
+            )
+            .await
+            .unwrap();
+    }
+    // One webhook delivery is sent; everything else still waits.
+    let now = Utc::now();
+    let claimed = store
+        .claim_deliveries("w", now, now + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    let sent = claimed
+        .iter()
+        .find(|work| work.channel.id == hook.id)
+        .unwrap()
+        .delivery
+        .id;
+    let done = hub_core::outbox::Finish::Sent {
+        remote_ref: "r".into(),
+        possible_duplicate: false,
+    };
+    assert!(store.finish_delivery(sent, "w", done).await.unwrap());
+
+    let job = store
+        .create_sync_job(
+            slack.id,
+            NewSyncJob {
+                direction: SyncDirection::Mirror,
+                cron: "0 0 * * * *".into(),
+                max_remove_fraction: 0.1,
+                max_remove_count: 10,
+            },
+            audit("sync"),
+        )
+        .await
+        .unwrap();
+    for state in [
+        SyncRunState::Applied,
+        SyncRunState::Applied,
+        SyncRunState::Failed,
+    ] {
+        store
+            .record_sync_run(&SyncRun {
+                id: hub_core::ids::SyncRunId::new(),
+                job_id: job.id,
+                state,
+                plan: serde_json::json!({}),
+                counts: hub_core::model::sync::SyncCounts::default(),
+                error: None,
+                started_at: now,
+                finished_at: Some(now),
+            })
+            .await
+            .unwrap();
+    }
+
+    let counts = store.work_counts().await.unwrap();
+    let key = |kind: &str, state: &str| (kind.to_owned(), state.to_owned());
+    let deliveries = |kind: &str, state: &str| {
+        counts
+            .deliveries
+            .get(&key(kind, state))
+            .copied()
+            .unwrap_or(0)
+    };
+    let claimed_of = |channel| claimed.iter().filter(|w| w.channel.id == channel).count() as u64;
+    assert_eq!(counts.deliveries.values().sum::<u64>(), 4, "{counts:?}");
+    assert_eq!(deliveries("webhook", "sent"), 1);
+    assert_eq!(deliveries("webhook", "sending"), claimed_of(hook.id) - 1);
+    assert_eq!(deliveries("webhook", "pending"), 2 - claimed_of(hook.id));
+    assert_eq!(deliveries("slack", "sending"), claimed_of(slack.id));
+    assert_eq!(deliveries("slack", "pending"), 2 - claimed_of(slack.id));
+    assert_eq!(counts.sync_runs.len(), 2, "{:?}", counts.sync_runs);
+    assert_eq!(counts.sync_runs[&key("slack", "applied")], 2);
+    assert_eq!(counts.sync_runs[&key("slack", "failed")], 1);
 }

@@ -46,6 +46,12 @@ pub(crate) enum AppError {
     /// 410: a mailed link that expired or was used.
     #[error("{0}")]
     Gone(String),
+    /// 413: the request body is larger than the route accepts.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415: the body is not of a type this route reads (JSON, say).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 429: too many attempts.
     #[error("{0}")]
     TooManyRequests(String),
@@ -71,6 +77,8 @@ impl AppError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Gone(_) => StatusCode::GONE,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,6 +97,8 @@ impl AppError {
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Gone(_) => "gone",
+            Self::TooLarge(_) => "too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::TooManyRequests(_) => "too_many_requests",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
@@ -115,6 +125,17 @@ impl AppError {
     pub(crate) fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Self::Internal(Box::new(error))
     }
+
+    /// A request an extractor refused (a body, a path), by the status the
+    /// extractor chose: a body too large (413) or of another type (415)
+    /// keeps its status, anything else is malformed (400).
+    pub(crate) fn rejected(status: StatusCode, message: String) -> Self {
+        match status {
+            StatusCode::PAYLOAD_TOO_LARGE => Self::TooLarge(message),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType(message),
+            _ => Self::BadRequest(message),
+        }
+    }
 }
 
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
@@ -126,6 +147,18 @@ fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     text
+}
+
+impl From<axum::extract::rejection::PathRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::PathRejection) -> Self {
+        Self::rejected(rejection.status(), rejection.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for AppError {
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        Self::rejected(rejection.status(), rejection.body_text())
+    }
 }
 
 impl From<StoreError> for AppError {
@@ -234,6 +267,106 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+/// The body of every API error, as the OpenAPI document shows it.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // read by the OpenAPI document only; `ApiError` writes the JSON
+pub(crate) struct ApiErrorBody {
+    #[schema(inline)]
+    error: ApiErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // read by the OpenAPI document only
+struct ApiErrorDetail {
+    /// A word for programs: `bad_request`, `invalid`, `unauthorized`,
+    /// `forbidden`, `not_found`, `conflict`, `gone`, `too_large`,
+    /// `unsupported_media_type`, `too_many_requests`, `upstream_failed`,
+    /// `unavailable`, `internal` (and `invalid_rows` for an import, with its
+    /// `rows`).
+    code: String,
+    /// What went wrong, for a person; for a 5xx, only that it was logged.
+    message: String,
+}
+
+/// Completes the OpenAPI document with the errors every operation may
+/// answer, so a client (or a fuzzer) finds each status it can get there:
+/// 400 (malformed: a body, query or path parameter that does not parse),
+/// 401 (no valid token), 404 where a path names something, 500 and 503;
+/// and gives every 4xx and 5xx response the error body.
+pub(crate) struct ApiErrorResponses;
+
+impl utoipa::Modify for ApiErrorResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::{
+            PartialSchema,
+            openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder},
+        };
+        const ERROR_SCHEMA: &str = "Error";
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .insert(ERROR_SCHEMA.to_owned(), ApiErrorBody::schema());
+        let error_content = || {
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name(ERROR_SCHEMA)))
+                .build()
+        };
+        for (path, item) in &mut openapi.paths.paths {
+            let names_something = path.contains('{');
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let mut common = vec![
+                    ("400", "The request is malformed: the message says how"),
+                    (
+                        "401",
+                        "No valid API token: send `Authorization: Bearer <token>`",
+                    ),
+                    ("500", "A fault on our side, logged with the request's id"),
+                    ("503", "The database is unavailable; try again in a moment"),
+                ];
+                if names_something {
+                    common.push(("404", "Not found, or not visible to this token's user"));
+                }
+                if let Some(body) = &operation.request_body {
+                    common.push(("413", "The body is larger than this operation takes"));
+                    if let RefOr::T(body) = body
+                        && body.content.contains_key("application/json")
+                    {
+                        common.push(("415", "The body is not sent as `application/json`"));
+                    }
+                }
+                let responses = &mut operation.responses.responses;
+                for (status, description) in common {
+                    responses.entry(status.to_owned()).or_insert_with(|| {
+                        RefOr::T(ResponseBuilder::new().description(description).build())
+                    });
+                }
+                for (status, response) in responses.iter_mut() {
+                    let is_error = status.starts_with('4') || status.starts_with('5');
+                    if let RefOr::T(response) = response
+                        && is_error
+                        && response.content.is_empty()
+                    {
+                        response
+                            .content
+                            .insert("application/json".to_owned(), RefOr::T(error_content()));
+                    }
+                }
+            }
+        }
     }
 }
 

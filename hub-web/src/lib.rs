@@ -12,12 +12,13 @@ mod hooks;
 mod login_limit;
 mod lookup;
 mod routes;
+mod security;
 mod session;
 mod templates;
 
 use std::{sync::Arc, time::Duration};
 
-use axum::{Router, http::HeaderName, middleware};
+use axum::{Router, extract::DefaultBodyLimit, http::HeaderName, middleware};
 use hub_core::{
     ports::{clock::Clock, store::Store},
     secrets::SecretKeys,
@@ -196,7 +197,13 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),
         ))
+        .layer(DefaultBodyLimit::max(security::MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(error::panic_response))
+        .layer(middleware::from_fn(routes::metrics::time_request))
+        .layer(middleware::from_fn_with_state(
+            security::Policy::of(&state),
+            security::protect,
+        ))
         .layer(SetSensitiveHeadersLayer::new([
             axum::http::header::AUTHORIZATION,
             axum::http::header::COOKIE,
@@ -206,4 +213,10 @@ pub fn router(state: AppState) -> Router {
         .layer(TraceLayer::new_for_http().make_span_with(error::request_span))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The application of the separate metrics address (`[metrics] listen`):
+/// `/metrics` without authentication, over `store`.
+pub fn metrics_router(store: Arc<dyn Store>) -> Router {
+    routes::metrics::router(store)
 }

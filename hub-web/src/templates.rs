@@ -125,8 +125,16 @@ pub(crate) struct MemberFormPage {
     pub(crate) member: Option<Member>,
     /// The member's bounces, if any.
     pub(crate) bounces: Option<hub_core::bounces::BounceRecord>,
+    /// The calls they joined, newest first, as Zoom told it.
+    pub(crate) attended: Vec<CallJoined>,
     pub(crate) values: MemberFormValues,
     pub(crate) error: Option<String>,
+}
+
+/// One time a member joined a call.
+pub(crate) struct CallJoined {
+    pub(crate) title: String,
+    pub(crate) joined_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The member form's fields, as submitted.
@@ -218,6 +226,8 @@ pub(crate) struct AnnouncementsPage {
     /// The channel ids checked in the form.
     pub(crate) chosen: Vec<String>,
     pub(crate) error: Option<String>,
+    /// The draft as each chosen channel will show it, when asked.
+    pub(crate) previews: Vec<hub_core::announcements::ChannelPreview>,
 }
 
 /// A delivery with its channel's name.
@@ -235,7 +245,20 @@ pub(crate) struct AnnouncementPage {
     pub(crate) community: Community,
     pub(crate) announcement: Announcement,
     pub(crate) deliveries: Vec<DeliveryRow>,
+    /// Whether a delivery may still change, so the table keeps itself fresh.
+    pub(crate) live: bool,
     pub(crate) error: Option<String>,
+}
+
+/// An announcement's deliveries table alone, fetched again while it moves.
+#[derive(Template)]
+#[template(path = "announcements/deliveries.html")]
+pub(crate) struct DeliveriesFragment {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) announcement: Announcement,
+    pub(crate) deliveries: Vec<DeliveryRow>,
+    pub(crate) live: bool,
 }
 
 /// Where an unsubscribe link's page stands.

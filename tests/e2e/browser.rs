@@ -13,8 +13,9 @@ use fantoccini::{Client, ClientBuilder, Locator};
 
 use crate::helpers::{OWNER_EMAIL, OWNER_PASSWORD, spawn_app};
 
-struct Browser {
-    client: Client,
+/// Chromium under chromedriver, with a profile of its own.
+pub(crate) struct Browser {
+    pub(crate) client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
 }
@@ -40,7 +41,7 @@ fn find_program(name: &str) -> Option<std::path::PathBuf> {
         .find(|path| path.is_file())
 }
 
-async fn browser() -> Option<Browser> {
+pub(crate) async fn browser() -> Option<Browser> {
     let required = std::env::var("COPHUB_TEST_REQUIRE_BROWSER").as_deref() == Ok("1");
     let (Some(driver_path), Some(chromium)) =
         (find_program("chromedriver"), find_program("chromium"))
@@ -110,12 +111,12 @@ impl Browser {
 
     /// Clicks something that loads a new page, and waits for that page: until
     /// the old page's body is gone and the new document has loaded.
-    async fn click(&self, selector: &str) {
+    pub(crate) async fn click(&self, selector: &str) {
         let old_body = self.client.find(Locator::Css("body")).await.unwrap();
         self.client
             .find(Locator::Css(selector))
             .await
-            .unwrap()
+            .unwrap_or_else(|e| panic!("{selector}: {e}"))
             .click()
             .await
             .unwrap();
@@ -368,9 +369,18 @@ async fn a_lead_publishes_retries_a_refused_delivery_edits_and_retracts_in_a_rea
     let page = browser.reload_until("tr.delivery-post-failed").await;
     assert!(page.contains("refused: invalid_blocks"), "{page}");
 
+    // The retry is slow to arrive: the page shows it on its way, and its
+    // table follows it to "sent" without a reload.
+    s.fake.set_latency(Duration::from_secs(2));
     browser.click("form[action$='/retry'] button").await;
-    let page = browser.reload_until("tr.delivery-post-sent").await;
+    assert!(
+        browser.text().await.contains("still on their way"),
+        "{}",
+        browser.text().await
+    );
+    let page = browser.wait_until("tr.delivery-post-sent").await;
     assert!(!page.contains("Retry"), "{page}");
+    s.fake.set_latency(Duration::ZERO);
     assert_eq!(s.fake.posts().len(), 1);
 
     browser
@@ -406,6 +416,21 @@ impl Browser {
             self.client.refresh().await.unwrap();
         }
         panic!("the page never showed {selector}: {}", self.text().await);
+    }
+
+    /// Waits, without reloading, until something matches `selector` (the
+    /// page's own script brings it).
+    async fn wait_until(&self, selector: &str) -> String {
+        for _ in 0..150 {
+            if self.client.find(Locator::Css(selector)).await.is_ok() {
+                return self.text().await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the page never showed {selector} by itself: {}",
+            self.text().await
+        );
     }
 }
 

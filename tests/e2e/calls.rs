@@ -560,3 +560,67 @@ async fn a_call_people_register_for_mails_each_member_who_takes_zoom_their_own_j
     assert_eq!(s.zoom.calls(REGISTER), 2, "registered once");
     assert_eq!(s.zoom.registrants(meeting.id).len(), 1);
 }
+
+#[tokio::test]
+async fn a_draft_is_previewed_as_each_channel_will_show_it_and_nothing_is_sent() {
+    let Some(s) = calls_app_with(false).await else {
+        return;
+    };
+    let store = s.app.server.as_ref().unwrap().store.clone();
+    let community = store.community_by_slug("rse").await.unwrap().unwrap();
+    let channels = store.channels(community.id).await.unwrap();
+    let ids: Vec<String> = channels.iter().map(|c| c.id.to_string()).collect();
+    let mut fields = vec![
+        ("title", "Meetup on Friday"),
+        ("body_markdown", "Bring **questions** & <script>x</script>"),
+    ];
+    fields.extend(ids.iter().map(|id| ("channel", id.as_str())));
+    let previewed = s
+        .app
+        .post_form("/communities/rse/announcements/preview", &fields)
+        .await;
+    assert_eq!(previewed.status(), 200);
+    let page = previewed.text().await.unwrap();
+    // The list's email: the text part as written, with the list's footer,
+    // and the HTML part rendered, sanitized and escaped into the frame.
+    assert!(page.contains("Email: text part"), "{page}");
+    assert!(page.contains("Bring **questions** &#38; "), "{page}");
+    assert!(page.contains("You receive this because you subscribed to RSE list"));
+    assert!(page.contains("sandbox=\"\" srcdoc=\""), "{page}");
+    assert!(
+        page.contains("&#60;strong&#62;questions&#60;/strong&#62;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("<script>x"),
+        "the body's script never reaches the page"
+    );
+    // Slack: the blocks, with Slack's bold.
+    assert!(
+        page.contains(&format!("Slack message to {}", s.general)),
+        "{page}"
+    );
+    assert!(page.contains("*questions*"), "{page}");
+    // The form keeps the draft, and nothing was published or sent.
+    assert!(page.contains("value=\"Meetup on Friday\""));
+    assert!(
+        store
+            .announcements(community.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(s.slack.messages(&s.general).is_empty());
+    assert!(s.sink.messages().is_empty());
+
+    // No title: the same sentence publishing would give.
+    let untitled = s
+        .app
+        .post_form(
+            "/communities/rse/announcements/preview",
+            &[("title", ""), ("body_markdown", "x"), ("channel", &ids[0])],
+        )
+        .await;
+    assert_eq!(untitled.status(), 422);
+    assert!(untitled.text().await.unwrap().contains("a title must have"));
+}

@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod accessibility;
+mod api_fuzz;
+mod audit;
 mod browser;
 mod calls;
 mod calls_api;
@@ -13,9 +16,12 @@ mod conferences;
 mod conferences_api;
 mod email;
 mod helpers;
+mod idempotency;
 mod mailman;
+mod metrics;
 mod outbox;
 mod overview;
+mod security;
 mod slack;
 mod sync;
 mod zoom_hooks;
@@ -396,9 +402,7 @@ async fn the_roster_searches_filters_and_pages() {
     let store = app.server.as_ref().unwrap().store.clone();
     let big = store.community_by_slug("big").await.unwrap().unwrap();
     for address in ["person000003@example.org", "person000004@example.org"] {
-        use hub_core::model::member::{
-            ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate,
-        };
+        use hub_core::model::member::{ConsentChannel, ConsentSource, ConsentStatus, MemberUpdate};
         let member = store
             .member_by_email(big.id, &hub_core::Email::parse(address).unwrap())
             .await
@@ -442,7 +446,9 @@ async fn the_roster_searches_filters_and_pages() {
     );
     assert!(only_slack.contains("<option value=\"email\" selected>not on the list</option>"));
     assert_eq!(
-        app.get("/communities/big/members?absent=fax").await.status(),
+        app.get("/communities/big/members?absent=fax")
+            .await
+            .status(),
         400
     );
 

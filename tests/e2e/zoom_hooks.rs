@@ -338,6 +338,23 @@ async fn a_zoom_retry_is_acknowledged_and_counted_once_and_members_and_guests_sh
         .await
         .unwrap();
     assert_eq!(detail["attended"], 2, "{detail}");
+
+    // Ada's page lists the call she joined.
+    let member_page = z
+        .app
+        .get(&format!("/communities/rse/members/{}", ada.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(member_page.contains("Calls attended"), "{member_page}");
+    assert!(
+        member_page.contains(&format!(
+            "<tr><td>{}</td><td>2027-03-02 15:01 UTC</td></tr>",
+            call.title
+        )),
+        "{member_page}"
+    );
 }
 
 #[tokio::test]

@@ -27,8 +27,8 @@ use hub_core::{
     },
     ports::{
         adapter::{
-            AdapterError, AdapterFactory, Capabilities, ChannelAdapter, OutsideInvite, Receipt,
-            RemoteMember, RemotePage,
+            AdapterError, AdapterFactory, Capabilities, ChannelAdapter, OutsideInvite,
+            PreviewFormat, PreviewPart, Receipt, RemoteMember, RemotePage,
         },
         mailer::{MailError, Mailer, OutgoingMail},
         store::{Store, StoreError},
@@ -116,6 +116,16 @@ fn storage(error: StoreError) -> AdapterError {
 }
 
 impl ConferenceAdapter {
+    /// The text each registrant is mailed for an announcement.
+    fn news_text(&self, announcement: &Announcement) -> String {
+        format!(
+            "{body}\n\n-- \nYou get this because you registered for {name}: {page}\n",
+            body = announcement.body_markdown.trim(),
+            name = self.name,
+            page = self.page,
+        )
+    }
+
     async fn conference(&self) -> Result<Conference, AdapterError> {
         self.store
             .conference(self.conference)
@@ -250,12 +260,7 @@ impl ChannelAdapter for ConferenceAdapter {
             .map_err(|e| AdapterError::Permanent(format!("{}: {e}", recipient.email)))?;
         let host = hub_core::ports::mailer::message_host(&self.public_url);
         let message_id = format!("{idempotency_key}@{host}");
-        let text = format!(
-            "{body}\n\n-- \nYou get this because you registered for {name}: {page}\n",
-            body = announcement.body_markdown.trim(),
-            name = self.name,
-            page = self.page,
-        );
+        let text = self.news_text(announcement);
         let mail = OutgoingMail {
             to,
             subject: announcement.title.clone(),
@@ -272,6 +277,21 @@ impl ChannelAdapter for ConferenceAdapter {
             Err(MailError::Transient(why)) => Err(AdapterError::Transient(why)),
             Err(MailError::Permanent(why)) => Err(AdapterError::Permanent(why)),
         }
+    }
+
+    fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
+        Ok(vec![PreviewPart {
+            label: format!(
+                "Conference news: an email to each registrant of {}",
+                self.name
+            ),
+            format: PreviewFormat::Text,
+            content: format!(
+                "Subject: {}\n\n{}",
+                announcement.title,
+                self.news_text(announcement)
+            ),
+        }])
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

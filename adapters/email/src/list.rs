@@ -11,7 +11,9 @@ use hub_core::{
         announcement::{Announcement, Recipient},
         member::ConsentChannel,
     },
-    ports::adapter::{AdapterError, Capabilities, ChannelAdapter, Receipt, RemotePage},
+    ports::adapter::{
+        AdapterError, Capabilities, ChannelAdapter, PreviewFormat, PreviewPart, Receipt, RemotePage,
+    },
     secrets::SecretKeys,
     signing::Signer,
     unsubscribe::{self, UnsubscribeToken},
@@ -255,7 +257,58 @@ impl ChannelAdapter for EmailListAdapter {
         })
     }
 
+    fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
+        let body = render::markdown(&announcement.body_markdown);
+        // Each person's own link, as a placeholder: the rest is theirs exactly.
+        let unsubscribe_url = format!("{}/u/(each subscriber's own link)", self.mail.public_url);
+        let (text, html) = ListMessage {
+            from: &self.from,
+            to: &self.to,
+            list_id: &self.list_id,
+            list_name: &self.list_name,
+            subject: &announcement.title,
+            body: &body,
+            unsubscribe_url: &unsubscribe_url,
+            unsubscribe_mailto: "",
+            message_id: "",
+            envelope_from: "",
+            envelope_to: "",
+        }
+        .bodies();
+        Ok(email_preview(&self.from, &announcement.title, text, html))
+    }
+
     async fn health(&self) -> Result<(), AdapterError> {
         self.mail.sender.check().await
     }
+}
+
+/// An email's preview: who it is from and its subject, its text part and
+/// its HTML part.
+pub(crate) fn email_preview(
+    from: &Mailbox,
+    subject: &str,
+    text: String,
+    html: String,
+) -> Vec<PreviewPart> {
+    vec![
+        PreviewPart {
+            label: "Email: from and subject".into(),
+            format: PreviewFormat::Text,
+            content: format!(
+                "From: {from}\nSubject: {}",
+                crate::message::one_line(subject)
+            ),
+        },
+        PreviewPart {
+            label: "Email: text part".into(),
+            format: PreviewFormat::Text,
+            content: text,
+        },
+        PreviewPart {
+            label: "Email: HTML part".into(),
+            format: PreviewFormat::Html,
+            content: html,
+        },
+    ]
 }

@@ -18,7 +18,7 @@ use hub_core::{
     Email, destination,
     model::announcement::Announcement,
     ports::adapter::{
-        AdapterError, Capabilities, ChannelAdapter, Receipt, RemoteMember, RemotePage,
+        AdapterError, Capabilities, ChannelAdapter, PreviewPart, Receipt, RemoteMember, RemotePage,
     },
 };
 use lettre::message::{Mailbox, MultiPart};
@@ -362,6 +362,26 @@ impl ChannelAdapter for MailmanAdapter {
             remote_ref: format!("<{message_id}>"),
             url: None,
         })
+    }
+
+    fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
+        let body = render::markdown(&announcement.body_markdown);
+        let from = match (&self.from, &self.sender) {
+            (Some(from), _) => from.clone(),
+            (None, Some(sender)) => sender.from().clone(),
+            (None, None) => {
+                return Err(AdapterError::Permanent(
+                    "this hub has no mail server to post to the list: set mail.smtp_url".into(),
+                ));
+            }
+        };
+        // Mailman adds the list's own header and footer as it distributes.
+        Ok(crate::list::email_preview(
+            &from,
+            &announcement.title,
+            body.text,
+            body.html,
+        ))
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

@@ -58,23 +58,7 @@ impl ListMessage<'_> {
             vec![parse_address(self.envelope_to)?],
         )
         .map_err(|e| BuildError(e.to_string()))?;
-        let footer_text = format!(
-            "\n\n-- \nYou receive this because you subscribed to {}.\nUnsubscribe: {}\n",
-            one_line(self.list_name),
-            self.unsubscribe_url
-        );
-        let footer_html = format!(
-            "<hr><p style=\"font-size:small\">You receive this because you subscribed to {}. \
-             <a href=\"{}\">Unsubscribe</a></p>",
-            escape_html(&one_line(self.list_name)),
-            escape_html(self.unsubscribe_url),
-        );
-        let html = format!(
-            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body>{}{}</body></html>",
-            escape_html(&one_line(self.subject)),
-            self.body.html,
-            footer_html
-        );
+        let (text, html) = self.bodies();
         let message = Message::builder()
             .from(self.from.clone())
             .to(self.to.clone())
@@ -95,12 +79,32 @@ impl ListMessage<'_> {
             .header(AutoSubmitted)
             .header(ListPost)
             .envelope(envelope.clone())
-            .multipart(MultiPart::alternative_plain_html(
-                format!("{}{footer_text}", self.body.text),
-                html,
-            ))
+            .multipart(MultiPart::alternative_plain_html(text, html))
             .map_err(|e| BuildError(e.to_string()))?;
         Ok((envelope, message))
+    }
+
+    /// The text and the HTML part, each with the list's footer.
+    #[must_use]
+    pub fn bodies(&self) -> (String, String) {
+        let footer_text = format!(
+            "\n\n-- \nYou receive this because you subscribed to {}.\nUnsubscribe: {}\n",
+            one_line(self.list_name),
+            self.unsubscribe_url
+        );
+        let footer_html = format!(
+            "<hr><p style=\"font-size:small\">You receive this because you subscribed to {}. \
+             <a href=\"{}\">Unsubscribe</a></p>",
+            escape_html(&one_line(self.list_name)),
+            escape_html(self.unsubscribe_url),
+        );
+        let html = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body>{}{}</body></html>",
+            escape_html(&one_line(self.subject)),
+            self.body.html,
+            footer_html
+        );
+        (format!("{}{footer_text}", self.body.text), html)
     }
 }
 

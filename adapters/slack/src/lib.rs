@@ -38,7 +38,8 @@ use hub_core::{
     model::{announcement::Announcement, call::Call},
     ports::adapter::{
         AdapterError, CallReceipt, CallScope, Capabilities, ChannelAdapter, ChannelEvent,
-        GroupChanges, OpenedGroup, OutsideInvite, Receipt, RemoteGroup, RemoteMember, RemotePage,
+        GroupChanges, OpenedGroup, OutsideInvite, PreviewFormat, PreviewPart, Receipt, RemoteGroup,
+        RemoteMember, RemotePage,
     },
 };
 use serde::Deserialize;
@@ -846,6 +847,38 @@ impl ChannelAdapter for SlackAdapter {
             self.delete(conversation, ts).await?;
         }
         Ok(())
+    }
+
+    fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
+        let conversation = self.announce_to()?;
+        let messages = blocks::messages(
+            &announcement.title,
+            &blocks::render_body(&announcement.body_markdown),
+            self.settings.mention,
+            INITIAL_BUDGET,
+        );
+        let count = messages.len();
+        Ok(messages
+            .into_iter()
+            .enumerate()
+            .map(|(at, message)| PreviewPart {
+                label: if count == 1 {
+                    format!("Slack message to {conversation}")
+                } else {
+                    format!(
+                        "Slack message {} of {count} (a thread) to {conversation}",
+                        at + 1
+                    )
+                },
+                format: PreviewFormat::Json,
+                content: serde_json::to_string_pretty(&json!({
+                    "channel": conversation,
+                    "text": message.text,
+                    "blocks": message.blocks,
+                }))
+                .unwrap_or_default(),
+            })
+            .collect())
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

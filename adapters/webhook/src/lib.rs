@@ -17,7 +17,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use hub_core::{
     destination,
     model::announcement::Announcement,
-    ports::adapter::{AdapterError, Capabilities, ChannelAdapter, Receipt, RemotePage},
+    ports::adapter::{
+        AdapterError, Capabilities, ChannelAdapter, PreviewFormat, PreviewPart, Receipt, RemotePage,
+    },
 };
 use serde::Deserialize;
 use sha2::Sha256;
@@ -313,6 +315,23 @@ impl ChannelAdapter for WebhookAdapter {
             "replaces": remote_ref,
         });
         self.send(&payload, idempotency_key).await.map(drop)
+    }
+
+    fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
+        let payload = match self.settings.format {
+            PayloadFormat::SignedJson => Self::event(
+                "announcement.published",
+                announcement,
+                "(each delivery's own id)",
+                None,
+            ),
+            PayloadFormat::Slack => Self::slack_text(announcement),
+        };
+        Ok(vec![PreviewPart {
+            label: "Webhook payload (POST, JSON)".into(),
+            format: PreviewFormat::Json,
+            content: serde_json::to_string_pretty(&payload).unwrap_or_default(),
+        }])
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

@@ -31,7 +31,8 @@ use hub_core::{
     Email,
     model::{announcement::Announcement, call::Call},
     ports::adapter::{
-        AdapterError, CallReceipt, CallScope, Capabilities, ChannelAdapter, Receipt, RemotePage,
+        AdapterError, CallReceipt, CallScope, Capabilities, ChannelAdapter, PreviewFormat,
+        PreviewPart, Receipt, RemotePage,
     },
 };
 use reqwest::Method;
@@ -366,6 +367,19 @@ impl ChannelAdapter for ZoomAdapter {
     ) -> Result<Option<CallReceipt>, AdapterError> {
         self.cancel(remote_ref, call, scope).await?;
         Ok(None)
+    }
+
+    fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
+        let Some(channel) = &self.settings.chat_channel else {
+            return Err(AdapterError::Unsupported(
+                "announcements: this Zoom channel has no Team Chat channel chosen".into(),
+            ));
+        };
+        Ok(vec![PreviewPart {
+            label: format!("Zoom Team Chat message to {channel}"),
+            format: PreviewFormat::Text,
+            content: chat::message_text(announcement),
+        }])
     }
 
     async fn health(&self) -> Result<(), AdapterError> {

@@ -192,7 +192,10 @@ impl Lander {
                 };
             }
         };
-        match self.carry_out(work, adapter.as_ref()).await {
+        let result = self.carry_out(work, adapter.as_ref()).await;
+        // One landing's steps count as one call: the outcome is the last step's.
+        crate::metrics::count_adapter_call(work.channel.kind, "land_call", &result);
+        match result {
             Ok(receipt) => {
                 let hosts = work.channel.kind == ChannelKind::Zoom;
                 if hosts

@@ -92,6 +92,26 @@ impl AuditEvent {
     }
 }
 
+/// Filters and position for one page of the log, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this community's entries; `None`: every entry, with or without one.
+    pub community: Option<CommunityId>,
+    /// Only entries by one of these actors, or by an actor under one of them
+    /// (`system:sync` takes in `system:sync:<channel>`); empty: anyone.
+    pub actors: Vec<String>,
+    /// Only actions that begin with this (`member.`).
+    pub action_prefix: Option<String>,
+    /// Only entries at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only entries before this time.
+    pub until: Option<DateTime<Utc>>,
+    /// Start below this seq (the cursor).
+    pub before: Option<i64>,
+    /// At most this many (1 to 500).
+    pub limit: u32,
+}
+
 /// Where a chain first breaks.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokenChain {
@@ -109,6 +129,94 @@ pub enum BrokenChain {
         /// The entry.
         seq: i64,
     },
+    /// Entries are missing before this one: the entries after `after` (`0`:
+    /// from the first) and before `seq` were removed.
+    #[error("the audit entries after {after} and before {seq} were removed")]
+    Removed {
+        /// The entry the chain continues with.
+        seq: i64,
+        /// The last entry before the missing ones.
+        after: i64,
+    },
+}
+
+impl BrokenChain {
+    /// The entry where the chain breaks.
+    #[must_use]
+    pub fn seq(&self) -> i64 {
+        match self {
+            Self::Altered { seq } | Self::Gap { seq } | Self::Removed { seq, .. } => *seq,
+        }
+    }
+}
+
+/// Checks a chain one entry at a time, so a long chain can be read page by
+/// page: only the last entry's seq and hash are kept between pages.
+#[derive(Debug, Clone)]
+pub struct ChainVerifier {
+    prev_seq: i64,
+    prev_hash: String,
+    entries: u64,
+}
+
+impl Default for ChainVerifier {
+    fn default() -> Self {
+        Self {
+            prev_seq: 0,
+            prev_hash: GENESIS_HASH.to_owned(),
+            entries: 0,
+        }
+    }
+}
+
+impl ChainVerifier {
+    /// A verifier expecting the chain's first entry.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Checks the next entry against the ones before.
+    ///
+    /// # Errors
+    /// The [`BrokenChain`] this entry shows; the verifier is then left as it
+    /// was, before this entry.
+    pub fn check(&mut self, event: &AuditEvent) -> Result<(), BrokenChain> {
+        if event.seq > self.prev_seq + 1 {
+            return Err(BrokenChain::Removed {
+                seq: event.seq,
+                after: self.prev_seq,
+            });
+        }
+        if event.seq != self.prev_seq + 1 || event.prev_hash != self.prev_hash {
+            return Err(BrokenChain::Gap { seq: event.seq });
+        }
+        if event.computed_hash() != event.hash {
+            return Err(BrokenChain::Altered { seq: event.seq });
+        }
+        self.prev_seq = event.seq;
+        self.prev_hash.clone_from(&event.hash);
+        self.entries += 1;
+        Ok(())
+    }
+
+    /// How many entries were checked.
+    #[must_use]
+    pub fn entries(&self) -> u64 {
+        self.entries
+    }
+
+    /// The seq of the last entry checked (`0` before the first).
+    #[must_use]
+    pub fn last_seq(&self) -> i64 {
+        self.prev_seq
+    }
+
+    /// The hash of the last entry checked ([`GENESIS_HASH`] before the first).
+    #[must_use]
+    pub fn last_hash(&self) -> &str {
+        &self.prev_hash
+    }
 }
 
 /// Checks a chain given in order from its first entry.
@@ -118,21 +226,11 @@ pub enum BrokenChain {
 pub fn verify_chain<'a>(
     events: impl IntoIterator<Item = &'a AuditEvent>,
 ) -> Result<u64, BrokenChain> {
-    let mut prev_seq = 0;
-    let mut prev_hash = GENESIS_HASH.to_owned();
-    let mut count = 0;
+    let mut verifier = ChainVerifier::new();
     for event in events {
-        if event.seq != prev_seq + 1 || event.prev_hash != prev_hash {
-            return Err(BrokenChain::Gap { seq: event.seq });
-        }
-        if event.computed_hash() != event.hash {
-            return Err(BrokenChain::Altered { seq: event.seq });
-        }
-        prev_seq = event.seq;
-        prev_hash.clone_from(&event.hash);
-        count += 1;
+        verifier.check(event)?;
     }
-    Ok(count)
+    Ok(verifier.entries())
 }
 
 #[cfg(test)]
@@ -165,7 +263,56 @@ mod tests {
         );
         assert_eq!(
             verify_chain([&first, &third]),
+            Err(BrokenChain::Removed { seq: 3, after: 1 })
+        );
+        assert_eq!(
+            verify_chain([&second, &third]),
+            Err(BrokenChain::Removed { seq: 2, after: 0 })
+        );
+        assert_eq!(
+            verify_chain([&first, &third, &second]),
+            Err(BrokenChain::Removed { seq: 3, after: 1 })
+        );
+        // An entry rewritten with a fresh hash of its own breaks the next link.
+        let mut rewritten = second.clone();
+        rewritten.subject = "mallory".into();
+        rewritten.hash = rewritten.computed_hash();
+        assert_eq!(
+            verify_chain([&first, &rewritten, &third]),
             Err(BrokenChain::Gap { seq: 3 })
         );
+    }
+
+    #[test]
+    fn a_chain_checked_page_by_page_carries_the_last_hash_across() {
+        let now = Utc::now();
+        let mut chain = vec![AuditEvent::chain(entry("0"), 0, GENESIS_HASH, now)];
+        for i in 1..10 {
+            let prev = &chain[i - 1];
+            let next = AuditEvent::chain(entry(&i.to_string()), prev.seq, &prev.hash, now);
+            chain.push(next);
+        }
+        let mut verifier = ChainVerifier::new();
+        for page in chain.chunks(3) {
+            for event in page {
+                verifier.check(event).unwrap();
+            }
+        }
+        assert_eq!(verifier.entries(), 10);
+        assert_eq!(verifier.last_seq(), 10);
+        assert_eq!(verifier.last_hash(), chain[9].hash);
+
+        let mut verifier = ChainVerifier::new();
+        for event in &chain[..4] {
+            verifier.check(event).unwrap();
+        }
+        // A fresh verifier on the next page would take entry 5 for a removal;
+        // this one knows entry 4 and accepts it.
+        assert!(verifier.check(&chain[4]).is_ok());
+        assert_eq!(
+            verifier.check(&chain[6]),
+            Err(BrokenChain::Removed { seq: 7, after: 5 })
+        );
+        assert_eq!(verifier.last_seq(), 5, "a failed check changes nothing");
     }
 }

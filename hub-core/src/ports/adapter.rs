@@ -121,6 +121,28 @@ pub enum ChannelEvent {
     },
 }
 
+/// One part of an announcement as a channel will show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewPart {
+    /// What it is, for a person ("Email, HTML part", "Slack message 1").
+    pub label: String,
+    /// How to show it.
+    pub format: PreviewFormat,
+    /// The part itself, as it would be sent.
+    pub content: String,
+}
+
+/// How a preview part is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PreviewFormat {
+    /// Sanitized HTML, shown rendered.
+    Html,
+    /// Plain text.
+    Text,
+    /// JSON, shown as its source.
+    Json,
+}
+
 /// What a channel answered when something was posted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Receipt {
@@ -392,6 +414,17 @@ pub trait ChannelAdapter: Send + Sync + std::fmt::Debug {
         Err(AdapterError::Unsupported(
             "registering people for calls".into(),
         ))
+    }
+
+    /// The announcement as this channel will show it — the message's parts
+    /// as they would be sent — without sending anything.
+    ///
+    /// # Errors
+    /// `Unsupported` where the channel cannot show one (the default);
+    /// `Permanent` where its settings could not send it at all.
+    fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
+        let _ = announcement;
+        Err(AdapterError::Unsupported("a preview".into()))
     }
 
     /// What a pushed event (its whole body) means for this channel. Channels

@@ -9,6 +9,7 @@ use chrono::{DateTime, Utc};
 
 use crate::{
     Email,
+    idempotency::{IdempotencyKey, KeptResponse, KeyUse},
     ids::{
         AnnouncementId, CallId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId,
         UserId,
@@ -16,7 +17,7 @@ use crate::{
     import::ImportPlan,
     model::{
         announcement::{Announcement, Delivery, NewAnnouncement, Recipient, RecipientCounts},
-        audit::{AuditEvent, NewAuditEvent},
+        audit::{AuditEvent, AuditQuery, NewAuditEvent},
         call::{
             Attendance, Call, CallInstance, CallLanding, ClaimedLanding, Invitee, LandingOutcome,
         },
@@ -41,6 +42,20 @@ pub struct OutboxSummary {
     /// The sum of every delivery's possible duplicates.
     pub possible_duplicates: u64,
 }
+
+/// How much work the database holds, for `/metrics`: each map is keyed by
+/// (channel kind, state) words, e.g. `("slack", "sent")`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkCounts {
+    /// Deliveries per channel kind and delivery state.
+    pub deliveries: std::collections::BTreeMap<(String, String), u64>,
+    /// Sync runs per channel kind and run state (`applied`, `failed`, …).
+    pub sync_runs: std::collections::BTreeMap<(String, String), u64>,
+}
+
+/// Renders the answer to an announcement published with an idempotency key,
+/// to be kept with the key ([`Store::publish_once`]).
+pub type Respond = dyn Fn(&Announcement, &[Delivery]) -> KeptResponse + Send + Sync;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -709,6 +724,39 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
         audit: NewAuditEvent,
     ) -> Result<(Announcement, Vec<Delivery>), StoreError>;
 
+    /// Publishes like [`Store::publish`], once per idempotency key, in one
+    /// transaction that first claims the key (a live key of another request
+    /// is [`KeyUse::Mismatch`]; of the same request, its kept answer), then
+    /// publishes, renders the answer with `respond` and keeps it, created at
+    /// `now`. A concurrent request with the same key waits for this one and
+    /// gets its answer; nothing is kept when publishing fails. Keys older
+    /// than [`crate::idempotency::KEY_LIFETIME`] count as new, and some of
+    /// them are purged.
+    ///
+    /// # Errors
+    /// As [`Store::publish`]; `NotFound` too when the key's API token is gone.
+    async fn publish_once(
+        &self,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+        community: CommunityId,
+        announcement: NewAnnouncement,
+        audit: NewAuditEvent,
+        respond: &Respond,
+    ) -> Result<KeyUse, StoreError>;
+
+    /// What a key still kept at `now` came to: `Repeat` with its answer for
+    /// the same request, `Mismatch` for another; `None` when the key is new
+    /// (never `First`).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn kept_key(
+        &self,
+        key: &IdempotencyKey,
+        now: DateTime<Utc>,
+    ) -> Result<Option<KeyUse>, StoreError>;
+
     /// Edits or retracts an announcement and queues what each channel needs
     /// ([`crate::announcements::change_steps`]), in one transaction with the
     /// deliveries locked. The audit event gets the announcement's community.
@@ -873,6 +921,12 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
     /// `Unavailable` or `Internal`.
     async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError>;
 
+    /// Deliveries and sync runs counted by channel kind and state.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn work_counts(&self) -> Result<WorkCounts, StoreError>;
+
     // --- membership sync ---------------------------------------------------------------
 
     /// A channel and its encrypted secret.
@@ -997,6 +1051,13 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn audit_events(&self, from_seq: i64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// One page of the audit log, newest first, filtered by `query`; the
+    /// cursor is the last entry's seq.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn audit_page(&self, query: &AuditQuery) -> Result<Page<AuditEvent>, StoreError>;
 
     // --- what Zoom tells of calls (its webhooks) -----------------------------------
 

@@ -4,13 +4,16 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
-    http::StatusCode,
+    body::Bytes,
+    extract::{FromRequest, Query, State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
 use hub_core::{
     access::actor,
-    announcements::{AnnouncementChange, change, publish, retry_delivery},
+    announcements::{AnnouncementChange, change, publish, publish_once, retry_delivery},
+    idempotency::{IdempotencyKey, KeptResponse, KeyError, KeyUse},
     ids::{ChannelId, DeliveryId},
     model::announcement::{Announcement, Delivery, DeliveryAction, DeliveryState},
 };
@@ -18,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ApiJson, ApiUser};
+use super::{ApiJson, ApiPath, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
@@ -102,6 +105,11 @@ impl AnnouncementDto {
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewAnnouncementDto {
     /// 1 to 200 characters, one line.
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     title: String,
     /// Markdown.
     body_markdown: String,
@@ -111,20 +119,72 @@ pub(crate) struct NewAnnouncementDto {
     send_at: Option<DateTime<Utc>>,
 }
 
+/// The header that makes a publish safe to retry.
+const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// The request's headers, as the OpenAPI document shows them (the handler
+/// reads them from the request itself).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // read by the OpenAPI document only
+pub(crate) struct PublishHeaders {
+    /// Makes the request safe to retry: 1 to 255 visible ASCII characters
+    /// (a UUID, say), new for each announcement. Kept per API token for 24
+    /// hours: a retry with the same key and the same body gets the first
+    /// answer (with `Idempotent-Replayed: true`) and publishes nothing; the
+    /// same key with another body is refused (422). A retry sent while the
+    /// first request is still running waits for it and gets its answer.
+    #[param(
+        rename = "Idempotency-Key",
+        min_length = 1,
+        max_length = 255,
+        pattern = "^[!-~]+$"
+    )]
+    idempotency_key: Option<String>,
+}
+
 #[utoipa::path(post, path = "/api/v1/communities/{slug}/announcements", tag = "announcements",
-    params(("slug" = String, Path)), request_body = NewAnnouncementDto,
-    responses((status = 201, body = AnnouncementDto, description = "Written with one pending delivery per channel"),
-        (status = 422, description = "The title is invalid, no channel was chosen, or a channel is not the community's")))]
+    params(("slug" = String, Path), PublishHeaders),
+    request_body = NewAnnouncementDto,
+    responses((status = 201, body = AnnouncementDto, description = "Written with one pending delivery per channel (or, for a repeated Idempotency-Key, the first answer again)",
+            headers(("Idempotent-Replayed" = String, description = "`true` when this is the answer kept for the Idempotency-Key"))),
+        (status = 400, description = "The body is not a valid announcement, or the Idempotency-Key is empty, too long or not visible ASCII"),
+        (status = 422, description = "The title is invalid, no channel was chosen, a channel is not the community's, or the Idempotency-Key was used with another request")))]
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
-    ApiJson(body): ApiJson<NewAnnouncementDto>,
-) -> Result<(StatusCode, Json<AnnouncementDto>), ApiError> {
+    ApiPath(slug): ApiPath<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(AppError::from)?;
+    let ApiJson(new) = json_body::<NewAnnouncementDto>(&state, &headers, &body).await?;
     let community = user.community(&state, &slug).await?;
+    let now = state.clock.now();
+    let key = match headers.get(IDEMPOTENCY_KEY) {
+        None => None,
+        Some(value) => Some(
+            IdempotencyKey::new(
+                &user.1,
+                value
+                    .to_str()
+                    .map_err(|_| KeyError::NotVisible)
+                    .map_err(key_error)?,
+                &format!("POST /api/v1/communities/{slug}/announcements"),
+                &body,
+            )
+            .map_err(key_error)?,
+        ),
+    };
+    // A kept answer comes back even if the channels changed since.
+    if let Some(key) = &key
+        && let Some(kept) = state.store.kept_key(key, now).await?
+    {
+        return keyed(kept);
+    }
     let channels = state.store.channels(community.id).await?;
-    let mut targets = Vec::with_capacity(body.channels.len());
-    for id in body.channels {
+    let mut targets = Vec::with_capacity(new.channels.len());
+    for id in new.channels {
         let id = ChannelId(id);
         if !channels.iter().any(|c| c.id == id) {
             return Err(AppError::Invalid(format!(
@@ -136,21 +196,101 @@ pub(crate) async fn create(
             targets.push(id);
         }
     }
-    let (announcement, deliveries) = publish(
+    let Some(key) = key else {
+        let (announcement, deliveries) = publish(
+            state.store.as_ref(),
+            now,
+            community.id,
+            &new.title,
+            &new.body_markdown,
+            targets,
+            new.send_at,
+            &actor(&user.0),
+        )
+        .await?;
+        return Ok((
+            StatusCode::CREATED,
+            Json(AnnouncementDto::new(announcement, deliveries)),
+        )
+            .into_response());
+    };
+    let used = publish_once(
         state.store.as_ref(),
-        state.clock.now(),
+        now,
+        &key,
         community.id,
-        &body.title,
-        &body.body_markdown,
+        &new.title,
+        &new.body_markdown,
         targets,
-        body.send_at,
+        new.send_at,
         &actor(&user.0),
+        &created_answer,
     )
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AnnouncementDto::new(announcement, deliveries)),
-    ))
+    keyed(used)
+}
+
+/// The body, read as JSON the way [`ApiJson`] reads it (its content type
+/// checked, its errors the API's shape); the handler keeps the raw bytes to
+/// fingerprint the request.
+async fn json_body<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<ApiJson<T>, ApiError> {
+    let mut request = axum::extract::Request::new(axum::body::Body::from(body.clone()));
+    if let Some(content_type) = headers.get(header::CONTENT_TYPE) {
+        request
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type.clone());
+    }
+    ApiJson::<T>::from_request(request, state).await
+}
+
+fn key_error(error: KeyError) -> ApiError {
+    AppError::BadRequest(error.to_string()).into()
+}
+
+/// The 201 answer to a new announcement, as kept with its key.
+fn created_answer(announcement: &Announcement, deliveries: &[Delivery]) -> KeptResponse {
+    let dto = AnnouncementDto::new(announcement.clone(), deliveries.to_vec());
+    KeptResponse {
+        status: StatusCode::CREATED.as_u16(),
+        // A struct of plain fields always serializes.
+        body: serde_json::to_string(&dto).unwrap_or_default(),
+    }
+}
+
+/// The answer for a request with an idempotency key.
+fn keyed(used: KeyUse) -> Result<Response, ApiError> {
+    let (response, replayed) = match used {
+        KeyUse::First(response) => (response, false),
+        KeyUse::Repeat(response) => (response, true),
+        KeyUse::Mismatch => {
+            return Err(AppError::Invalid(
+                "this Idempotency-Key was used for a different request within the last 24 hours; \
+                 send a new key for a new announcement"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::CREATED);
+    let mut answer = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        response.body,
+    )
+        .into_response();
+    if replayed {
+        answer
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(answer)
 }
 
 /// How many announcements.
@@ -158,6 +298,7 @@ pub(crate) async fn create(
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
     /// 1 to 100; 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<u32>,
 }
 
@@ -173,7 +314,7 @@ pub(crate) struct AnnouncementList {
 pub(crate) async fn list(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AnnouncementList>, ApiError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -196,7 +337,7 @@ pub(crate) async fn list(
 pub(crate) async fn show(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AnnouncementDto>, ApiError> {
     let announcement = find(&state, &user, &slug, &id).await?;
     let deliveries = state.store.deliveries(announcement.id).await?;
@@ -220,7 +361,7 @@ pub(crate) struct AnnouncementPatch {
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<AnnouncementPatch>,
 ) -> Result<Json<AnnouncementDto>, ApiError> {
     let current = find(&state, &user, &slug, &id).await?;
@@ -247,7 +388,7 @@ pub(crate) async fn update(
 pub(crate) async fn retract(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<Json<AnnouncementDto>, ApiError> {
     let current = find(&state, &user, &slug, &id).await?;
     let (changed, deliveries) = change(
@@ -269,7 +410,7 @@ pub(crate) async fn retract(
 pub(crate) async fn retry(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id, delivery)): Path<(String, String, String)>,
+    ApiPath((slug, id, delivery)): ApiPath<(String, String, String)>,
 ) -> Result<Json<AnnouncementDto>, ApiError> {
     let announcement = find(&state, &user, &slug, &id).await?;
     let delivery: DeliveryId = lookup::id(&delivery, "This delivery")?;

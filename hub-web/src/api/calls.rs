@@ -4,11 +4,7 @@
 //! live in `hub_core::calls::schedule`; the lander brings each channel in
 //! line afterwards, so a change answers at once with its landings pending.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use hub_core::{
     access::actor,
@@ -26,7 +22,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiUser};
+use super::{ApiJson, ApiPath, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
@@ -178,12 +174,16 @@ pub(crate) struct NewCallDto {
     #[serde(default)]
     agenda: String,
     /// The first start, in `timezone`'s wall-clock time: `YYYY-MM-DDTHH:MM`.
-    #[schema(example = "2027-01-12T10:00")]
+    #[schema(
+        example = "2027-01-12T10:00",
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"
+    )]
     starts_at_local: String,
     /// An IANA timezone.
     #[schema(example = "Europe/Berlin")]
     timezone: String,
     /// 1 to 1440.
+    #[schema(minimum = 1, maximum = 1440)]
     duration_minutes: u32,
     /// An RRULE Zoom can hold: DAILY, WEEKLY (BYDAY=MO,TH) or MONTHLY
     /// (BYMONTHDAY, or BYDAY=2TU), ending with COUNT (at most 50) or UNTIL.
@@ -225,7 +225,10 @@ fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<S
 #[serde(deny_unknown_fields)]
 pub(crate) struct MoveDto {
     /// Its new local start, in the call's timezone.
-    #[schema(example = "2027-01-19T11:00")]
+    #[schema(
+        example = "2027-01-19T11:00",
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"
+    )]
     starts_at_local: String,
     /// Its length; absent keeps the occurrence's length.
     duration_minutes: Option<u32>,
@@ -237,7 +240,7 @@ pub(crate) struct MoveDto {
 pub(crate) async fn list(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<CallList>, ApiError> {
     let community = user.community(&state, &slug).await?;
     let now = state.clock.now();
@@ -283,7 +286,7 @@ pub(crate) async fn list(
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<NewCallDto>,
 ) -> Result<(StatusCode, Json<CallDetail>), ApiError> {
     let community = user.community(&state, &slug).await?;
@@ -317,7 +320,7 @@ pub(crate) async fn create(
 pub(crate) async fn show(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<Json<CallDetail>, ApiError> {
     let (community, call) = find(&state, &user, &slug, &id).await?;
     Ok(Json(detail(&state, &community, &call).await?))
@@ -332,7 +335,7 @@ pub(crate) async fn show(
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<CallPatch>,
 ) -> Result<Json<CallDetail>, ApiError> {
     let (community, call) = find(&state, &user, &slug, &id).await?;
@@ -376,7 +379,7 @@ pub(crate) async fn update(
 pub(crate) async fn move_occurrence(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id, original)): Path<(String, String, String)>,
+    ApiPath((slug, id, original)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<MoveDto>,
 ) -> Result<Json<CallDetail>, ApiError> {
     let (community, call) = find(&state, &user, &slug, &id).await?;
@@ -411,7 +414,7 @@ pub(crate) async fn move_occurrence(
 pub(crate) async fn cancel_occurrence(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id, original)): Path<(String, String, String)>,
+    ApiPath((slug, id, original)): ApiPath<(String, String, String)>,
 ) -> Result<Json<CallDetail>, ApiError> {
     let (community, call) = find(&state, &user, &slug, &id).await?;
     let original = occurrence(&original)?;
@@ -434,7 +437,7 @@ pub(crate) async fn cancel_occurrence(
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<Json<CallDetail>, ApiError> {
     let (community, call) = find(&state, &user, &slug, &id).await?;
     let call = schedule::cancel(

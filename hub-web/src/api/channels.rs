@@ -4,7 +4,7 @@
 
 use axum::{
     Json,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::StatusCode,
 };
 use chrono::{DateTime, Utc};
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ApiJson, ApiUser};
+use super::{ApiJson, ApiPath, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
@@ -139,7 +139,7 @@ pub(crate) struct SyncRunList {
 pub(crate) async fn list(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<Vec<ChannelDto>>, ApiError> {
     let community = user.community(&state, &slug).await?;
     let mut items = Vec::new();
@@ -167,7 +167,7 @@ pub(crate) struct RunParams {
 pub(crate) async fn run(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
     params: Result<Query<RunParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<(StatusCode, Json<SyncRunDto>), ApiError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -186,6 +186,7 @@ pub(crate) async fn run(
 #[into_params(parameter_in = Query)]
 pub(crate) struct RunsParams {
     /// 1 to 200; 20 by default.
+    #[param(minimum = 1, maximum = 200)]
     limit: Option<u32>,
 }
 
@@ -196,7 +197,7 @@ pub(crate) struct RunsParams {
 pub(crate) async fn runs(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
     params: Result<Query<RunsParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<SyncRunList>, ApiError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -226,7 +227,7 @@ pub(crate) async fn runs(
 pub(crate) async fn show_run(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<Json<SyncRunDto>, ApiError> {
     let community = user.community(&state, &slug).await?;
     let (channel, run) = lookup::sync_run(&state, &community, &id).await?;
@@ -241,7 +242,7 @@ pub(crate) async fn show_run(
 pub(crate) async fn approve(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<(StatusCode, Json<SyncRunDto>), ApiError> {
     let (_, channel) = channel(&state, &user, &slug, &id).await?;
     let run = state.sync_engine()?.approve_held(channel).await?;
@@ -256,7 +257,7 @@ pub(crate) async fn approve(
 pub(crate) async fn discard(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<Json<SyncRunDto>, ApiError> {
     let (_, channel) = channel(&state, &user, &slug, &id).await?;
     let run = state
@@ -299,7 +300,7 @@ pub(crate) struct ReconnectDto {
 pub(crate) async fn reconnect(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ReconnectDto>,
 ) -> Result<Json<ChannelDto>, ApiError> {
     let (_, channel) = channel(&state, &user, &slug, &id).await?;

@@ -1,10 +1,6 @@
 //! `/api/v1/communities`.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
@@ -15,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiUser};
+use super::{ApiJson, ApiPath, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
@@ -57,7 +53,17 @@ pub(crate) struct CommunityList {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewCommunityDto {
+    /// 2 to 64 lower-case letters, digits and single hyphens, starting with
+    /// a letter.
+    #[schema(
+        min_length = 2,
+        max_length = 64,
+        pattern = "^[a-z](-?[a-z0-9])+$",
+        example = "rse"
+    )]
     slug: String,
+    /// 1 to 200 characters.
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     #[serde(default = "default_timezone")]
     #[schema(example = "Europe/Berlin")]
@@ -115,7 +121,7 @@ pub(crate) async fn create(
 pub(crate) async fn show(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<CommunityDto>, ApiError> {
     Ok(Json(user.community(&state, &slug).await?.into()))
 }

@@ -5,11 +5,7 @@
 //! `hub_core::conferences`; these handlers read the request, call them, and
 //! answer what came of it. `{conference}` is the conference's short name.
 
-use axum::{
-    Json,
-    extract::{Path, State},
-    http::StatusCode,
-};
+use axum::{Json, extract::State, http::StatusCode};
 use chrono::{DateTime, NaiveDate, Timelike, Utc};
 use hub_core::{
     access::actor,
@@ -35,7 +31,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{ApiJson, ApiUser};
+use super::{ApiJson, ApiPath, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
@@ -204,7 +200,12 @@ pub(crate) struct SeatsDto {
 pub(crate) struct NewConferenceDto {
     /// 2 to 64 lower-case letters, digits or single dashes, starting with a
     /// letter; unique in the community.
-    #[schema(example = "unconf-2027")]
+    #[schema(
+        example = "unconf-2027",
+        min_length = 2,
+        max_length = 64,
+        pattern = "^[a-z](-?[a-z0-9])+$"
+    )]
     slug: String,
     /// 1 to 200 characters, one line.
     name: String,
@@ -212,10 +213,10 @@ pub(crate) struct NewConferenceDto {
     #[serde(default)]
     description: String,
     /// The first day, `YYYY-MM-DD`.
-    #[schema(example = "2027-03-04")]
+    #[schema(example = "2027-03-04", format = Date)]
     starts_on: String,
     /// The last day (at most 31 days after the first).
-    #[schema(example = "2027-03-05")]
+    #[schema(example = "2027-03-05", format = Date)]
     ends_on: String,
     /// An IANA timezone.
     #[schema(example = "Europe/Berlin")]
@@ -224,11 +225,13 @@ pub(crate) struct NewConferenceDto {
     #[serde(default)]
     venue: Option<String>,
     /// Seats, 1 to 100000.
+    #[schema(minimum = 1, maximum = 100_000)]
     capacity: u32,
     /// Votes per registrant, 1 to 50.
+    #[schema(minimum = 1, maximum = 50)]
     vote_budget: u32,
     /// The share of a session's voters expected to come: above 0, at most 1.
-    #[schema(example = 0.7)]
+    #[schema(example = 0.7, exclusive_minimum = 0.0, maximum = 1.0)]
     show_up_factor: f64,
     /// Whether registrants see the ranking while voting; false when absent.
     #[serde(default)]
@@ -306,7 +309,7 @@ pub(crate) struct RoomInput {
     #[schema(example = "Hall A")]
     name: String,
     /// 1 to 100000 people.
-    #[schema(example = 80)]
+    #[schema(example = 80, minimum = 1, maximum = 100_000)]
     capacity: u32,
 }
 
@@ -315,9 +318,15 @@ pub(crate) struct RoomInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SlotInput {
-    #[schema(example = "2027-03-04T09:00")]
+    #[schema(
+        example = "2027-03-04T09:00",
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"
+    )]
     starts_at_local: String,
-    #[schema(example = "2027-03-04T10:00")]
+    #[schema(
+        example = "2027-03-04T10:00",
+        pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}$"
+    )]
     ends_at_local: String,
 }
 
@@ -509,7 +518,7 @@ pub(crate) struct UnplacedDto {
 pub(crate) async fn list(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
 ) -> Result<Json<ConferenceList>, ApiError> {
     let community = user.community(&state, &slug).await?;
     let items = state
@@ -530,7 +539,7 @@ pub(crate) async fn list(
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<NewConferenceDto>,
 ) -> Result<(StatusCode, Json<ConferenceDetail>), ApiError> {
     let community = user.community(&state, &slug).await?;
@@ -567,7 +576,7 @@ pub(crate) async fn create(
 pub(crate) async fn show(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
 ) -> Result<Json<ConferenceDetail>, ApiError> {
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
     Ok(Json(detail(&state, &community, &conference).await?))
@@ -583,7 +592,7 @@ pub(crate) async fn show(
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<ConferencePatch>,
 ) -> Result<Json<ConferenceDetail>, ApiError> {
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
@@ -638,7 +647,7 @@ pub(crate) async fn update(
 pub(crate) async fn phase(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PhaseDto>,
 ) -> Result<Json<ConferenceDetail>, ApiError> {
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
@@ -667,7 +676,7 @@ pub(crate) async fn phase(
 pub(crate) async fn set_grid(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<GridDto>,
 ) -> Result<Json<ConferenceDetail>, ApiError> {
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
@@ -692,7 +701,7 @@ pub(crate) async fn set_grid(
 pub(crate) async fn registrations(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
 ) -> Result<Json<RegistrationList>, ApiError> {
     let (_, conference) = find(&state, &user, &slug, &conference).await?;
     let items = state
@@ -737,7 +746,7 @@ pub(crate) struct RegistrationMailed {
 pub(crate) async fn register(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<NewRegistrationDto>,
 ) -> Result<(StatusCode, Json<RegistrationMailed>), ApiError> {
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
@@ -768,7 +777,7 @@ pub(crate) async fn register(
 pub(crate) async fn cancel_registration(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference, id)): Path<(String, String, String)>,
+    ApiPath((slug, conference, id)): ApiPath<(String, String, String)>,
 ) -> Result<Json<RegistrationDto>, ApiError> {
     const WHAT: &str = "This registration";
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
@@ -800,7 +809,7 @@ pub(crate) async fn cancel_registration(
 pub(crate) async fn proposals(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
 ) -> Result<Json<ProposalList>, ApiError> {
     let (_, conference) = find(&state, &user, &slug, &conference).await?;
     Ok(Json(proposal_list(&state, &conference).await?))
@@ -818,7 +827,7 @@ pub(crate) async fn proposals(
 pub(crate) async fn merge(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference, id)): Path<(String, String, String)>,
+    ApiPath((slug, conference, id)): ApiPath<(String, String, String)>,
     ApiJson(body): ApiJson<MergeDto>,
 ) -> Result<Json<ProposalList>, ApiError> {
     let (_, conference) = find(&state, &user, &slug, &conference).await?;
@@ -840,7 +849,7 @@ pub(crate) async fn merge(
 pub(crate) async fn show_schedule(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
 ) -> Result<Json<ScheduleDto>, ApiError> {
     let (_, conference) = find(&state, &user, &slug, &conference).await?;
     Ok(Json(schedule_of(&state, &conference).await?))
@@ -855,7 +864,7 @@ pub(crate) async fn show_schedule(
 pub(crate) async fn build(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
 ) -> Result<Json<BuildReportDto>, ApiError> {
     let (_, conference) = find(&state, &user, &slug, &conference).await?;
     let report = schedule::build(state.store.as_ref(), &conference, &actor(&user.0)).await?;
@@ -874,7 +883,7 @@ pub(crate) async fn build(
 pub(crate) async fn pin(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<PinDto>,
 ) -> Result<Json<ScheduleDto>, ApiError> {
     let (_, conference) = find(&state, &user, &slug, &conference).await?;
@@ -898,7 +907,7 @@ pub(crate) async fn pin(
 pub(crate) async fn unpin(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference, session)): Path<(String, String, String)>,
+    ApiPath((slug, conference, session)): ApiPath<(String, String, String)>,
 ) -> Result<Json<ScheduleDto>, ApiError> {
     release(&state, &user, &slug, &conference, &session, false).await
 }
@@ -911,7 +920,7 @@ pub(crate) async fn unpin(
 pub(crate) async fn take_off(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference, session)): Path<(String, String, String)>,
+    ApiPath((slug, conference, session)): ApiPath<(String, String, String)>,
 ) -> Result<Json<ScheduleDto>, ApiError> {
     release(&state, &user, &slug, &conference, &session, true).await
 }
@@ -925,7 +934,7 @@ pub(crate) async fn take_off(
 pub(crate) async fn publish(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, conference)): Path<(String, String)>,
+    ApiPath((slug, conference)): ApiPath<(String, String)>,
 ) -> Result<Json<ConferenceDetail>, ApiError> {
     let (community, conference) = find(&state, &user, &slug, &conference).await?;
     let published = schedule::publish(

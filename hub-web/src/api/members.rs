@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::{
     Json,
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Response},
 };
@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{ApiJson, ApiUser};
+use super::{ApiJson, ApiPath, ApiUser};
 use crate::{
     AppState,
     error::{ApiError, AppError},
@@ -121,6 +121,7 @@ pub(crate) struct ListParams {
     #[serde(default)]
     cursor: String,
     /// 1 to 500; 50 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
@@ -130,7 +131,7 @@ pub(crate) struct ListParams {
 pub(crate) async fn list(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     params: Result<Query<ListParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<MemberPage>, ApiError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
@@ -176,7 +177,7 @@ pub(crate) struct NewMemberDto {
 pub(crate) async fn create(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<NewMemberDto>,
 ) -> Result<(StatusCode, Json<MemberDto>), ApiError> {
     let community = user.community(&state, &slug).await?;
@@ -210,7 +211,7 @@ async fn find(state: &AppState, user: &ApiUser, slug: &str, id: &str) -> Result<
 pub(crate) async fn show(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
 ) -> Result<Json<MemberDto>, ApiError> {
     Ok(Json(find(&state, &user, &slug, &id).await?.into()))
 }
@@ -238,7 +239,7 @@ pub(crate) struct MemberPatch {
 pub(crate) async fn update(
     State(state): State<AppState>,
     user: ApiUser,
-    Path((slug, id)): Path<(String, String)>,
+    ApiPath((slug, id)): ApiPath<(String, String)>,
     ApiJson(body): ApiJson<MemberPatch>,
 ) -> Result<Json<MemberDto>, ApiError> {
     let member = find(&state, &user, &slug, &id).await?;
@@ -308,11 +309,12 @@ impl ImportReport {
 pub(crate) async fn import(
     State(state): State<AppState>,
     user: ApiUser,
-    Path(slug): Path<String>,
+    ApiPath(slug): ApiPath<String>,
     params: Result<Query<ImportParams>, axum::extract::rejection::QueryRejection>,
-    body: Bytes,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params.map_err(|e| AppError::BadRequest(e.body_text()))?;
+    let body = body.map_err(AppError::from)?;
     let community = user.community(&state, &slug).await?;
     let options = ImportOptions {
         dry_run: params.dry_run,

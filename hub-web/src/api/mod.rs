@@ -3,6 +3,7 @@
 //! document at `/api/openapi.json`, generated from these handlers.
 
 mod announcements;
+mod audit;
 mod calls;
 mod channels;
 mod communities;
@@ -25,7 +26,7 @@ use utoipa::{
 
 use crate::{
     AppState,
-    error::{ApiError, AppError},
+    error::{ApiError, ApiErrorResponses, AppError},
     routes::MAX_IMPORT_BYTES,
 };
 
@@ -166,6 +167,7 @@ pub(crate) fn router() -> Router<AppState> {
             "/v1/communities/{slug}/conferences/{conference}/schedule/{session}/take-off",
             post(conferences::take_off),
         )
+        .route("/v1/communities/{slug}/audit", get(audit::list))
         .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
 }
 
@@ -187,10 +189,11 @@ pub(crate) fn router() -> Router<AppState> {
         conferences::cancel_registration, conferences::proposals, conferences::merge,
         conferences::show_schedule, conferences::build, conferences::pin, conferences::unpin,
         conferences::take_off, conferences::publish,
+        audit::list,
     ),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &ApiErrorResponses),
     tags((name = "communities"), (name = "members"), (name = "channels"), (name = "announcements"),
-        (name = "conferences"))
+        (name = "conferences"), (name = "audit"))
 )]
 struct ApiDoc;
 
@@ -220,9 +223,10 @@ async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
     Json(document())
 }
 
-/// The user a bearer token belongs to.
+/// The user a bearer token belongs to, and the token's hash, which names the
+/// token (idempotency keys are per token).
 #[derive(Debug, Clone)]
-pub(crate) struct ApiUser(pub(crate) User);
+pub(crate) struct ApiUser(pub(crate) User, pub(crate) String);
 
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = ApiError;
@@ -239,12 +243,13 @@ impl FromRequestParts<AppState> for ApiUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError(AppError::BadToken))?;
+        let token_hash = hash_secret(token);
         let user = state
             .store
-            .user_by_api_token(&hash_secret(token))
+            .user_by_api_token(&token_hash)
             .await?
             .ok_or(ApiError(AppError::BadToken))?;
-        Ok(Self(user))
+        Ok(Self(user, token_hash))
     }
 }
 
@@ -263,9 +268,18 @@ pub(crate) struct ApiJson<T>(pub(crate) T);
 
 impl From<JsonRejection> for AppError {
     fn from(rejection: JsonRejection) -> Self {
-        Self::BadRequest(rejection.body_text())
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            return crate::security::too_large();
+        }
+        Self::rejected(rejection.status(), rejection.body_text())
     }
 }
+
+/// Path parameters whose rejection (a segment that is not UTF-8, say) is the
+/// API's error shape.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub(crate) struct ApiPath<T>(pub(crate) T);
 
 impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
     fn into_response(self) -> axum::response::Response {
@@ -314,9 +328,62 @@ mod tests {
             "/api/v1/communities/{slug}/conferences/{conference}/schedule/publish",
             "/api/v1/communities/{slug}/conferences/{conference}/schedule/{session}/unpin",
             "/api/v1/communities/{slug}/conferences/{conference}/schedule/{session}/take-off",
+            "/api/v1/communities/{slug}/audit",
         ] {
             assert!(doc["paths"].get(path).is_some(), "{path} is missing");
         }
         assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    }
+
+    /// The routes `router()` declares, with their methods, read from this
+    /// file's source: axum cannot list a router's routes, and a list kept by
+    /// hand would miss the route someone forgot.
+    fn routed() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+        let source = include_str!("mod.rs");
+        let body = source
+            .split("pub(crate) fn router()")
+            .nth(1)
+            .and_then(|rest| rest.split(".fallback(").next())
+            .unwrap();
+        let mut routes = std::collections::BTreeMap::new();
+        for call in body.split(".route(").skip(1) {
+            let path = call.split('"').nth(1).unwrap();
+            if path == "/openapi.json" {
+                continue;
+            }
+            let methods = ["get", "post", "put", "patch", "delete"]
+                .into_iter()
+                .filter(|m| {
+                    call.match_indices(&format!("{m}(")).any(|(at, _)| {
+                        !call[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_')
+                    })
+                })
+                .map(str::to_owned)
+                .collect();
+            routes.insert(format!("/api{path}"), methods);
+        }
+        routes
+    }
+
+    #[test]
+    fn the_openapi_document_describes_exactly_the_routes_of_the_router() {
+        let doc = serde_json::to_value(super::document()).unwrap();
+        let documented: std::collections::BTreeMap<_, std::collections::BTreeSet<_>> = doc["paths"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(path, item)| {
+                (
+                    path.clone(),
+                    item.as_object().unwrap().keys().cloned().collect(),
+                )
+            })
+            .collect();
+        let routed = routed();
+        assert!(routed.len() > 30, "the router's routes were read");
+        assert_eq!(
+            documented, routed,
+            "documented (left) and routed (right) differ"
+        );
     }
 }

@@ -11,7 +11,7 @@ use axum::{
 };
 use hub_core::{
     access::actor,
-    announcements::{AnnouncementChange, change, publish, retry_delivery},
+    announcements::{AnnouncementChange, ChannelPreview, change, publish, retry_delivery},
     ids::{AnnouncementId, ChannelId, DeliveryId},
     model::{
         announcement::{Announcement, DeliveryState},
@@ -27,7 +27,9 @@ use crate::{
     error::AppError,
     lookup,
     session::CurrentUser,
-    templates::{AnnouncementPage, AnnouncementRow, AnnouncementsPage, DeliveryRow},
+    templates::{
+        AnnouncementPage, AnnouncementRow, AnnouncementsPage, DeliveriesFragment, DeliveryRow,
+    },
 };
 
 /// How many announcements the list shows.
@@ -54,6 +56,19 @@ async fn list_page(
     community: Community,
     form: ComposeForm,
     error: Option<String>,
+) -> Result<String, AppError> {
+    compose_page(state, user, csrf, community, form, error, Vec::new()).await
+}
+
+/// The list with the compose form, filled in, and the previews asked for.
+async fn compose_page(
+    state: &AppState,
+    user: &CurrentUser,
+    csrf: &CsrfToken,
+    community: Community,
+    form: ComposeForm,
+    error: Option<String>,
+    previews: Vec<ChannelPreview>,
 ) -> Result<String, AppError> {
     let channels = state.store.channels(community.id).await?;
     let mut rows = Vec::new();
@@ -84,6 +99,7 @@ async fn list_page(
         body_markdown: form.body_markdown,
         chosen: form.channel,
         error,
+        previews,
     }
     .render()?)
 }
@@ -120,20 +136,7 @@ pub(crate) async fn create(
     let form = compose_form(&raw.0);
     csrf.verify(&form.csrf)?;
     let community = community(&state, &user, &slug).await?;
-    let channels = state.store.channels(community.id).await?;
-    let mut targets = Vec::new();
-    for id in &form.channel {
-        let id: Option<ChannelId> = id.parse().ok();
-        match id.filter(|id| channels.iter().any(|c| c.id == *id)) {
-            Some(id) if !targets.contains(&id) => targets.push(id),
-            Some(_) => {}
-            None => {
-                return Err(AppError::BadRequest(
-                    "a chosen channel is not one of this community's".into(),
-                ));
-            }
-        }
-    }
+    let targets = chosen_targets(&state, &community, &form).await?;
     let published = publish(
         state.store.as_ref(),
         state.clock.now(),
@@ -161,6 +164,65 @@ pub(crate) async fn create(
             Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response())
         }
     }
+}
+
+/// The channels the form chose, each once; one not of this community is a 400.
+async fn chosen_targets(
+    state: &AppState,
+    community: &Community,
+    form: &ComposeForm,
+) -> Result<Vec<ChannelId>, AppError> {
+    let channels = state.store.channels(community.id).await?;
+    let mut targets = Vec::new();
+    for id in &form.channel {
+        let id: Option<ChannelId> = id.parse().ok();
+        match id.filter(|id| channels.iter().any(|c| c.id == *id)) {
+            Some(id) if !targets.contains(&id) => targets.push(id),
+            Some(_) => {}
+            None => {
+                return Err(AppError::BadRequest(
+                    "a chosen channel is not one of this community's".into(),
+                ));
+            }
+        }
+    }
+    Ok(targets)
+}
+
+/// The compose form again, with the draft as each chosen channel will show
+/// it; nothing is sent or kept.
+pub(crate) async fn preview(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path(slug): Path<String>,
+    raw: axum::extract::RawForm,
+) -> Result<Response, AppError> {
+    let form = compose_form(&raw.0);
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let targets = chosen_targets(&state, &community, &form).await?;
+    let previewed = hub_core::announcements::preview(
+        state.sync_engine()?,
+        state.clock.now(),
+        community.id,
+        &form.title,
+        &form.body_markdown,
+        &targets,
+        &actor(&user.0),
+    )
+    .await;
+    let (status, error, previews) = match previewed {
+        Ok(previews) => (axum::http::StatusCode::OK, None, previews),
+        Err(hub_core::announcements::PublishError::Store(e)) => return Err(e.into()),
+        Err(invalid) => (
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            Some(invalid.to_string()),
+            Vec::new(),
+        ),
+    };
+    let page = compose_page(&state, &user, &csrf, community, form, error, previews).await?;
+    Ok((status, Html(page)).into_response())
 }
 
 fn compose_form(body: &[u8]) -> ComposeForm {
@@ -198,8 +260,26 @@ async fn show_page(
     announcement: Announcement,
     error: Option<String>,
 ) -> Result<String, AppError> {
+    let deliveries = delivery_rows(state, &community, &announcement).await?;
+    Ok(AnnouncementPage {
+        nav: nav(user, csrf),
+        live: still_moving(&deliveries),
+        community,
+        announcement,
+        deliveries,
+        error,
+    }
+    .render()?)
+}
+
+/// Each delivery with its channel's name.
+async fn delivery_rows(
+    state: &AppState,
+    community: &Community,
+    announcement: &Announcement,
+) -> Result<Vec<DeliveryRow>, AppError> {
     let channels = state.store.channels(community.id).await?;
-    let deliveries = state
+    Ok(state
         .store
         .deliveries(announcement.id)
         .await?
@@ -212,15 +292,41 @@ async fn show_page(
             retryable: matches!(delivery.state, DeliveryState::Failed | DeliveryState::Dead),
             delivery,
         })
-        .collect();
-    Ok(AnnouncementPage {
-        nav: nav(user, csrf),
-        community,
-        announcement,
-        deliveries,
-        error,
-    }
-    .render()?)
+        .collect())
+}
+
+/// Whether some delivery may still change by itself (the page then keeps
+/// its table up to date).
+fn still_moving(rows: &[DeliveryRow]) -> bool {
+    rows.iter().any(|row| {
+        matches!(
+            row.delivery.state,
+            DeliveryState::Pending | DeliveryState::Sending | DeliveryState::RetryWait
+        )
+    })
+}
+
+/// The deliveries table alone, which the announcement's page fetches again
+/// while a delivery is still on its way.
+pub(crate) async fn deliveries(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, id)): Path<(String, String)>,
+) -> Result<Html<String>, AppError> {
+    let community = community(&state, &user, &slug).await?;
+    let announcement = lookup::announcement(&state, &community, &id).await?;
+    let deliveries = delivery_rows(&state, &community, &announcement).await?;
+    Ok(Html(
+        DeliveriesFragment {
+            nav: nav(&user, &csrf),
+            live: still_moving(&deliveries),
+            community,
+            announcement,
+            deliveries,
+        }
+        .render()?,
+    ))
 }
 
 /// The edit form.

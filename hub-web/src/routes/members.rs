@@ -32,7 +32,8 @@ use crate::{
     error::AppError,
     session::CurrentUser,
     templates::{
-        ImportPage, ImportResult, MemberFormPage, MemberFormValues, RosterPage, RosterRow,
+        CallJoined, ImportPage, ImportResult, MemberFormPage, MemberFormValues, RosterPage,
+        RosterRow,
     },
 };
 
@@ -195,11 +196,26 @@ async fn form_page(
         Some(m) => state.store.bounce_record(m.id).await?,
         None => None,
     };
+    let mut attended = Vec::new();
+    if let Some(m) = &member {
+        for call in state.store.community_calls(community.id).await? {
+            for time in state.store.call_attendance(call.id).await? {
+                if time.member_id == Some(m.id) {
+                    attended.push(CallJoined {
+                        title: call.title.clone(),
+                        joined_at: time.joined_at,
+                    });
+                }
+            }
+        }
+        attended.sort_by_key(|row| std::cmp::Reverse(row.joined_at));
+    }
     Ok(MemberFormPage {
         nav: nav(user, csrf),
         community,
         member,
         bounces,
+        attended,
         values,
         error,
     }

@@ -3,6 +3,7 @@
 
 mod announcements;
 mod assets;
+mod audit;
 mod auth;
 mod calendar;
 pub(crate) mod calls;
@@ -12,6 +13,7 @@ pub(crate) mod conferences;
 mod health;
 mod members;
 mod membership;
+pub(crate) mod metrics;
 mod overview;
 pub(crate) use members::member_query;
 mod channels;
@@ -34,6 +36,7 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics::show))
         .route("/static/app.css", get(assets::stylesheet))
         .route("/setup/{token}", get(setup::show).post(setup::create_owner))
         .route("/login", get(auth::show).post(auth::login))
@@ -103,6 +106,15 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/", get(communities::list))
         .route("/communities", post(communities::create))
         .route("/communities/{slug}", get(overview::show))
+        .route(
+            "/communities/{slug}/announcements/preview",
+            post(announcements::preview),
+        )
+        .route(
+            "/communities/{slug}/announcements/{id}/deliveries",
+            get(announcements::deliveries),
+        )
+        .route("/static/app.js", get(assets::script))
         .route(
             "/communities/{slug}/members",
             get(members::list).post(members::create),
@@ -174,6 +186,8 @@ pub(crate) fn router() -> Router<AppState> {
             "/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
             post(announcements::retry),
         )
+        .route("/audit", get(audit::log))
+        .route("/communities/{slug}/audit", get(audit::community_log))
         .route("/communities/{slug}/sync", get(sync::show))
         .route("/communities/{slug}/channels", get(channels::list))
         .route(
