@@ -11,7 +11,7 @@ use axum::{
     http::{Request, StatusCode, header},
     response::{Html, IntoResponse, Redirect, Response},
 };
-use hub_core::ports::store::StoreError;
+use hub_core::ports::{mailer::MailError, store::StoreError};
 use serde_json::json;
 
 use crate::templates::ErrorPage;
@@ -183,7 +183,13 @@ impl From<hub_core::conferences::ConferenceError> for AppError {
             E::NotFound(what) => Self::NotFound(capitalized(what)),
             E::SpentLink => Self::Gone(message),
             E::TooSoon => Self::TooManyRequests(message),
-            E::NoMailer | E::Mail(_) => Self::Upstream(message),
+            // The mail server refused the one message to the one address
+            // (550 mailbox unavailable, an address it cannot take): that is
+            // about the address, not a fault to try again later.
+            E::Mail(MailError::Permanent(why)) => Self::Invalid(format!(
+                "the mail server would not take a message to this address ({why}); check the address"
+            )),
+            E::NoMailer | E::Mail(MailError::Transient(_)) => Self::Upstream(message),
             E::Store(e) => e.into(),
         }
     }

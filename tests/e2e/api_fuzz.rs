@@ -9,7 +9,8 @@
 //! The run is bounded (`MAX_EXAMPLES` per operation, one fixed seed unless
 //! `COPHUB_TEST_FUZZ_SEED` names another) so that it takes under a minute.
 //! Without the peer the test is skipped, unless
-//! `COPHUB_TEST_REQUIRE_SCHEMATHESIS=1` (set by `scripts/test`).
+//! `COPHUB_TEST_REQUIRE_SCHEMATHESIS=1` (set by `scripts/test`). The other
+//! tests here pin what it found, and what it cannot send.
 
 use std::path::PathBuf;
 
@@ -351,4 +352,51 @@ async fn malformed_requests_get_the_documented_json_errors() {
             "{documented} documents {status}"
         );
     }
+}
+
+/// A finding of the fuzzer: registering an address the mail server refuses
+/// (550 mailbox unavailable) answered 502 "try again in a few minutes",
+/// a server error for what is a fault of the address.
+#[tokio::test]
+async fn registering_an_address_the_mail_server_refuses_is_a_422() {
+    let Some(sink) = SmtpSink::start().await else {
+        return;
+    };
+    let smtp_url = sink.url();
+    let app = spawn_app_configured(|config| config.mail.smtp_url = Some(smtp_url.into())).await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    let token = app.api_token(OWNER_EMAIL).await;
+    send(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/communities/rse/conferences",
+        json!({
+            "slug": "unconf", "name": "RSE Unconference", "starts_on": "2031-03-04",
+            "ends_on": "2031-03-04", "timezone": "Europe/Berlin", "capacity": 20,
+            "vote_budget": 3, "show_up_factor": 0.8,
+        }),
+    )
+    .await;
+    let refused = api(
+        &app,
+        &token,
+        Method::POST,
+        "/api/v1/communities/rse/conferences/unconf/registrations",
+    )
+    .await
+    .json(&json!({"email": "ada+reject@example.org"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("check the address"),
+        "{body}"
+    );
 }

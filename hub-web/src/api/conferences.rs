@@ -719,6 +719,7 @@ pub(crate) async fn registrations(
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewRegistrationDto {
     /// Their address.
+    #[schema(format = Email)]
     email: String,
     /// Their name.
     #[serde(default)]
@@ -740,9 +741,9 @@ pub(crate) struct RegistrationMailed {
     responses((status = 202, body = RegistrationMailed, description = "A confirmation link (or, for someone registered already, a sign-in link) was mailed; the seat is given when they confirm"),
         (status = 404, description = "No such conference in this community"),
         (status = 409, description = "Registration is closed"),
-        (status = 422, description = "Not an email address, or not a name"),
+        (status = 422, description = "Not an email address, or not a name, or an address the mail server refuses"),
         (status = 429, description = "A link went to this address minutes ago"),
-        (status = 502, description = "The mail server did not take the message")))]
+        (status = 502, description = "The mail server could not be reached or deferred the message; try again later")))]
 pub(crate) async fn register(
     State(state): State<AppState>,
     user: ApiUser,
