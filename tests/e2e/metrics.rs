@@ -166,6 +166,8 @@ async fn an_owners_token_reads_the_metrics_a_leads_is_refused_and_the_metrics_ad
 
 #[tokio::test]
 async fn a_worker_serves_its_metrics_on_the_metrics_address() {
+    // This test makes no app, whose start installs the TLS provider reqwest needs.
+    hub_core::tls::init();
     let db = hub_testkit::database::TestDatabase::from_env().await;
     let data_dir = tempfile::tempdir().unwrap();
     // A free port, given back for the worker to take.
