@@ -383,6 +383,16 @@ impl StoredPlan {
     }
 }
 
+/// The run among a job's recent ones (newest first) whose plan a guardrail
+/// holds for a lead: the latest run that is not a dry run, if it is held.
+#[must_use]
+pub fn held_run(recent: &[crate::model::sync::SyncRun]) -> Option<&crate::model::sync::SyncRun> {
+    recent
+        .iter()
+        .find(|r| r.state != crate::model::sync::SyncRunState::Planned)
+        .filter(|r| r.state == crate::model::sync::SyncRunState::Held)
+}
+
 /// How many entries of each list a stored plan keeps; the totals are kept too.
 pub const STORED_PLAN_ENTRIES: usize = 1_000;
 

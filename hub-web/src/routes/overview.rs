@@ -15,7 +15,7 @@ use hub_core::{
         call::CallStatus,
         channel::{Channel, ChannelHealth},
         community::Community,
-        sync::{SyncRun, SyncRunState},
+        sync::SyncRun,
     },
     sync::StoredPlan,
 };
@@ -96,12 +96,7 @@ pub(crate) async fn show(
             continue;
         };
         let recent = store.sync_runs(job.id, 10).await?;
-        // The run that decides what is held: the latest that is not a dry run.
-        if let Some(held) = recent
-            .iter()
-            .find(|r| r.state != SyncRunState::Planned)
-            .filter(|r| r.state == SyncRunState::Held)
-        {
+        if let Some(held) = hub_core::sync::held_run(&recent) {
             held_plans.push(HeldRow {
                 channel_name: channel.name.clone(),
                 reason: StoredPlan::read(&held.plan)

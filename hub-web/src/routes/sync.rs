@@ -10,7 +10,7 @@ use axum::{
 };
 use hub_core::{
     ids::SyncRunId,
-    model::{community::Community, sync::SyncRunState},
+    model::community::Community,
     sync::{RunMode, StoredPlan},
 };
 use serde::Deserialize;
@@ -42,12 +42,7 @@ pub(crate) async fn show(
             continue;
         };
         let recent = state.store.sync_runs(job.id, RUNS_PER_CHANNEL).await?;
-        // The run that decides what is held: the latest that is not a dry run.
-        let held = recent
-            .iter()
-            .find(|r| r.state != SyncRunState::Planned)
-            .filter(|r| r.state == SyncRunState::Held)
-            .map(|r| r.id);
+        let held = hub_core::sync::held_run(&recent).map(|r| r.id);
         runs.extend(recent.iter().map(|run| SyncRunRow {
             channel_name: channel.name.clone(),
             run: run.clone(),
