@@ -54,7 +54,7 @@ impl From<hub_core::ports::store::StoreError> for Failure {
     fn from(error: hub_core::ports::store::StoreError) -> Self {
         use hub_core::ports::store::StoreError;
         match error {
-            StoreError::Conflict(message) => Self::Usage(message),
+            StoreError::Conflict(message) | StoreError::Unstorable(message) => Self::Usage(message),
             StoreError::NotFound(what) => Self::Usage(format!("{what} was not found")),
             other => Self::Runtime(other.to_string()),
         }

@@ -8,6 +8,12 @@ pub(crate) fn store_error(error: sqlx::Error, conflict: &str) -> StoreError {
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(conflict.to_owned())
         }
+        // PostgreSQL's text and jsonb cannot hold U+0000 (22021, 22P05).
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P05")) => {
+            StoreError::Unstorable(
+                "the text holds a NUL character (U+0000), which cannot be stored".to_owned(),
+            )
+        }
         sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::Io(_)

@@ -56,6 +56,7 @@ contract!(
     sessions_end_when_idle_too_old_or_logged_out,
     api_tokens_lead_to_their_user,
     community_slugs_are_unique_and_leads_see_only_their_own,
+    a_nul_character_is_kept_by_sqlite_and_refused_by_postgresql_as_unstorable,
     the_roster_pages_by_cursor_and_filters_on_both_backends_alike,
     an_import_is_applied_whole_and_a_conflict_writes_nothing,
     member_updates_record_consent_with_its_source,
@@ -286,6 +287,28 @@ async fn api_tokens_lead_to_their_user(store: Arc<dyn Store>, _url: &str) {
         Some(user.id)
     );
     assert!(store.user_by_api_token("nope").await.unwrap().is_none());
+}
+
+async fn a_nul_character_is_kept_by_sqlite_and_refused_by_postgresql_as_unstorable(
+    store: Arc<dyn Store>,
+    url: &str,
+) {
+    let created = store
+        .create_community(
+            NewCommunity::new("nul", "Before\0after", "UTC").unwrap(),
+            None,
+            audit("c"),
+        )
+        .await;
+    if url.starts_with("postgres") {
+        let Err(StoreError::Unstorable(message)) = created else {
+            panic!("PostgreSQL should refuse a NUL as unstorable, not {created:?}");
+        };
+        assert!(message.contains("NUL"), "{message}");
+        assert!(store.community_by_slug("nul").await.unwrap().is_none());
+    } else {
+        assert_eq!(created.unwrap().name, "Before\0after");
+    }
 }
 
 async fn community_slugs_are_unique_and_leads_see_only_their_own(

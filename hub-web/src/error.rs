@@ -166,6 +166,7 @@ impl From<StoreError> for AppError {
         match error {
             StoreError::NotFound(what) => Self::NotFound(what),
             StoreError::Conflict(message) => Self::Conflict(message),
+            StoreError::Unstorable(message) => Self::BadRequest(message),
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Internal(cause) => Self::Internal(cause),
         }

@@ -193,6 +193,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             csrf::check_origin,
         ))
+        .layer(middleware::from_fn(security::refuse_nul))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(60),

@@ -19,6 +19,13 @@
 //! members import takes `routes::MAX_IMPORT_BYTES`). A larger body answers
 //! 413 with the error shape of where it was sent: the JSON error under
 //! `/api`, the error page elsewhere.
+//!
+//! NUL characters: no text cophub keeps may hold one (PostgreSQL's text
+//! cannot, and no person types one), so [`refuse_nul`] answers 400 to an
+//! address, form or JSON body that carries one, before any handler reads it,
+//! on both backends alike (PostgreSQL's store also answers a NUL it is given
+//! as a refusal, not a fault, for what comes another way: a CSV import). Pushed events under `/hooks` are exempt: they are
+//! signed by Slack or Zoom, and refusing one would only make it come back.
 
 use axum::{
     extract::{Request, State},
@@ -138,6 +145,83 @@ pub(crate) async fn protect(
     response
 }
 
+/// Answers 400 to a request whose address, form or JSON body holds a NUL
+/// character (see the module's note), in the error shape of its place.
+pub(crate) async fn refuse_nul(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if path.starts_with("/hooks/") {
+        return next.run(request).await;
+    }
+    let api = path.starts_with("/api/");
+    let refuse = |error: AppError| {
+        if api {
+            ApiError(error).into_response()
+        } else {
+            error.into_response()
+        }
+    };
+    let address = request
+        .uri()
+        .path_and_query()
+        .map_or("", axum::http::uri::PathAndQuery::as_str);
+    if holds_percent_nul(address.as_bytes()) {
+        return refuse(nul_refused("The address"));
+    }
+    let media_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let holds_nul: fn(&[u8]) -> bool = if media_type.starts_with("application/json") {
+        holds_json_nul
+    } else if media_type.starts_with("application/x-www-form-urlencoded") {
+        holds_percent_nul
+    } else {
+        return next.run(request).await;
+    };
+    // A body of unknown or larger size is left to its route's own limit (a
+    // members import may be sent as a form); the store refuses a NUL there.
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_none_or(|length| length > MAX_BODY_BYTES) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return refuse(AppError::BadRequest(
+            "the request body ended before its declared length".into(),
+        ));
+    };
+    if holds_nul(&bytes) {
+        return refuse(nul_refused("The body"));
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await
+}
+
+fn nul_refused(what: &str) -> AppError {
+    AppError::BadRequest(format!(
+        "{what} holds a NUL character (U+0000); no text in cophub may contain one"
+    ))
+}
+
+/// Whether URL-encoded text carries `%00`.
+fn holds_percent_nul(text: &[u8]) -> bool {
+    text.windows(3).any(|w| w == b"%00")
+}
+
+/// Whether JSON text carries the escape `\u0000` (a raw NUL is not JSON at
+/// all, and the JSON reader refuses it): a `\u0000` preceded by an odd
+/// number of backslashes is an escaped backslash followed by plain text.
+fn holds_json_nul(text: &[u8]) -> bool {
+    text.windows(6).enumerate().any(|(at, w)| {
+        w == br"\u0000" && text[..at].iter().rev().take_while(|&&b| b == b'\\').count() % 2 == 0
+    })
+}
+
 fn is_plain_text(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -176,6 +260,7 @@ mod tests {
                 }),
             )
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(refuse_nul))
             .layer(middleware::from_fn_with_state(policy, protect))
     }
 
@@ -280,5 +365,100 @@ mod tests {
         )
         .await;
         assert_eq!(within.status(), StatusCode::OK);
+    }
+
+    fn post_body(path: &str, media_type: &str, body: &'static str) -> Request<Body> {
+        Request::post(path)
+            .header(header::CONTENT_TYPE, media_type)
+            .header(header::CONTENT_LENGTH, body.len())
+            .body(Body::from(body))
+            .unwrap()
+    }
+
+    async fn error_code(response: Response) -> (StatusCode, String, String) {
+        let status = response.status();
+        let media_type = response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        (
+            status,
+            media_type,
+            String::from_utf8_lossy(&body).into_owned(),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_nul_in_an_address_form_or_json_body_answers_400_before_any_handler() {
+        let app = || app(Policy::new(false, &[]));
+        let json = "application/json";
+        let form = "application/x-www-form-urlencoded";
+
+        let (status, media_type, body) = error_code(
+            send(
+                app(),
+                post_body("/api/v1/echo", json, r#"{"name":"a\u0000b"}"#),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(media_type.starts_with("application/json"), "{media_type}");
+        assert!(body.contains("NUL character"), "{body}");
+
+        let (status, media_type, _) =
+            error_code(send(app(), post_body("/form", form, "name=a%00b")).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(media_type.starts_with("text/html"), "{media_type}");
+
+        let (status, _, body) =
+            error_code(send(app(), get_request("/api/v1/echo?q=%00")).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("The address"), "{body}");
+
+        // Look-alikes are not NULs: an escaped backslash before u0000, and
+        // a percent sign written as %25.
+        for (path, media_type, body) in [
+            ("/api/v1/echo", json, r#"{"name":"a\\u0000b"}"#),
+            ("/api/v1/echo", json, r#"{"name":"a\\\\\u0041"}"#),
+            ("/form", form, "name=100%2500"),
+        ] {
+            let response = send(app(), post_body(path, media_type, body)).await;
+            assert_eq!(response.status(), StatusCode::OK, "{body}");
+            let echoed = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            assert_eq!(
+                echoed,
+                body.as_bytes(),
+                "the body reaches the handler whole"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn pushed_events_under_hooks_are_not_checked_here() {
+        let app = Router::new()
+            .route("/hooks/slack/1", post(|body: Bytes| async move { body }))
+            .layer(middleware::from_fn(refuse_nul));
+        let response = send(
+            app,
+            post_body("/hooks/slack/1", "application/json", r#"{"text":"\u0000"}"#),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[test]
+    fn an_escaped_nul_is_told_from_an_escaped_backslash() {
+        assert!(holds_json_nul(br#""\u0000""#));
+        assert!(holds_json_nul(br#""\\\u0000""#));
+        assert!(!holds_json_nul(br#""\\u0000""#));
+        assert!(!holds_json_nul(br#""u0000""#));
+        assert!(holds_percent_nul(b"a=%00"));
+        assert!(!holds_percent_nul(b"a=%2500"));
     }
 }

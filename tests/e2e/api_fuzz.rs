@@ -400,3 +400,53 @@ async fn registering_an_address_the_mail_server_refuses_is_a_422() {
         "{body}"
     );
 }
+
+/// A finding of the fuzzer, on PostgreSQL only: a community name holding a
+/// NUL character (`\u0000`) answered 500, as PostgreSQL's text cannot keep
+/// one. Now any address or body holding a NUL is refused with 400 on both
+/// backends, and nothing is created.
+#[tokio::test]
+async fn a_nul_character_is_refused_with_400_and_nothing_is_created() {
+    let app = crate::helpers::spawn_app().await;
+    app.setup_owner().await;
+    let token = app.api_token(OWNER_EMAIL).await;
+    let answer = api(&app, &token, Method::POST, "/api/v1/communities")
+        .await
+        .json(&json!({ "slug": "ct", "name": "Before\u{0}after" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "bad_request", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("NUL character"),
+        "{body}"
+    );
+    let search = api(
+        &app,
+        &token,
+        Method::GET,
+        "/api/v1/communities/ct/members?q=a%00b",
+    )
+    .await
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(search.status(), 400);
+    let listed: Value = api(&app, &token, Method::GET, "/api/v1/communities")
+        .await
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !listed.to_string().contains("\"ct\""),
+        "no community was created: {listed}"
+    );
+}

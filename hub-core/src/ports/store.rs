@@ -66,6 +66,10 @@ pub enum StoreError {
     /// It would break a uniqueness rule (a taken slug or email).
     #[error("{0}")]
     Conflict(String),
+    /// The value holds something the database cannot keep (a NUL character
+    /// in text, on PostgreSQL); the message says what.
+    #[error("{0}")]
+    Unstorable(String),
     /// The database could not be reached or is overloaded.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
