@@ -15,7 +15,6 @@ use axum::{
     Json, Router,
     body::Bytes,
     extract::{DefaultBodyLimit, Path, Query, State},
-    routing::post,
 };
 use hub_core::{
     bounces::{Intake, IntakeError, take_in},
@@ -28,6 +27,7 @@ use serde_json::{Value, json};
 
 use crate::{
     AppState,
+    access::{self, Access, Route},
     error::{ApiError, AppError},
     lookup,
 };
@@ -38,20 +38,21 @@ const MAX_MESSAGE_BYTES: usize = 10 * 1024 * 1024;
 /// Slack's events are small; anything larger is not one.
 const MAX_EVENT_BYTES: usize = 1024 * 1024;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/hooks/email/bounce",
-            post(email_bounce).layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
-        )
-        .route(
-            "/hooks/slack/events",
-            post(slack_events).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
-        )
-        .route(
-            "/hooks/zoom/{channel}",
-            post(zoom_events).layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
-        )
+/// The pushed-event routes: public, each checked by its signature or secret.
+pub(crate) fn rows() -> Vec<Route> {
+    vec![
+        Route::post("/hooks/email/bounce", Access::Public, email_bounce)
+            .layer(DefaultBodyLimit::max(MAX_MESSAGE_BYTES)),
+        Route::post("/hooks/slack/events", Access::Public, slack_events)
+            .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
+        Route::post("/hooks/zoom/{channel}", Access::Public, zoom_events)
+            .layer(DefaultBodyLimit::max(MAX_EVENT_BYTES)),
+    ]
+}
+
+/// Where Slack, Zoom and the mail server push events.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    access::router(state, rows())
 }
 
 async fn slack_events(

@@ -5,6 +5,7 @@
 //! Handlers stay thin: they check who is asking, call hub-core, and render.
 //! Queries live in hub-store, rules in hub-core.
 
+mod access;
 mod api;
 mod csrf;
 mod error;
@@ -32,6 +33,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
+pub use access::{Access, RouteInfo, route_table};
 pub use login_limit::LoginLimits;
 
 /// What the web layer needs to know from the configuration.
@@ -186,9 +188,9 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
     Router::new()
-        .merge(routes::router())
-        .merge(hooks::router())
-        .nest("/api", api::router())
+        .merge(routes::router(&state))
+        .merge(hooks::router(&state))
+        .nest("/api", api::router(&state))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             csrf::check_origin,

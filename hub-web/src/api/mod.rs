@@ -14,7 +14,6 @@ use axum::{
     Json, Router,
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, rejection::JsonRejection},
     http::{header, request::Parts},
-    routing::{get, post, put},
 };
 use hub_core::{
     access::visible_community, auth::hash_secret, model::community::Community, model::user::User,
@@ -26,148 +25,232 @@ use utoipa::{
 
 use crate::{
     AppState,
+    access::{self, Access, Route},
     error::{ApiError, ApiErrorResponses, AppError},
     routes::MAX_IMPORT_BYTES,
 };
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(openapi))
-        .route(
-            "/v1/communities",
-            get(communities::list).post(communities::create),
-        )
-        .route("/v1/communities/{slug}", get(communities::show))
-        .route(
+/// The API's routes, each with who may use it (see [`crate::access`]): an
+/// API token, not the session cookie, names the user.
+pub(crate) fn rows() -> Vec<Route> {
+    vec![
+        Route::get("/openapi.json", Access::Public, openapi),
+        Route::get("/v1/communities", Access::SignedIn, communities::list),
+        Route::post("/v1/communities", Access::Owner, communities::create),
+        Route::get("/v1/communities/{slug}", Access::Lead, communities::show),
+        Route::get(
             "/v1/communities/{slug}/members",
-            get(members::list).post(members::create),
-        )
-        .route(
+            Access::Lead,
+            members::list,
+        ),
+        Route::post(
+            "/v1/communities/{slug}/members",
+            Access::Lead,
+            members::create,
+        ),
+        Route::post(
             "/v1/communities/{slug}/members/import",
-            post(members::import).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            Access::Lead,
+            members::import,
         )
-        .route(
+        .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        Route::get(
             "/v1/communities/{slug}/members/{id}",
-            get(members::show).patch(members::update),
-        )
-        .route("/v1/communities/{slug}/channels", get(channels::list))
-        .route(
+            Access::Lead,
+            members::show,
+        ),
+        Route::patch(
+            "/v1/communities/{slug}/members/{id}",
+            Access::Lead,
+            members::update,
+        ),
+        Route::get(
+            "/v1/communities/{slug}/channels",
+            Access::Lead,
+            channels::list,
+        ),
+        Route::post(
             "/v1/communities/{slug}/channels/{id}/sync",
-            post(channels::run),
-        )
-        .route(
+            Access::Lead,
+            channels::run,
+        ),
+        Route::post(
             "/v1/communities/{slug}/channels/{id}/reconnect",
-            post(channels::reconnect),
-        )
-        .route(
+            Access::Lead,
+            channels::reconnect,
+        ),
+        Route::get(
             "/v1/communities/{slug}/channels/{id}/sync/runs",
-            get(channels::runs),
-        )
-        .route(
+            Access::Lead,
+            channels::runs,
+        ),
+        Route::post(
             "/v1/communities/{slug}/channels/{id}/sync/approve",
-            post(channels::approve),
-        )
-        .route(
+            Access::Lead,
+            channels::approve,
+        ),
+        Route::post(
             "/v1/communities/{slug}/channels/{id}/sync/discard",
-            post(channels::discard),
-        )
-        .route(
+            Access::Lead,
+            channels::discard,
+        ),
+        Route::get(
             "/v1/communities/{slug}/sync/runs/{id}",
-            get(channels::show_run),
-        )
-        .route(
+            Access::Lead,
+            channels::show_run,
+        ),
+        Route::get(
             "/v1/communities/{slug}/announcements",
-            get(announcements::list).post(announcements::create),
-        )
-        .route(
+            Access::Lead,
+            announcements::list,
+        ),
+        Route::post(
+            "/v1/communities/{slug}/announcements",
+            Access::Lead,
+            announcements::create,
+        ),
+        Route::get(
             "/v1/communities/{slug}/announcements/{id}",
-            get(announcements::show).patch(announcements::update),
-        )
-        .route(
+            Access::Lead,
+            announcements::show,
+        ),
+        Route::patch(
+            "/v1/communities/{slug}/announcements/{id}",
+            Access::Lead,
+            announcements::update,
+        ),
+        Route::post(
             "/v1/communities/{slug}/announcements/{id}/retract",
-            post(announcements::retract),
-        )
-        .route(
+            Access::Lead,
+            announcements::retract,
+        ),
+        Route::post(
             "/v1/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
-            post(announcements::retry),
-        )
-        .route(
-            "/v1/communities/{slug}/calls",
-            get(calls::list).post(calls::create),
-        )
-        .route(
+            Access::Lead,
+            announcements::retry,
+        ),
+        Route::get("/v1/communities/{slug}/calls", Access::Lead, calls::list),
+        Route::post("/v1/communities/{slug}/calls", Access::Lead, calls::create),
+        Route::get(
             "/v1/communities/{slug}/calls/{id}",
-            get(calls::show).patch(calls::update),
-        )
-        .route(
+            Access::Lead,
+            calls::show,
+        ),
+        Route::patch(
+            "/v1/communities/{slug}/calls/{id}",
+            Access::Lead,
+            calls::update,
+        ),
+        Route::post(
             "/v1/communities/{slug}/calls/{id}/occurrences/{original}/move",
-            post(calls::move_occurrence),
-        )
-        .route(
+            Access::Lead,
+            calls::move_occurrence,
+        ),
+        Route::post(
             "/v1/communities/{slug}/calls/{id}/occurrences/{original}/cancel",
-            post(calls::cancel_occurrence),
-        )
-        .route(
+            Access::Lead,
+            calls::cancel_occurrence,
+        ),
+        Route::post(
             "/v1/communities/{slug}/calls/{id}/cancel",
-            post(calls::cancel),
-        )
-        .route(
+            Access::Lead,
+            calls::cancel,
+        ),
+        Route::get(
             "/v1/communities/{slug}/conferences",
-            get(conferences::list).post(conferences::create),
-        )
-        .route(
+            Access::Lead,
+            conferences::list,
+        ),
+        Route::post(
+            "/v1/communities/{slug}/conferences",
+            Access::Lead,
+            conferences::create,
+        ),
+        Route::get(
             "/v1/communities/{slug}/conferences/{conference}",
-            get(conferences::show).patch(conferences::update),
-        )
-        .route(
+            Access::Lead,
+            conferences::show,
+        ),
+        Route::patch(
+            "/v1/communities/{slug}/conferences/{conference}",
+            Access::Lead,
+            conferences::update,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/phase",
-            post(conferences::phase),
-        )
-        .route(
+            Access::Lead,
+            conferences::phase,
+        ),
+        Route::put(
             "/v1/communities/{slug}/conferences/{conference}/grid",
-            put(conferences::set_grid),
-        )
-        .route(
+            Access::Lead,
+            conferences::set_grid,
+        ),
+        Route::get(
             "/v1/communities/{slug}/conferences/{conference}/registrations",
-            get(conferences::registrations).post(conferences::register),
-        )
-        .route(
+            Access::Lead,
+            conferences::registrations,
+        ),
+        Route::post(
+            "/v1/communities/{slug}/conferences/{conference}/registrations",
+            Access::Lead,
+            conferences::register,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/registrations/{id}/cancel",
-            post(conferences::cancel_registration),
-        )
-        .route(
+            Access::Lead,
+            conferences::cancel_registration,
+        ),
+        Route::get(
             "/v1/communities/{slug}/conferences/{conference}/proposals",
-            get(conferences::proposals),
-        )
-        .route(
+            Access::Lead,
+            conferences::proposals,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/proposals/{id}/merge",
-            post(conferences::merge),
-        )
-        .route(
+            Access::Lead,
+            conferences::merge,
+        ),
+        Route::get(
             "/v1/communities/{slug}/conferences/{conference}/schedule",
-            get(conferences::show_schedule),
-        )
-        .route(
+            Access::Lead,
+            conferences::show_schedule,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/schedule/build",
-            post(conferences::build),
-        )
-        .route(
+            Access::Lead,
+            conferences::build,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/schedule/pin",
-            post(conferences::pin),
-        )
-        .route(
+            Access::Lead,
+            conferences::pin,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/schedule/publish",
-            post(conferences::publish),
-        )
-        .route(
+            Access::Lead,
+            conferences::publish,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/schedule/{session}/unpin",
-            post(conferences::unpin),
-        )
-        .route(
+            Access::Lead,
+            conferences::unpin,
+        ),
+        Route::post(
             "/v1/communities/{slug}/conferences/{conference}/schedule/{session}/take-off",
-            post(conferences::take_off),
-        )
-        .route("/v1/communities/{slug}/audit", get(audit::list))
+            Access::Lead,
+            conferences::take_off,
+        ),
+        Route::get("/v1/communities/{slug}/audit", Access::Lead, audit::list),
+    ]
+    .into_iter()
+    .map(Route::by_token)
+    .collect()
+}
+
+/// The API, nested under `/api`.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    access::router(state, rows())
         .fallback(|| async { ApiError(AppError::NotFound("This API endpoint".into())) })
 }
 
@@ -235,6 +318,10 @@ impl FromRequestParts<AppState> for ApiUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // The route's guard has read it already.
+        if let Some(user) = parts.extensions.get::<Self>() {
+            return Ok(user.clone());
+        }
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -249,7 +336,9 @@ impl FromRequestParts<AppState> for ApiUser {
             .user_by_api_token(&token_hash)
             .await?
             .ok_or(ApiError(AppError::BadToken))?;
-        Ok(Self(user, token_hash))
+        let user = Self(user, token_hash);
+        parts.extensions.insert(user.clone());
+        Ok(user)
     }
 }
 

@@ -21,200 +21,312 @@ mod setup;
 mod sync;
 mod unsubscribe;
 
-use axum::{
-    Router,
-    extract::DefaultBodyLimit,
-    routing::{get, post},
-};
+use axum::{Router, extract::DefaultBodyLimit};
 
-use crate::{AppState, csrf::CsrfToken, session::CurrentUser, templates::Nav};
+use crate::{
+    AppState,
+    access::{self, Access, Route},
+    csrf::CsrfToken,
+    session::CurrentUser,
+    templates::Nav,
+};
 
 /// The largest members CSV the dashboard accepts (about 500,000 rows).
 pub(crate) const MAX_IMPORT_BYTES: usize = 32 * 1024 * 1024;
 
-pub(crate) fn router() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready))
-        .route("/metrics", get(metrics::show))
-        .route("/static/app.css", get(assets::stylesheet))
-        .route("/setup/{token}", get(setup::show).post(setup::create_owner))
-        .route("/login", get(auth::show).post(auth::login))
-        .route("/c/{slug}/calendar.ics", get(calendar::public))
-        .route("/c/{slug}/calendar/{token}", get(calendar::private))
-        .route(
-            "/c/{slug}/join",
-            get(membership::join_form).post(membership::join),
-        )
-        .route(
+/// The dashboard's routes and public pages, each with who may use it
+/// (see [`crate::access`]).
+pub(crate) fn rows() -> Vec<Route> {
+    vec![
+        Route::get("/healthz", Access::Public, health::live),
+        Route::get("/readyz", Access::Public, health::ready),
+        Route::get("/metrics", Access::Owner, metrics::show).by_token(),
+        Route::get("/static/app.css", Access::Public, assets::stylesheet),
+        Route::get("/setup/{token}", Access::Public, setup::show),
+        Route::post("/setup/{token}", Access::Public, setup::create_owner),
+        Route::get("/login", Access::Public, auth::show),
+        Route::post("/login", Access::Public, auth::login),
+        Route::get("/c/{slug}/calendar.ics", Access::Public, calendar::public),
+        Route::get(
+            "/c/{slug}/calendar/{token}",
+            Access::Public,
+            calendar::private,
+        ),
+        Route::get("/c/{slug}/join", Access::Public, membership::join_form),
+        Route::post("/c/{slug}/join", Access::Public, membership::join),
+        Route::get(
             "/c/{slug}/join/{token}",
-            get(membership::join_link).post(membership::confirm_join),
-        )
-        .route(
+            Access::Public,
+            membership::join_link,
+        ),
+        Route::post(
+            "/c/{slug}/join/{token}",
+            Access::Public,
+            membership::confirm_join,
+        ),
+        Route::get(
             "/c/{slug}/preferences",
-            get(membership::preferences_form).post(membership::request_preferences),
-        )
-        .route(
+            Access::Public,
+            membership::preferences_form,
+        ),
+        Route::post(
+            "/c/{slug}/preferences",
+            Access::Public,
+            membership::request_preferences,
+        ),
+        Route::get(
             "/c/{slug}/preferences/{token}",
-            get(membership::preferences).post(membership::save_preferences),
-        )
-        .route(
+            Access::Public,
+            membership::preferences,
+        ),
+        Route::post(
+            "/c/{slug}/preferences/{token}",
+            Access::Public,
+            membership::save_preferences,
+        ),
+        Route::get(
             "/c/{slug}/conferences/{conference}",
-            get(conference_site::show),
-        )
-        .route(
+            Access::Public,
+            conference_site::show,
+        ),
+        Route::post(
             "/c/{slug}/conferences/{conference}/register",
-            post(conference_site::register),
-        )
-        .route(
+            Access::Public,
+            conference_site::register,
+        ),
+        Route::post(
             "/c/{slug}/conferences/{conference}/access",
-            post(conference_site::request_access),
-        )
-        .route(
+            Access::Public,
+            conference_site::request_access,
+        ),
+        Route::post(
             "/c/{slug}/conferences/{conference}/sign-out",
-            post(conference_site::sign_out),
-        )
-        .route(
+            Access::Public,
+            conference_site::sign_out,
+        ),
+        Route::post(
             "/c/{slug}/conferences/{conference}/cancel",
-            post(conference_site::cancel),
-        )
-        .route(
+            Access::Public,
+            conference_site::cancel,
+        ),
+        Route::post(
             "/c/{slug}/conferences/{conference}/proposals",
-            post(conference_site::propose),
-        )
-        .route(
+            Access::Public,
+            conference_site::propose,
+        ),
+        Route::post(
             "/c/{slug}/conferences/{conference}/proposals/{id}/{action}",
-            post(conference_site::act_on_proposal),
-        )
-        .route(
+            Access::Public,
+            conference_site::act_on_proposal,
+        ),
+        Route::get(
             "/c/{slug}/conferences/{conference}/schedule",
-            get(conference_site::schedule),
-        )
-        .route(
+            Access::Public,
+            conference_site::schedule,
+        ),
+        Route::get(
             "/c/{slug}/conferences/{conference}/schedule.ics",
-            get(conference_site::schedule_calendar),
-        )
-        .route(
+            Access::Public,
+            conference_site::schedule_calendar,
+        ),
+        Route::get(
             "/c/{slug}/conferences/{conference}/{kind}/{token}",
-            get(conference_site::link_page).post(conference_site::use_link),
-        )
-        .route(
-            "/u/{token}",
-            get(unsubscribe::show).post(unsubscribe::confirm),
-        )
-        .route("/logout", post(auth::logout))
-        .route("/", get(communities::list))
-        .route("/communities", post(communities::create))
-        .route("/communities/{slug}", get(overview::show))
-        .route(
+            Access::Public,
+            conference_site::link_page,
+        ),
+        Route::post(
+            "/c/{slug}/conferences/{conference}/{kind}/{token}",
+            Access::Public,
+            conference_site::use_link,
+        ),
+        Route::get("/u/{token}", Access::Public, unsubscribe::show),
+        Route::post("/u/{token}", Access::Public, unsubscribe::confirm),
+        Route::post("/logout", Access::Public, auth::logout),
+        Route::get("/", Access::SignedIn, communities::list),
+        Route::post("/communities", Access::Owner, communities::create),
+        Route::get("/communities/{slug}", Access::Lead, overview::show),
+        Route::post(
             "/communities/{slug}/announcements/preview",
-            post(announcements::preview),
-        )
-        .route(
+            Access::Lead,
+            announcements::preview,
+        ),
+        Route::get(
             "/communities/{slug}/announcements/{id}/deliveries",
-            get(announcements::deliveries),
-        )
-        .route("/static/app.js", get(assets::script))
-        .route(
-            "/communities/{slug}/members",
-            get(members::list).post(members::create),
-        )
-        .route("/communities/{slug}/members/new", get(members::new))
-        .route("/communities/{slug}/members.csv", get(members::export))
-        .route(
+            Access::Lead,
+            announcements::deliveries,
+        ),
+        Route::get("/static/app.js", Access::Public, assets::script),
+        Route::get("/communities/{slug}/members", Access::Lead, members::list),
+        Route::post("/communities/{slug}/members", Access::Lead, members::create),
+        Route::get(
+            "/communities/{slug}/members/new",
+            Access::Lead,
+            members::new,
+        ),
+        Route::get(
+            "/communities/{slug}/members.csv",
+            Access::Lead,
+            members::export,
+        ),
+        Route::post(
             "/communities/{slug}/members/{id}/resume-email",
-            post(members::resume_email),
-        )
-        .route(
+            Access::Lead,
+            members::resume_email,
+        ),
+        Route::get(
             "/communities/{slug}/members/{id}",
-            get(members::show).post(members::update),
-        )
-        .route(
+            Access::Lead,
+            members::show,
+        ),
+        Route::post(
+            "/communities/{slug}/members/{id}",
+            Access::Lead,
+            members::update,
+        ),
+        Route::post(
             "/communities/{slug}/channels/zoom",
-            post(channels::connect_zoom),
-        )
-        .route(
-            "/communities/{slug}/calls",
-            get(calls::list).post(calls::create),
-        )
-        .route("/communities/{slug}/calls/{id}/cancel", post(calls::cancel))
-        .route(
+            Access::Lead,
+            channels::connect_zoom,
+        ),
+        Route::get("/communities/{slug}/calls", Access::Lead, calls::list),
+        Route::post("/communities/{slug}/calls", Access::Lead, calls::create),
+        Route::post(
+            "/communities/{slug}/calls/{id}/cancel",
+            Access::Lead,
+            calls::cancel,
+        ),
+        Route::get(
             "/communities/{slug}/conferences",
-            get(conferences::list).post(conferences::create),
-        )
-        .route(
+            Access::Lead,
+            conferences::list,
+        ),
+        Route::post(
+            "/communities/{slug}/conferences",
+            Access::Lead,
+            conferences::create,
+        ),
+        Route::get(
             "/communities/{slug}/conferences/{conference}",
-            get(conferences::show),
-        )
-        .route(
+            Access::Lead,
+            conferences::show,
+        ),
+        Route::post(
             "/communities/{slug}/conferences/{conference}/settings",
-            post(conferences::change),
-        )
-        .route(
+            Access::Lead,
+            conferences::change,
+        ),
+        Route::post(
             "/communities/{slug}/conferences/{conference}/grid",
-            post(conferences::set_grid),
-        )
-        .route(
+            Access::Lead,
+            conferences::set_grid,
+        ),
+        Route::post(
             "/communities/{slug}/conferences/{conference}/registrations/{id}/cancel",
-            post(conferences::cancel_registration),
-        )
-        .route(
+            Access::Lead,
+            conferences::cancel_registration,
+        ),
+        Route::post(
             "/communities/{slug}/conferences/{conference}/sessions/{id}/{action}",
-            post(conferences::release),
-        )
-        .route(
+            Access::Lead,
+            conferences::release,
+        ),
+        Route::post(
             "/communities/{slug}/conferences/{conference}/{action}",
-            post(conferences::act),
-        )
-        .route(
+            Access::Lead,
+            conferences::act,
+        ),
+        Route::get(
             "/communities/{slug}/announcements",
-            get(announcements::list).post(announcements::create),
-        )
-        .route(
+            Access::Lead,
+            announcements::list,
+        ),
+        Route::post(
+            "/communities/{slug}/announcements",
+            Access::Lead,
+            announcements::create,
+        ),
+        Route::get(
             "/communities/{slug}/announcements/{id}",
-            get(announcements::show),
-        )
-        .route(
+            Access::Lead,
+            announcements::show,
+        ),
+        Route::post(
             "/communities/{slug}/announcements/{id}/edit",
-            post(announcements::edit),
-        )
-        .route(
+            Access::Lead,
+            announcements::edit,
+        ),
+        Route::post(
             "/communities/{slug}/announcements/{id}/retract",
-            post(announcements::retract),
-        )
-        .route(
+            Access::Lead,
+            announcements::retract,
+        ),
+        Route::post(
             "/communities/{slug}/announcements/{id}/deliveries/{delivery}/retry",
-            post(announcements::retry),
-        )
-        .route("/audit", get(audit::log))
-        .route("/communities/{slug}/audit", get(audit::community_log))
-        .route("/communities/{slug}/sync", get(sync::show))
-        .route("/communities/{slug}/channels", get(channels::list))
-        .route(
+            Access::Lead,
+            announcements::retry,
+        ),
+        Route::get("/audit", Access::Owner, audit::log),
+        Route::get(
+            "/communities/{slug}/audit",
+            Access::Lead,
+            audit::community_log,
+        ),
+        Route::get("/communities/{slug}/sync", Access::Lead, sync::show),
+        Route::get("/communities/{slug}/channels", Access::Lead, channels::list),
+        Route::post(
             "/communities/{slug}/channels/slack/install",
-            post(channels::install),
-        )
-        .route(
+            Access::Lead,
+            channels::install,
+        ),
+        Route::get(
             "/communities/{slug}/channels/{channel}/conversations",
-            get(channels::conversations).post(channels::choose_conversations),
-        )
-        .route("/slack/oauth/callback", get(channels::callback))
-        .route("/communities/{slug}/sync/runs/{run}", get(sync::show_run))
-        .route("/communities/{slug}/sync/{channel}/run", post(sync::run))
-        .route(
+            Access::Lead,
+            channels::conversations,
+        ),
+        Route::post(
+            "/communities/{slug}/channels/{channel}/conversations",
+            Access::Lead,
+            channels::choose_conversations,
+        ),
+        Route::get(
+            "/slack/oauth/callback",
+            Access::SignedIn,
+            channels::callback,
+        ),
+        Route::get(
+            "/communities/{slug}/sync/runs/{run}",
+            Access::Lead,
+            sync::show_run,
+        ),
+        Route::post(
+            "/communities/{slug}/sync/{channel}/run",
+            Access::Lead,
+            sync::run,
+        ),
+        Route::post(
             "/communities/{slug}/sync/{channel}/approve",
-            post(sync::approve),
-        )
-        .route(
+            Access::Lead,
+            sync::approve,
+        ),
+        Route::post(
             "/communities/{slug}/sync/{channel}/discard",
-            post(sync::discard),
-        )
-        .route(
+            Access::Lead,
+            sync::discard,
+        ),
+        Route::get(
             "/communities/{slug}/import",
-            get(members::import_form)
-                .post(members::import)
-                .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+            Access::Lead,
+            members::import_form,
         )
+        .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+        Route::post("/communities/{slug}/import", Access::Lead, members::import)
+            .layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)),
+    ]
+}
+
+/// The dashboard and the public pages.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    access::router(state, rows())
 }
 
 /// The community with this slug, if the user may see it; "not found" otherwise.
