@@ -42,6 +42,18 @@ pub enum Command {
         #[arg(long, value_name = "ADDR")]
         listen: Option<std::net::SocketAddr>,
     },
+    /// Try cophub in a minute: the dashboard with sample data, fake Slack and
+    /// Zoom and a local mail sink, all on this machine; nothing is sent.
+    #[command(after_help = "Example:\n  cophub demo --listen 127.0.0.1:8080")]
+    Demo {
+        /// The address to listen on.
+        #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+        /// Keep the demo's data in this new (or empty) folder instead of a
+        /// temporary one deleted on exit.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// Deliver announcements (the outbox) without the web server; run as many as you like on PostgreSQL.
     #[command(
         after_help = "Example:\n  COPHUB_DATABASE_URL=postgres://cophub@db/cophub COPHUB_SECRET_KEY=... cophub worker"

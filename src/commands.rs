@@ -56,6 +56,14 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Serve { listen } => serve(&config, listen.unwrap_or(config.server.listen)).await,
+        Command::Demo { listen, keep } => {
+            if cli.global.data_dir.is_some() || cli.global.database_url.is_some() {
+                return Err(Failure::Usage(
+                    "the demo makes its own data folder and SQLite database: leave out --data-dir and --database-url (use --keep DIR to keep the data)".into(),
+                ));
+            }
+            crate::demo::run(&config, crate::demo::DemoOptions { listen, keep }).await
+        }
         Command::Worker { once: false, .. } => run_worker(&config).await,
         Command::Worker { once: true, now } => run_worker_once(&config, now).await,
         Command::Channel(ChannelCommand::Add {
@@ -289,15 +297,13 @@ async fn create_token(config: &Config, user: &str, name: &str) -> Result<(), Fai
         .await?
         .ok_or_else(|| Failure::Usage(format!("there is no user {email}")))?
         .user;
-    let (token, hash) = new_secret();
-    let audit = NewAuditEvent {
-        actor: CLI_ACTOR.into(),
-        action: "token.create".into(),
-        community_id: None,
-        subject: user.email.normalized().to_owned(),
-        details: serde_json::json!({"name": name}),
-    };
-    store.create_api_token(user.id, name, &hash, audit).await?;
+    // The same code path as the dashboard's API tokens page.
+    let token = hub_core::api_tokens::create(store.as_ref(), &user, name, CLI_ACTOR)
+        .await
+        .map_err(|e| match e {
+            hub_core::api_tokens::TokenError::Store(e) => e.into(),
+            other => Failure::Usage(other.to_string()),
+        })?;
     eprintln!(
         "API token for {} (shown once; send it as `Authorization: Bearer <token>`):",
         user.email

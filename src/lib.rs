@@ -5,6 +5,7 @@ pub mod adapters;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod demo;
 pub mod server;
 
 /// How a command failed, which decides the exit code.

@@ -415,6 +415,36 @@ fn local_address(listener: &TcpListener) -> Result<SocketAddr, Failure> {
         .map_err(|e| Failure::Runtime(format!("could not read the listen address: {e}")))
 }
 
+/// What the web application works with: the store, the sync engine, the
+/// keys, the mailer, and Slack's and Zoom's installer and pushed events as
+/// configured. `serve` and `demo` both build it here.
+pub(crate) fn web_state(
+    config: &Config,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    public_url: String,
+    engine: hub_core::sync::SyncEngine,
+    keys: Arc<SecretKeys>,
+    mailer: Option<Arc<dyn hub_core::ports::mailer::Mailer>>,
+) -> hub_web::AppState {
+    let slack_app = config.slack_app(&public_url);
+    let mut state = hub_web::AppState::new(store, clock, config.web_settings(public_url))
+        .with_sync(engine)
+        .with_keys(keys);
+    if let Some(mailer) = mailer {
+        state = state.with_mailer(mailer);
+    }
+    if let Some(installer) = slack_app {
+        state = state.with_slack_installer(Arc::new(installer));
+    }
+    if let Some(secret) = &config.slack.signing_secret {
+        state = state.with_slack_events(Arc::new(hub_adapter_slack::events::SlackEvents::new(
+            secret.expose_secret(),
+        )));
+    }
+    state.with_zoom_hooks(Arc::new(hub_adapter_zoom::webhooks::ZoomWebhooks))
+}
+
 async fn serve(
     config: &Config,
     listener: TcpListener,
@@ -448,22 +478,15 @@ async fn serve(
         config,
         hub_core::sync::SyncEngine::new(store.clone(), adapters, keys.clone(), clock.clone()),
     );
-    let slack_app = config.slack_app(&public_url);
-    let mut state = hub_web::AppState::new(store.clone(), clock, config.web_settings(public_url))
-        .with_sync(engine)
-        .with_keys(keys);
-    if let Some(mailer) = mailer {
-        state = state.with_mailer(mailer);
-    }
-    if let Some(installer) = slack_app {
-        state = state.with_slack_installer(Arc::new(installer));
-    }
-    if let Some(secret) = &config.slack.signing_secret {
-        state = state.with_slack_events(Arc::new(hub_adapter_slack::events::SlackEvents::new(
-            secret.expose_secret(),
-        )));
-    }
-    state = state.with_zoom_hooks(Arc::new(hub_adapter_zoom::webhooks::ZoomWebhooks));
+    let state = web_state(
+        config,
+        store.clone(),
+        clock,
+        public_url,
+        engine,
+        keys,
+        mailer,
+    );
     let app = hub_web::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let (shutdown, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {

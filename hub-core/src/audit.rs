@@ -163,6 +163,7 @@ impl AuditFilter<'_> {
             community,
             actors: actors(self.actor)?,
             action_prefix: Some(action.to_owned()).filter(|a| !a.is_empty()),
+            subject: None,
             since: since.map(midnight),
             until: last
                 .map(|d| d.checked_add_days(Days::new(1)).unwrap_or(d))

@@ -8,6 +8,8 @@
 
 pub mod access;
 pub mod announcements;
+pub mod api_tokens;
+pub mod archive;
 pub mod audit;
 pub mod auth;
 pub mod bounces;
@@ -21,6 +23,7 @@ pub mod email;
 pub mod idempotency;
 pub mod ids;
 pub mod import;
+pub mod markdown;
 pub mod membership;
 pub mod metrics;
 pub mod model;
@@ -34,5 +37,6 @@ pub mod signing;
 pub mod sync;
 pub mod tls;
 pub mod unsubscribe;
+pub mod users;
 
 pub use email::{Email, InvalidEmail};

@@ -43,8 +43,14 @@ pub enum LinkPurpose {
     Join,
     /// Opens the preferences page.
     Preferences,
+    /// Signs a member in to the community's archive (`crate::archive`).
+    Archive,
 }
-word_enum!(LinkPurpose { Join => "join", Preferences => "preferences" });
+word_enum!(LinkPurpose {
+    Join => "join",
+    Preferences => "preferences",
+    Archive => "archive",
+});
 
 /// A link to store (its hash, never the secret).
 #[derive(Debug, Clone)]
@@ -327,7 +333,7 @@ async fn member_of(
 
 /// Uses a link up: it must be this community's, of this kind, unused and
 /// unexpired.
-async fn spend(
+pub(crate) async fn spend(
     store: &dyn Store,
     community: &Community,
     token: &str,
@@ -343,7 +349,7 @@ async fn spend(
 
 /// Stores a new link and returns its secret, unless one of its kind went to
 /// this address within [`RESEND_AFTER_MINUTES`].
-async fn issue(
+pub(crate) async fn issue(
     store: &dyn Store,
     community: CommunityId,
     purpose: LinkPurpose,

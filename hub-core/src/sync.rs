@@ -1363,6 +1363,37 @@ pub enum ScheduleError {
     Store(#[from] StoreError),
 }
 
+/// Changes which way a channel's scheduled sync goes (only reading the
+/// channel's people, or keeping the channel in step too), audited; nothing
+/// changes when it already goes that way.
+///
+/// # Errors
+/// `NotFound` when the channel has no schedule; otherwise storage errors.
+pub async fn change_direction(
+    store: &dyn Store,
+    channel: &Channel,
+    direction: SyncDirection,
+    actor: &str,
+) -> Result<SyncJob, StoreError> {
+    let job = store
+        .sync_job_of(channel.id)
+        .await?
+        .ok_or_else(|| StoreError::NotFound("This channel's sync schedule".into()))?;
+    if job.direction == direction {
+        return Ok(job);
+    }
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "sync.direction".into(),
+        community_id: Some(channel.community_id),
+        subject: channel.name.clone(),
+        details: serde_json::json!({"from": job.direction, "to": direction}),
+    };
+    store
+        .change_sync_direction(channel.id, direction, audit)
+        .await
+}
+
 /// Gives a channel its sync schedule, checked.
 ///
 /// # Errors

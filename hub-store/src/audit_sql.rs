@@ -70,6 +70,12 @@ fn page_select(query: &AuditQuery) -> PageSelect {
             param(Param::Text(prefix.to_owned()))
         ));
     }
+    if let Some(subject) = query.subject.as_deref() {
+        conditions.push(format!(
+            "subject = {}",
+            param(Param::Text(subject.to_owned()))
+        ));
+    }
     if !query.actors.is_empty() {
         let mut any = Vec::new();
         for actor in &query.actors {

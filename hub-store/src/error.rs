@@ -31,3 +31,8 @@ pub(crate) fn internal(error: sqlx::Error) -> StoreError {
 pub(crate) fn corrupt(what: impl std::fmt::Display) -> StoreError {
     StoreError::Internal(format!("unreadable stored value: {what}").into())
 }
+
+/// Why an owner cannot stop being one: an instance without an owner could
+/// not be managed from the dashboard again.
+pub(crate) const LAST_OWNER: &str =
+    "This is the last owner, and cophub needs at least one: make someone else an owner first.";

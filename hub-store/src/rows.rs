@@ -74,6 +74,7 @@ pub(crate) struct CommunityRow {
     name: String,
     timezone: String,
     created_at: DateTime<Utc>,
+    archive: String,
 }
 
 impl CommunityRow {
@@ -84,6 +85,7 @@ impl CommunityRow {
             name: self.name,
             timezone: self.timezone,
             created_at: self.created_at,
+            archive: self.archive.parse().map_err(corrupt)?,
         })
     }
 }
@@ -823,6 +825,54 @@ impl From<CallInstanceRow> for CallInstance {
             instance: row.instance,
             started_at: row.started_at,
             ended_at: row.ended_at,
+        }
+    }
+}
+
+/// An API token with its user's email (never its hash).
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct ApiTokenRow {
+    id: Uuid,
+    user_id: Uuid,
+    email: String,
+    email_display: String,
+    name: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<ApiTokenRow> for hub_core::model::user::ApiToken {
+    fn from(row: ApiTokenRow) -> Self {
+        Self {
+            id: hub_core::ids::ApiTokenId(row.id),
+            user_id: UserId(row.user_id),
+            user_email: Email::from_stored(row.email, row.email_display),
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A lead member with its community's slug and name.
+#[derive(Debug, sqlx::FromRow)]
+pub(crate) struct CommunityLeadRow {
+    community_id: Uuid,
+    community_slug: String,
+    community_name: String,
+    member_id: Uuid,
+    email: String,
+    email_display: String,
+    name: String,
+}
+
+impl From<CommunityLeadRow> for hub_core::model::user::CommunityLead {
+    fn from(row: CommunityLeadRow) -> Self {
+        Self {
+            community_id: CommunityId(row.community_id),
+            community_slug: row.community_slug,
+            community_name: row.community_name,
+            member_id: MemberId(row.member_id),
+            email: Email::from_stored(row.email, row.email_display),
+            name: row.name,
         }
     }
 }

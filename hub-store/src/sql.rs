@@ -34,14 +34,49 @@ pub(crate) const DELETE_DEAD_SESSIONS: &str =
 pub(crate) const INSERT_API_TOKEN: &str = "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at) VALUES ($1, $2, $3, $4, $5)";
 pub(crate) const USER_BY_API_TOKEN: &str = "SELECT u.id, u.email, u.email_display, u.password_hash, u.is_owner, u.created_at \
      FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1";
+/// The columns and join an [`ApiTokenRow`](crate::rows::ApiTokenRow) reads.
+macro_rules! api_token_select {
+    () => {
+        "SELECT t.id, t.user_id, u.email, u.email_display, t.name, t.created_at \
+         FROM api_tokens t JOIN users u ON u.id = t.user_id"
+    };
+}
+pub(crate) const ALL_API_TOKENS: &str = concat!(
+    api_token_select!(),
+    " ORDER BY t.created_at DESC, t.id DESC"
+);
+/// `$1` user.
+pub(crate) const API_TOKENS_OF_USER: &str = concat!(
+    api_token_select!(),
+    " WHERE t.user_id = $1 ORDER BY t.created_at DESC, t.id DESC"
+);
+/// `$1` token id.
+pub(crate) const API_TOKEN_BY_ID: &str = concat!(api_token_select!(), " WHERE t.id = $1");
+pub(crate) const DELETE_API_TOKEN: &str = "DELETE FROM api_tokens WHERE id = $1";
+
+pub(crate) const ALL_USERS: &str = "SELECT id, email, email_display, password_hash, is_owner, created_at FROM users ORDER BY email";
+/// The owners' ids; `{lock}` is where PostgreSQL locks their rows (in id
+/// order, so two lockers never deadlock), so concurrent owner changes are
+/// counted one after the other.
+pub(crate) const OWNERS: &str = "SELECT id FROM users WHERE is_owner ORDER BY id{lock}";
+/// `$1` user, `$2` whether it is an owner.
+pub(crate) const SET_OWNER: &str = "UPDATE users SET is_owner = $2 WHERE id = $1 \
+     RETURNING id, email, email_display, password_hash, is_owner, created_at";
+pub(crate) const COMMUNITY_LEADS: &str = "SELECT c.id AS community_id, c.slug AS community_slug, \
+     c.name AS community_name, m.id AS member_id, m.email, m.email_display, m.name \
+     FROM members m JOIN communities c ON c.id = m.community_id \
+     WHERE m.role = 'lead' AND m.state = 'active' ORDER BY c.name, c.slug, m.email";
 
 pub(crate) const INSERT_COMMUNITY: &str = "INSERT INTO communities (id, slug, name, timezone, created_at) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id, slug, name, timezone, created_at";
+     VALUES ($1, $2, $3, $4, $5) RETURNING id, slug, name, timezone, created_at, archive";
 pub(crate) const COMMUNITY_BY_SLUG: &str =
-    "SELECT id, slug, name, timezone, created_at FROM communities WHERE slug = $1";
+    "SELECT id, slug, name, timezone, created_at, archive FROM communities WHERE slug = $1";
 pub(crate) const ALL_COMMUNITIES: &str =
-    "SELECT id, slug, name, timezone, created_at FROM communities ORDER BY name, slug";
-pub(crate) const COMMUNITIES_LED_BY: &str = "SELECT c.id, c.slug, c.name, c.timezone, c.created_at \
+    "SELECT id, slug, name, timezone, created_at, archive FROM communities ORDER BY name, slug";
+/// `$2` who may read the archive.
+pub(crate) const SET_ARCHIVE_VISIBILITY: &str = "UPDATE communities SET archive = $2 WHERE id = $1 \
+     RETURNING id, slug, name, timezone, created_at, archive";
+pub(crate) const COMMUNITIES_LED_BY: &str = "SELECT c.id, c.slug, c.name, c.timezone, c.created_at, c.archive \
      FROM communities c JOIN members m ON m.community_id = c.id \
      WHERE m.email = $1 AND m.role = 'lead' AND m.state = 'active' ORDER BY c.name, c.slug";
 
@@ -181,6 +216,26 @@ pub(crate) const ANNOUNCEMENTS_OF: &str = concat!(
     "SELECT ",
     announcement_columns!(),
     " FROM announcements WHERE community_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2"
+);
+/// The archive's first page: `$1` community, `$2` now, `$3` limit. What went
+/// out is due (`send_at`, else when written, by now) and not retracted;
+/// the expression matches the index `announcements_archive`.
+pub(crate) const ARCHIVE_FIRST: &str = concat!(
+    "SELECT ",
+    announcement_columns!(),
+    " FROM announcements WHERE community_id = $1 AND retracted_at IS NULL \
+     AND COALESCE(send_at, created_at) <= $2 \
+     ORDER BY COALESCE(send_at, created_at) DESC, id DESC LIMIT $3"
+);
+/// The archive after a page: as [`ARCHIVE_FIRST`], after `$4` (when it went
+/// out) and `$5` (id).
+pub(crate) const ARCHIVE_AFTER: &str = concat!(
+    "SELECT ",
+    announcement_columns!(),
+    " FROM announcements WHERE community_id = $1 AND retracted_at IS NULL \
+     AND COALESCE(send_at, created_at) <= $2 \
+     AND (COALESCE(send_at, created_at) < $4 OR (COALESCE(send_at, created_at) = $4 AND id < $5)) \
+     ORDER BY COALESCE(send_at, created_at) DESC, id DESC LIMIT $3"
 );
 /// `$2` title, `$3` body: a new revision.
 pub(crate) const EDIT_ANNOUNCEMENT: &str = concat!(
@@ -417,6 +472,9 @@ pub(crate) const SYNC_JOBS: &str = "SELECT id, channel_id, direction, cron, max_
      last_seen, created_at FROM sync_jobs ORDER BY created_at";
 pub(crate) const SYNC_JOB_OF: &str = "SELECT id, channel_id, direction, cron, max_remove_fraction, max_remove_count, \
      last_seen, created_at FROM sync_jobs WHERE channel_id = $1";
+pub(crate) const CHANGE_SYNC_DIRECTION: &str = "UPDATE sync_jobs SET direction = $2 \
+     WHERE channel_id = $1 \
+     RETURNING id, channel_id, direction, cron, max_remove_fraction, max_remove_count, last_seen, created_at";
 pub(crate) const SET_LAST_SEEN: &str = "UPDATE sync_jobs SET last_seen = $2 WHERE id = $1";
 pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
      (id, job_id, state, plan, counts, error, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -428,7 +486,7 @@ pub(crate) const SYNC_RUN: &str = "SELECT id, job_id, state, plan, counts, error
      FROM sync_runs WHERE id = $1";
 pub(crate) const LAST_TICK: &str = "SELECT MAX(tick) FROM cron_claims WHERE job_id = $1";
 pub(crate) const COMMUNITY_BY_ID: &str =
-    "SELECT id, slug, name, timezone, created_at FROM communities WHERE id = $1";
+    "SELECT id, slug, name, timezone, created_at, archive FROM communities WHERE id = $1";
 pub(crate) const CLAIM_TICK: &str =
     "INSERT INTO cron_claims (job_id, tick, claimed_by) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 /// The members of `$1` with their consent for channel `$2`, as a sync needs them.

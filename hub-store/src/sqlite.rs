@@ -12,8 +12,8 @@ use hub_core::{
     announcements::{AnnouncementChange, ChangeStep, change_steps},
     idempotency::{IdempotencyKey, KeyUse},
     ids::{
-        AnnouncementId, CallId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId,
-        UserId,
+        AnnouncementId, ApiTokenId, CallId, ChannelId, CommunityId, DeliveryId, MemberId,
+        SyncJobId, SyncRunId, UserId,
     },
     import::ImportPlan,
     model::{
@@ -30,7 +30,7 @@ use hub_core::{
         event::InboundEvent,
         member::{ConsentChannel, ConsentSource, Member, MemberQuery, MemberUpdate, NewMember},
         sync::{NewSyncJob, SyncJob, SyncRun},
-        user::{NewUser, Session, User},
+        user::{ApiToken, CommunityLead, NewUser, Session, User},
     },
     outbox::{ClaimedDelivery, Finish},
     page::{Page, encode_cursor},
@@ -534,6 +534,104 @@ impl Store for SqliteStore {
             .map(UserRow::into_user))
     }
 
+    async fn api_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>, StoreError> {
+        let query = match user {
+            Some(user) => {
+                sqlx::query_as::<_, crate::rows::ApiTokenRow>(sql::API_TOKENS_OF_USER).bind(user.0)
+            }
+            None => sqlx::query_as::<_, crate::rows::ApiTokenRow>(sql::ALL_API_TOKENS),
+        };
+        Ok(query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+
+    async fn api_token(&self, id: ApiTokenId) -> Result<Option<ApiToken>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, crate::rows::ApiTokenRow>(sql::API_TOKEN_BY_ID)
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(internal)?
+                .map(Into::into),
+        )
+    }
+
+    async fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        let deleted = sqlx::query(sql::DELETE_API_TOKEN)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?
+            .rows_affected();
+        if deleted == 0 {
+            return Err(StoreError::NotFound("This API token".into()));
+        }
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
+        Ok(sqlx::query_as::<_, UserRow>(sql::ALL_USERS)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(UserRow::into_user)
+            .collect())
+    }
+
+    async fn set_owner(
+        &self,
+        user: UserId,
+        is_owner: bool,
+        audit: NewAuditEvent,
+    ) -> Result<User, StoreError> {
+        // `BEGIN IMMEDIATE` holds other writers off, so the owners counted
+        // here are still the owners when the change is written.
+        let mut tx = self.write().await?;
+        let owners: Vec<Uuid> =
+            sqlx::query_scalar(AssertSqlSafe(sql::OWNERS.replace("{lock}", "")))
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(internal)?;
+        if !is_owner && owners == [user.0] {
+            return Err(StoreError::Conflict(crate::error::LAST_OWNER.into()));
+        }
+        let changed = sqlx::query_as::<_, UserRow>(sql::SET_OWNER)
+            .bind(user.0)
+            .bind(is_owner)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound("This user".into()))?
+            .into_user();
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(changed)
+    }
+
+    async fn community_leads(&self) -> Result<Vec<CommunityLead>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, crate::rows::CommunityLeadRow>(sql::COMMUNITY_LEADS)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+        )
+    }
+
     async fn create_community(
         &self,
         community: NewCommunity,
@@ -607,6 +705,33 @@ impl Store for SqliteStore {
         }
         .map_err(internal)?;
         rows.into_iter().map(CommunityRow::into_community).collect()
+    }
+
+    async fn set_archive_visibility(
+        &self,
+        community: CommunityId,
+        archive: hub_core::model::community::ArchiveVisibility,
+        audit: NewAuditEvent,
+    ) -> Result<Community, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query_as::<_, CommunityRow>(sql::SET_ARCHIVE_VISIBILITY)
+            .bind(community.0)
+            .bind(archive.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound("this community".into()))?
+            .into_community()?;
+        append_audit_in(
+            &mut tx,
+            NewAuditEvent {
+                community_id: Some(community),
+                ..audit
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(changed)
     }
 
     async fn member(
@@ -2052,6 +2177,34 @@ impl Store for SqliteStore {
             .collect())
     }
 
+    async fn archived_announcements(
+        &self,
+        community: CommunityId,
+        now: DateTime<Utc>,
+        after: Option<&hub_core::archive::ArchivePosition>,
+        limit: u32,
+    ) -> Result<Vec<Announcement>, StoreError> {
+        let sql = if after.is_some() {
+            sql::ARCHIVE_AFTER
+        } else {
+            sql::ARCHIVE_FIRST
+        };
+        let mut query = sqlx::query_as::<_, AnnouncementRow>(sql)
+            .bind(community.0)
+            .bind(now)
+            .bind(i64::from(limit));
+        if let Some(position) = after {
+            query = query.bind(position.published_at).bind(position.id.0);
+        }
+        Ok(query
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(AnnouncementRow::into_announcement)
+            .collect())
+    }
+
     async fn outbox_summary(&self) -> Result<OutboxSummary, StoreError> {
         let rows: Vec<(String, i64, i64)> = sqlx::query_as(sql::OUTBOX_SUMMARY)
             .fetch_all(&self.pool)
@@ -2112,6 +2265,26 @@ impl Store for SqliteStore {
         append_audit_in(&mut tx, audit).await?;
         tx.commit().await.map_err(internal)?;
         Ok(created)
+    }
+
+    async fn change_sync_direction(
+        &self,
+        channel: ChannelId,
+        direction: hub_core::model::sync::SyncDirection,
+        audit: NewAuditEvent,
+    ) -> Result<SyncJob, StoreError> {
+        let mut tx = self.write().await?;
+        let changed = sqlx::query_as::<_, SyncJobRow>(sql::CHANGE_SYNC_DIRECTION)
+            .bind(channel.0)
+            .bind(direction.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| StoreError::NotFound("This channel's sync schedule".into()))?
+            .into_job()?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)?;
+        Ok(changed)
     }
 
     async fn sync_jobs(&self) -> Result<Vec<SyncJob>, StoreError> {

@@ -87,6 +87,12 @@ contract!(
     each_person_is_kept_once_per_time_a_call_is_held,
     a_time_held_keeps_its_start_and_end_and_a_call_its_recording,
     work_is_counted_by_channel_kind_and_state,
+    a_sync_schedule_changes_direction_and_keeps_its_times,
+    api_tokens_are_listed_per_user_and_a_revoked_one_is_refused_at_once,
+    the_last_owner_stays_an_owner_even_when_two_step_down_at_once,
+    community_leads_are_the_active_lead_members_of_each_community,
+    archive_a_communitys_archive_setting_is_kept_and_its_change_audited,
+    archive_pages_hold_what_went_out_newest_first_and_nothing_else,
 );
 
 fn audit(action: &str) -> NewAuditEvent {
@@ -2881,4 +2887,529 @@ async fn work_is_counted_by_channel_kind_and_state(store: Arc<dyn Store>, _url: 
     assert_eq!(counts.sync_runs.len(), 2, "{:?}", counts.sync_runs);
     assert_eq!(counts.sync_runs[&key("slack", "applied")], 2);
     assert_eq!(counts.sync_runs[&key("slack", "failed")], 1);
+}
+
+async fn api_tokens_are_listed_per_user_and_a_revoked_one_is_refused_at_once(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let ada = store
+        .create_user(new_user("ada@example.org", true), audit("u"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(new_user("Bob@Example.org", false), audit("u"))
+        .await
+        .unwrap();
+    for (user, name, hash) in [
+        (&ada, "ci", "hash-ada-ci"),
+        (&bob, "laptop", "hash-bob-laptop"),
+        (&ada, "backup", "hash-ada-backup"),
+    ] {
+        store
+            .create_api_token(user.id, name, hash, audit("token.create"))
+            .await
+            .unwrap();
+    }
+
+    let ada_tokens = store.api_tokens(Some(ada.id)).await.unwrap();
+    let names = |tokens: &[hub_core::model::user::ApiToken]| {
+        tokens.iter().map(|t| t.name.clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(names(&ada_tokens), ["backup", "ci"], "newest first");
+    assert!(ada_tokens.iter().all(|t| t.user_id == ada.id));
+    let all = store.api_tokens(None).await.unwrap();
+    assert_eq!(names(&all), ["backup", "laptop", "ci"]);
+    let laptop = &all[1];
+    assert_eq!(laptop.user_id, bob.id);
+    assert_eq!(laptop.user_email.display(), "Bob@Example.org");
+    assert_eq!(
+        store.api_token(laptop.id).await.unwrap().map(|t| t.name),
+        Some("laptop".to_owned())
+    );
+
+    store
+        .revoke_api_token(laptop.id, audit("token.revoke"))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .user_by_api_token("hash-bob-laptop")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.api_token(laptop.id).await.unwrap().is_none());
+    assert!(store.api_tokens(Some(bob.id)).await.unwrap().is_empty());
+    assert!(matches!(
+        store
+            .revoke_api_token(laptop.id, audit("token.revoke"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(
+        store
+            .user_by_api_token("hash-ada-ci")
+            .await
+            .unwrap()
+            .map(|u| u.id),
+        Some(ada.id),
+        "other tokens still work"
+    );
+    let revocations = store
+        .audit_page(&AuditQuery {
+            action_prefix: Some("token.revoke".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        revocations.items.len(),
+        1,
+        "only the revocation that happened"
+    );
+}
+
+async fn the_last_owner_stays_an_owner_even_when_two_step_down_at_once(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let ada = store
+        .create_user(new_user("ada@example.org", true), audit("u"))
+        .await
+        .unwrap();
+    let bob = store
+        .create_user(new_user("bob@example.org", false), audit("u"))
+        .await
+        .unwrap();
+    let owner_changes = || async {
+        store
+            .audit_page(&AuditQuery {
+                action_prefix: Some("user.owner".into()),
+                limit: 50,
+                ..AuditQuery::default()
+            })
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+
+    assert!(matches!(
+        store.set_owner(ada.id, false, audit("user.owner")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store
+            .set_owner(hub_core::ids::UserId::new(), true, audit("user.owner"))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert_eq!(owner_changes().await, 0, "a refused change writes nothing");
+
+    assert!(
+        store
+            .set_owner(bob.id, true, audit("user.owner"))
+            .await
+            .unwrap()
+            .is_owner
+    );
+    assert!(
+        !store
+            .set_owner(ada.id, false, audit("user.owner"))
+            .await
+            .unwrap()
+            .is_owner
+    );
+    let users = store.users().await.unwrap();
+    assert_eq!(
+        users
+            .iter()
+            .map(|u| (u.email.normalized().to_owned(), u.is_owner))
+            .collect::<Vec<_>>(),
+        [
+            ("ada@example.org".to_owned(), false),
+            ("bob@example.org".to_owned(), true)
+        ]
+    );
+    // A non-owner losing what it does not have is no change to the owners.
+    store
+        .set_owner(ada.id, false, audit("user.owner"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.set_owner(bob.id, false, audit("user.owner")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(owner_changes().await, 3);
+
+    // Two owners stepping down at once: one of them must stay.
+    store
+        .set_owner(ada.id, true, audit("user.owner"))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        store.set_owner(ada.id, false, audit("user.owner")),
+        store.set_owner(bob.id, false, audit("user.owner")),
+    );
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one steps down: {:?} / {:?}",
+        a.map(|u| u.is_owner),
+        b.map(|u| u.is_owner)
+    );
+    assert!(matches!(a.err().or(b.err()), Some(StoreError::Conflict(_))));
+    let owners = store
+        .users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.is_owner)
+        .count();
+    assert_eq!(owners, 1);
+}
+
+async fn community_leads_are_the_active_lead_members_of_each_community(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    let a = community(store.as_ref(), "alpha").await;
+    let b = community(store.as_ref(), "beta").await;
+    let ada = store
+        .create_member(
+            a.id,
+            new_member("Ada@Example.org", CommunityRole::Lead),
+            audit("m"),
+        )
+        .await
+        .unwrap();
+    store
+        .create_member(
+            a.id,
+            new_member("plain@example.org", CommunityRole::Member),
+            audit("m"),
+        )
+        .await
+        .unwrap();
+    let gone = store
+        .create_member(
+            b.id,
+            new_member("gone@example.org", CommunityRole::Lead),
+            audit("m"),
+        )
+        .await
+        .unwrap();
+    store
+        .update_member(
+            b.id,
+            gone.id,
+            MemberUpdate {
+                state: Some(MemberState::Left),
+                ..MemberUpdate::default()
+            },
+            audit("m"),
+        )
+        .await
+        .unwrap();
+    store
+        .create_member(
+            b.id,
+            new_member("ada@example.org", CommunityRole::Lead),
+            audit("m"),
+        )
+        .await
+        .unwrap();
+
+    let leads = store.community_leads().await.unwrap();
+    let seen = leads
+        .iter()
+        .map(|l| {
+            (
+                l.community_slug.as_str(),
+                l.email.normalized(),
+                l.community_id,
+            )
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        seen,
+        [
+            ("alpha", "ada@example.org", a.id),
+            ("beta", "ada@example.org", b.id)
+        ]
+    );
+    assert_eq!(leads[0].member_id, ada.id);
+    assert_eq!(leads[0].email.display(), "Ada@Example.org");
+    assert_eq!(leads[0].name, "Name of Ada@Example.org");
+    assert_eq!(leads[0].community_name, "A community");
+}
+
+async fn archive_a_communitys_archive_setting_is_kept_and_its_change_audited(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::{
+        membership::{LinkPurpose, NewMemberLink},
+        model::community::ArchiveVisibility,
+    };
+    let c = community(store.as_ref(), "news").await;
+    let other = community(store.as_ref(), "other").await;
+    assert_eq!(c.archive, ArchiveVisibility::Members, "the default");
+
+    let changed = store
+        .set_archive_visibility(c.id, ArchiveVisibility::Public, audit("community.archive"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (changed.id, changed.archive),
+        (c.id, ArchiveVisibility::Public)
+    );
+    let by_slug = store.community_by_slug("news").await.unwrap().unwrap();
+    assert_eq!(by_slug.archive, ArchiveVisibility::Public);
+    let by_id = store.community(c.id).await.unwrap().unwrap();
+    assert_eq!(by_id.archive, ArchiveVisibility::Public);
+    let owner = store
+        .create_user(new_user("owner@example.org", true), audit("u"))
+        .await
+        .unwrap();
+    let listed: Vec<_> = store
+        .communities_for(&owner)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.slug.to_string(), c.archive))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("news".to_owned(), ArchiveVisibility::Public),
+            ("other".to_owned(), ArchiveVisibility::Members)
+        ],
+        "only the community asked for changed"
+    );
+    store
+        .set_archive_visibility(other.id, ArchiveVisibility::Off, audit("community.archive"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.community(other.id).await.unwrap().unwrap().archive,
+        ArchiveVisibility::Off
+    );
+
+    // Each change is audited, under its community.
+    let entries = store
+        .audit_page(&AuditQuery {
+            community: Some(c.id),
+            action_prefix: Some("community.archive".into()),
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(entries.len(), 1);
+    assert!(matches!(
+        store
+            .set_archive_visibility(
+                hub_core::ids::CommunityId::new(),
+                ArchiveVisibility::Off,
+                audit("community.archive"),
+            )
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // A sign-in link to the archive is a member link like the others.
+    let now = Utc::now();
+    store
+        .create_member_link(NewMemberLink {
+            token_hash: "archive-hash".into(),
+            purpose: LinkPurpose::Archive,
+            community_id: c.id,
+            email: email("ada@example.org"),
+            name: "Ada".into(),
+            created_at: now,
+            expires_at: now + Duration::minutes(60),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .recent_member_links(
+                c.id,
+                &email("ada@example.org"),
+                LinkPurpose::Archive,
+                now - Duration::minutes(10)
+            )
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        store
+            .spend_member_link("archive-hash", LinkPurpose::Preferences, now)
+            .await
+            .unwrap()
+            .is_none(),
+        "a link is good for its own purpose only"
+    );
+    let spent = store
+        .spend_member_link("archive-hash", LinkPurpose::Archive, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (spent.purpose, spent.community_id),
+        (LinkPurpose::Archive, c.id)
+    );
+}
+
+async fn archive_pages_hold_what_went_out_newest_first_and_nothing_else(
+    store: Arc<dyn Store>,
+    _url: &str,
+) {
+    use hub_core::{
+        announcements::AnnouncementChange,
+        archive::{ArchivePosition, published_at},
+    };
+    let c = community(store.as_ref(), "news").await;
+    let other = community(store.as_ref(), "other").await;
+    let ours = webhook_channel(store.as_ref(), c.id, 0).await;
+    let theirs = webhook_channel(store.as_ref(), other.id, 0).await;
+    let start = Utc::now();
+    let publish = |community, channel, title: String, send_at| {
+        let store = store.clone();
+        async move {
+            let mut new = announcement(&title, vec![channel]);
+            new.send_at = send_at;
+            new.due_at = send_at.unwrap_or(new.due_at);
+            store.publish(community, new, audit("p")).await.unwrap().0
+        }
+    };
+    let mut written = Vec::new();
+    // Scheduled ones that went out earlier, three of them at the same
+    // moment (ordered by id among themselves), and one still to go.
+    for minutes_ago in [60, 5, 5, 5, 30] {
+        let send_at = start - Duration::minutes(minutes_ago);
+        written.push(
+            publish(
+                c.id,
+                ours.id,
+                format!("sent {minutes_ago} ago"),
+                Some(send_at),
+            )
+            .await,
+        );
+    }
+    let later = start + Duration::days(1);
+    written.push(publish(c.id, ours.id, "tomorrow".into(), Some(later)).await);
+    for n in 0..22 {
+        written.push(publish(c.id, ours.id, format!("at once {n}"), None).await);
+    }
+    let retracted = publish(c.id, ours.id, "taken back".into(), None).await;
+    store
+        .change_announcement(
+            retracted.id,
+            &AnnouncementChange::Retract,
+            Utc::now(),
+            audit("r"),
+        )
+        .await
+        .unwrap();
+    written.push(store.announcement(retracted.id).await.unwrap().unwrap());
+    publish(other.id, theirs.id, "another community".into(), None).await;
+
+    let now = Utc::now();
+    // What the rule says is in the archive, newest first.
+    let mut expected: Vec<_> = written
+        .iter()
+        .filter(|a| hub_core::archive::in_archive(a, now))
+        .map(|a| (published_at(a), a.id))
+        .collect();
+    expected.sort_by(|a, b| b.cmp(a));
+    assert_eq!(
+        expected.len(),
+        27,
+        "tomorrow's and the retracted one are out"
+    );
+
+    // Pages of four: the three at one moment straddle a page's end.
+    let mut seen = Vec::new();
+    let mut after: Option<ArchivePosition> = None;
+    loop {
+        let page = store
+            .archived_announcements(c.id, now, after.as_ref(), 4)
+            .await
+            .unwrap();
+        assert!(page.len() <= 4);
+        seen.extend(page.iter().map(|a| (published_at(a), a.id)));
+        match page.last() {
+            Some(last) if page.len() == 4 => after = Some(ArchivePosition::of(last)),
+            _ => break,
+        }
+    }
+    let ids = |list: &[(chrono::DateTime<Utc>, hub_core::ids::AnnouncementId)]| {
+        list.iter().map(|(_, id)| *id).collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&seen), ids(&expected), "every one once, in order");
+
+    // Tomorrow's shows once it is due; nothing shows before it was written.
+    let tomorrow = store
+        .archived_announcements(c.id, later, None, 1)
+        .await
+        .unwrap();
+    assert_eq!(tomorrow[0].title, "tomorrow");
+    assert!(
+        store
+            .archived_announcements(c.id, start - Duration::hours(2), None, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .archived_announcements(hub_core::ids::CommunityId::new(), now, None, 50)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn a_sync_schedule_changes_direction_and_keeps_its_times(store: Arc<dyn Store>, _url: &str) {
+    use hub_core::model::sync::{NewSyncJob, SyncDirection};
+    let c = community(store.as_ref(), "direction").await;
+    let hook = webhook_channel(store.as_ref(), c.id, 0).await;
+    let missing = store
+        .change_sync_direction(hook.id, SyncDirection::Mirror, audit("sync.direction"))
+        .await;
+    assert!(
+        matches!(missing, Err(StoreError::NotFound(_))),
+        "{missing:?}"
+    );
+    let job = store
+        .create_sync_job(
+            hook.id,
+            NewSyncJob {
+                direction: SyncDirection::Import,
+                cron: "0 15 * * * *".into(),
+                max_remove_fraction: 0.2,
+                max_remove_count: 7,
+            },
+            audit("sync"),
+        )
+        .await
+        .unwrap();
+    let changed = store
+        .change_sync_direction(hook.id, SyncDirection::Mirror, audit("sync.direction"))
+        .await
+        .unwrap();
+    assert_eq!(changed.direction, SyncDirection::Mirror);
+    assert_eq!(
+        (changed.id, changed.cron.as_str(), changed.max_remove_count),
+        (job.id, "0 15 * * * *", 7)
+    );
+    assert!((changed.max_remove_fraction - 0.2).abs() < f64::EPSILON);
+    let read = store.sync_job_of(hook.id).await.unwrap().unwrap();
+    assert_eq!(read.direction, SyncDirection::Mirror);
 }

@@ -6,11 +6,14 @@
 //! Server-to-Server OAuth, meetings with recurrences computed across DST,
 //! registrants, Team Chat messages, signed webhooks, rate limits and scripted
 //! faults. `mailman` reaches the real GNU Mailman 3 that scripts/test starts.
+//! `demo_mail` is a small in-process SMTP receiver that keeps messages in
+//! memory, for `cophub demo`.
 //! It depends on no adapter crate and shares no constant with one: a fake
 //! follows the published contract, so a test can catch an adapter getting
 //! the contract wrong.
 
 pub mod database;
+pub mod demo_mail;
 pub mod fake_adapter;
 pub mod fixtures;
 pub mod ical_check;

@@ -8,6 +8,7 @@
 mod access;
 mod api;
 mod csrf;
+pub mod demo;
 mod error;
 mod hooks;
 mod login_limit;
@@ -34,6 +35,7 @@ use tower_http::{
 };
 
 pub use access::{Access, RouteInfo, route_table};
+pub use demo::demo_router;
 pub use login_limit::LoginLimits;
 
 /// What the web layer needs to know from the configuration.

@@ -19,10 +19,23 @@ use hub_core::{
 /// What every page's header shows.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Nav {
-    /// The logged-in user's email, if any.
-    pub(crate) user_email: Option<String>,
+    /// The logged-in user, if any (it renders as its email).
+    pub(crate) user_email: Option<NavUser>,
     /// The CSRF token for the logout form.
     pub(crate) csrf: String,
+}
+
+/// The logged-in user as the header needs it: owners also get the Users link.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NavUser {
+    pub(crate) email: String,
+    pub(crate) is_owner: bool,
+}
+
+impl std::fmt::Display for NavUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.email)
+    }
 }
 
 #[derive(Template)]
@@ -127,6 +140,8 @@ pub(crate) struct MemberFormPage {
     pub(crate) bounces: Option<hub_core::bounces::BounceRecord>,
     /// The calls they joined, newest first, as Zoom told it.
     pub(crate) attended: Vec<CallJoined>,
+    /// The newest audit entries about them.
+    pub(crate) history: Vec<hub_core::model::audit::AuditEvent>,
     pub(crate) values: MemberFormValues,
     pub(crate) error: Option<String>,
 }
@@ -375,6 +390,8 @@ pub(crate) struct ConversationsPage {
     pub(crate) community: Community,
     pub(crate) channel: Channel,
     pub(crate) groups: Vec<GroupRow>,
+    /// Whether the channel's sync is a mirror (it invites and takes out).
+    pub(crate) keeps_in_step: bool,
 }
 
 /// Where a call stands in one channel.
@@ -619,4 +636,108 @@ pub(crate) struct ConferenceManagePage {
     pub(crate) unfitted: Vec<UnfittedRow>,
     pub(crate) notice: Option<String>,
     pub(crate) error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "tokens/list.html")]
+pub(crate) struct TokensPage {
+    pub(crate) nav: Nav,
+    pub(crate) is_owner: bool,
+    /// The signed-in user's own tokens.
+    pub(crate) own: Vec<hub_core::model::user::ApiToken>,
+    /// Everyone else's (an owner's page only).
+    pub(crate) others: Vec<hub_core::model::user::ApiToken>,
+    /// The new token's name, kept when the form comes back with an error.
+    pub(crate) name: String,
+    pub(crate) max_name_chars: usize,
+    pub(crate) error: Option<String>,
+}
+
+/// The answer to making a token: the only time its secret is shown.
+#[derive(Template)]
+#[template(path = "tokens/created.html")]
+pub(crate) struct TokenCreatedPage {
+    pub(crate) nav: Nav,
+    pub(crate) name: String,
+    pub(crate) token: String,
+}
+
+/// A community with its active leads.
+pub(crate) struct CommunityLeads {
+    pub(crate) community: Community,
+    /// Each lead, and whether a user has its email (a lead without one
+    /// cannot sign in yet).
+    pub(crate) leads: Vec<(hub_core::model::user::CommunityLead, bool)>,
+}
+
+#[derive(Template)]
+#[template(path = "users/list.html")]
+pub(crate) struct UsersPage {
+    pub(crate) nav: Nav,
+    /// The signed-in owner, whose own row says "you".
+    pub(crate) me: hub_core::ids::UserId,
+    pub(crate) users: Vec<hub_core::users::UserOverview>,
+    pub(crate) communities: Vec<CommunityLeads>,
+    pub(crate) error: Option<String>,
+}
+
+/// One announcement in the archive's list.
+pub(crate) struct ArchiveRow {
+    pub(crate) id: String,
+    pub(crate) title: String,
+    /// When it went out, as a date in the community's zone.
+    pub(crate) date: String,
+    /// The same instant for `<time datetime>`.
+    pub(crate) datetime: String,
+}
+
+/// A page of the archive of past announcements.
+#[derive(Template)]
+#[template(path = "public/archive.html")]
+pub(crate) struct ArchivePage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) entries: Vec<ArchiveRow>,
+    /// The cursor of the next (older) page.
+    pub(crate) next: Option<String>,
+    /// A member reads by a mailed link, and may sign out.
+    pub(crate) signed_in: bool,
+}
+
+/// One announcement of the archive.
+#[derive(Template)]
+#[template(path = "public/archive_entry.html")]
+pub(crate) struct ArchiveEntryPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) title: String,
+    pub(crate) date: String,
+    pub(crate) datetime: String,
+    /// Edited after it went out.
+    pub(crate) edited: bool,
+    /// The body, rendered and sanitized by `hub_core::markdown`.
+    pub(crate) html: String,
+}
+
+/// A members-only archive asks for an address to mail a link to.
+#[derive(Template)]
+#[template(path = "public/archive_ask.html")]
+pub(crate) struct ArchiveAskPage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
+    pub(crate) email: String,
+    pub(crate) error: Option<String>,
+    /// The address asked for: the answer, the same for members and others.
+    pub(crate) sent_to: Option<String>,
+    pub(crate) link_minutes: i64,
+    pub(crate) session_hours: i64,
+    pub(crate) resend_minutes: i64,
+}
+
+/// An announcement of the archive its leads retracted.
+#[derive(Template)]
+#[template(path = "public/archive_gone.html")]
+pub(crate) struct ArchiveGonePage {
+    pub(crate) nav: Nav,
+    pub(crate) community: Community,
 }

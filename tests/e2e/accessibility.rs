@@ -16,7 +16,6 @@
 use std::{collections::BTreeSet, fmt::Write as _, path::PathBuf, time::Duration};
 
 use fantoccini::{
-    Locator,
     actions::{InputSource as _, KeyAction, KeyActions},
     key::Key,
 };
@@ -31,7 +30,7 @@ use crate::{
     browser::{Browser, browser},
     calls::{CallsApp, calls_app_with},
     conferences::{Visitor, mailed_link, register_and_confirm},
-    helpers::{OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app},
+    helpers::{TestApp, spawn_app},
 };
 
 /// Set to `1` (by `scripts/test`) to make a missing axe-core fail the test
@@ -69,21 +68,6 @@ async fn axe_source() -> Option<String> {
 }
 
 impl Browser {
-    async fn log_in(&self, base: &str) {
-        self.client.goto(&format!("{base}/login")).await.unwrap();
-        for (name, value) in [("email", OWNER_EMAIL), ("password", OWNER_PASSWORD)] {
-            self.client
-                .find(Locator::Css(&format!("input[name={name}]")))
-                .await
-                .unwrap()
-                .send_keys(value)
-                .await
-                .unwrap();
-        }
-        self.click("form[action='/login'] button[type=submit]")
-            .await;
-    }
-
     /// The serious and critical violations axe-core finds on the page now
     /// open, written out for a person; the lesser ones go to stderr.
     async fn audit(&self, axe: &str, page: &str) -> String {
@@ -582,7 +566,7 @@ async fn axe_core_finds_no_serious_or_critical_violation_on_the_main_pages() {
     browser.click("main form button[type=submit]").await;
     failing.push_str(&browser.audit(&axe, "conference (as a registrant)").await);
 
-    browser.log_in(&app.base).await;
+    browser.log_in(app).await;
     let dashboard = [
         ("communities", "/".to_owned()),
         ("overview", "/communities/rse".to_owned()),
@@ -707,7 +691,7 @@ async fn every_visible_control_of_the_forms_is_reached_by_tab_in_order() {
         "/c/rse/conferences/summit",
     )
     .await;
-    browser.log_in(&app.base).await;
+    browser.log_in(app).await;
     for (name, path) in [
         ("members filter", "/communities/rse/members"),
         ("compose an announcement", "/communities/rse/announcements"),

@@ -381,3 +381,51 @@ async fn an_owner_reads_the_whole_log_and_verifies_the_chain() {
         "{verified}"
     );
 }
+
+/// A member's page lists what was changed about them, newest first, and
+/// nothing about anyone else.
+#[tokio::test]
+async fn a_members_page_shows_their_own_history() {
+    let app = spawn_app().await;
+    app.setup_owner().await;
+    app.create_community("rse", "").await;
+    let token = app.api_token(OWNER_EMAIL).await;
+    let mut ids = Vec::new();
+    for (email, name) in [("ada@example.org", "Ada"), ("bob@example.org", "Bob")] {
+        let created: Value = app
+            .client
+            .post(app.url("/api/v1/communities/rse/members"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({"email": email, "name": name}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ids.push(created["id"].as_str().unwrap().to_owned());
+    }
+    let renamed = app
+        .client
+        .patch(app.url(&format!("/api/v1/communities/rse/members/{}", ids[0])))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"name": "Ada Lovelace"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200, "{}", renamed.text().await.unwrap());
+
+    let page = app
+        .get(&format!("/communities/rse/members/{}", ids[0]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let history = between(&page, "<table class=\"history\">", "</table>")
+        .unwrap_or_else(|| panic!("the page has a history: {page}"));
+    let update = history.find("member.update").expect("the rename");
+    let create = history.find("member.create").expect("the creation");
+    assert!(update < create, "newest first: {history}");
+    assert!(history.contains("Ada Lovelace"), "{history}");
+    assert!(!history.contains("bob@example.org"), "{history}");
+}

@@ -11,7 +11,7 @@ use std::{
 
 use fantoccini::{Client, ClientBuilder, Locator};
 
-use crate::helpers::{OWNER_EMAIL, OWNER_PASSWORD, spawn_app};
+use crate::helpers::{OWNER_EMAIL, OWNER_PASSWORD, TestApp, spawn_app};
 
 /// Chromium under chromedriver, with a profile of its own.
 pub(crate) struct Browser {
@@ -103,7 +103,7 @@ pub(crate) async fn browser() -> Option<Browser> {
 }
 
 impl Browser {
-    async fn fill(&self, selector: &str, text: &str) {
+    pub(crate) async fn fill(&self, selector: &str, text: &str) {
         let field = self.client.find(Locator::Css(selector)).await.unwrap();
         field.clear().await.unwrap();
         field.send_keys(text).await.unwrap();
@@ -137,7 +137,7 @@ impl Browser {
         panic!("clicking {selector} loaded no new page");
     }
 
-    async fn text(&self) -> String {
+    pub(crate) async fn text(&self) -> String {
         self.client
             .find(Locator::Css("body"))
             .await
@@ -147,7 +147,29 @@ impl Browser {
             .unwrap()
     }
 
-    async fn path(&self) -> String {
+    /// Logs the owner in on `app`'s login page.
+    pub(crate) async fn log_in(&self, app: &TestApp) {
+        self.client.goto(&app.url("/login")).await.unwrap();
+        self.fill("input[name=email]", OWNER_EMAIL).await;
+        self.fill("input[name=password]", OWNER_PASSWORD).await;
+        self.click("button[type=submit]").await;
+    }
+
+    /// Creates the owner through `app`'s first-run setup link, which also
+    /// logs them in.
+    pub(crate) async fn set_up_owner(&self, app: &TestApp) {
+        self.client
+            .goto(app.setup_link.as_deref().unwrap())
+            .await
+            .unwrap();
+        self.fill("input[name=email]", OWNER_EMAIL).await;
+        self.fill("input[name=password]", OWNER_PASSWORD).await;
+        self.fill("input[name=password_again]", OWNER_PASSWORD)
+            .await;
+        self.click("button[type=submit]").await;
+    }
+
+    pub(crate) async fn path(&self) -> String {
         self.client.current_url().await.unwrap().path().to_owned()
     }
 }
@@ -160,17 +182,7 @@ async fn a_lead_sets_up_cophub_imports_members_and_edits_one_in_a_real_browser()
     let app = spawn_app().await;
 
     // The setup link creates the owner and logs them in.
-    browser
-        .client
-        .goto(app.setup_link.as_deref().unwrap())
-        .await
-        .unwrap();
-    browser.fill("input[name=email]", OWNER_EMAIL).await;
-    browser.fill("input[name=password]", OWNER_PASSWORD).await;
-    browser
-        .fill("input[name=password_again]", OWNER_PASSWORD)
-        .await;
-    browser.click("button[type=submit]").await;
+    browser.set_up_owner(&app).await;
     assert_eq!(browser.path().await, "/");
     assert!(browser.text().await.contains(OWNER_EMAIL));
 
@@ -286,10 +298,7 @@ async fn a_lead_runs_a_sync_reads_the_held_plan_and_approves_it_in_a_real_browse
         return;
     };
     let s = crate::sync::synced_app().await;
-    browser.client.goto(&s.app.url("/login")).await.unwrap();
-    browser.fill("input[name=email]", OWNER_EMAIL).await;
-    browser.fill("input[name=password]", OWNER_PASSWORD).await;
-    browser.click("button[type=submit]").await;
+    browser.log_in(&s.app).await;
     browser
         .client
         .goto(&s.app.url("/communities/rse/members"))
@@ -331,10 +340,7 @@ async fn a_lead_publishes_retries_a_refused_delivery_edits_and_retracts_in_a_rea
         return;
     };
     let s = crate::sync::synced_app().await;
-    browser.client.goto(&s.app.url("/login")).await.unwrap();
-    browser.fill("input[name=email]", OWNER_EMAIL).await;
-    browser.fill("input[name=password]", OWNER_PASSWORD).await;
-    browser.click("button[type=submit]").await;
+    browser.log_in(&s.app).await;
     browser
         .client
         .goto(&s.app.url("/communities/rse/members"))
@@ -468,10 +474,7 @@ async fn a_person_joins_in_a_real_browser_and_a_lead_resumes_a_bouncing_address(
         .find(|m| m.email.normalized() == "grace@example.net")
         .unwrap();
     crate::email::bounce_five_days(store.as_ref(), grace.id).await;
-    browser.client.goto(&app.url("/login")).await.unwrap();
-    browser.fill("input[name=email]", OWNER_EMAIL).await;
-    browser.fill("input[name=password]", OWNER_PASSWORD).await;
-    browser.click("button[type=submit]").await;
+    browser.log_in(app).await;
     browser
         .client
         .goto(&app.url(&format!("/communities/rse/members/{}", grace.id)))
@@ -497,10 +500,7 @@ async fn a_lead_connects_slack_in_a_real_browser_and_its_people_appear_in_the_ro
     let app = crate::slack::slack_app(&slack).await;
     app.setup_owner().await;
     app.create_community("rse", "").await;
-    browser.client.goto(&app.url("/login")).await.unwrap();
-    browser.fill("input[name=email]", OWNER_EMAIL).await;
-    browser.fill("input[name=password]", OWNER_PASSWORD).await;
-    browser.click("button[type=submit]").await;
+    browser.log_in(&app).await;
     browser
         .client
         .goto(&app.url("/communities/rse/members"))
@@ -550,10 +550,7 @@ async fn a_lead_connects_zoom_and_schedules_a_weekly_call_in_a_real_browser() {
         return;
     };
     let app = &s.app;
-    browser.client.goto(&app.url("/login")).await.unwrap();
-    browser.fill("input[name=email]", OWNER_EMAIL).await;
-    browser.fill("input[name=password]", OWNER_PASSWORD).await;
-    browser.click("button[type=submit]").await;
+    browser.log_in(app).await;
     browser
         .client
         .goto(&app.url("/communities/rse/channels"))
@@ -677,10 +674,7 @@ async fn a_lead_runs_a_peer_conference_and_a_registrant_proposes_and_votes_in_a_
     };
     let app = &c.app;
     let lead = |path: &str| app.url(&format!("/communities/rse/conferences{path}"));
-    browser.client.goto(&app.url("/login")).await.unwrap();
-    browser.fill("input[name=email]", OWNER_EMAIL).await;
-    browser.fill("input[name=password]", OWNER_PASSWORD).await;
-    browser.click("button[type=submit]").await;
+    browser.log_in(app).await;
 
     // The lead creates the conference from the Conferences tab.
     browser

@@ -7,6 +7,7 @@
 mod access_matrix;
 mod accessibility;
 mod api_fuzz;
+mod archive;
 mod audit;
 mod browser;
 mod calls;
@@ -15,9 +16,11 @@ mod cli;
 mod conference_places;
 mod conferences;
 mod conferences_api;
+mod demo;
 mod email;
 mod helpers;
 mod idempotency;
+mod lead_day;
 mod mailman;
 mod metrics;
 mod outbox;
@@ -25,6 +28,7 @@ mod overview;
 mod security;
 mod slack;
 mod sync;
+mod users;
 mod zoom_hooks;
 
 use helpers::{OWNER_EMAIL, OWNER_PASSWORD, between, spawn_app};

@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use hub_core::{
     Email,
     bounces::{self, VerpKind},
+    markdown,
     model::{
         announcement::{Announcement, Recipient},
         member::ConsentChannel,
@@ -21,7 +22,7 @@ use hub_core::{
 use lettre::message::Mailbox;
 use serde::Deserialize;
 
-use crate::{message::ListMessage, render, smtp::SmtpSender};
+use crate::{message::ListMessage, smtp::SmtpSender};
 
 /// What every list of this deployment shares: the mail server, the public
 /// URL unsubscribe links start with, and the keys that sign them.
@@ -89,7 +90,7 @@ pub struct EmailListAdapter {
 struct RenderedFor {
     announcement: hub_core::ids::AnnouncementId,
     revision: u32,
-    body: Arc<render::Rendered>,
+    body: Arc<markdown::Rendered>,
 }
 
 impl EmailListAdapter {
@@ -150,7 +151,7 @@ impl EmailListAdapter {
         })
     }
 
-    fn rendered(&self, announcement: &Announcement) -> Arc<render::Rendered> {
+    fn rendered(&self, announcement: &Announcement) -> Arc<markdown::Rendered> {
         let mut cached = self
             .rendered
             .lock()
@@ -160,7 +161,7 @@ impl EmailListAdapter {
                 c.body.clone()
             }
             _ => {
-                let body = Arc::new(render::markdown(&announcement.body_markdown));
+                let body = Arc::new(markdown::render(&announcement.body_markdown));
                 *cached = Some(RenderedFor {
                     announcement: announcement.id,
                     revision: announcement.revision,
@@ -258,7 +259,7 @@ impl ChannelAdapter for EmailListAdapter {
     }
 
     fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
-        let body = render::markdown(&announcement.body_markdown);
+        let body = markdown::render(&announcement.body_markdown);
         // Each person's own link, as a placeholder: the rest is theirs exactly.
         let unsubscribe_url = format!("{}/u/(each subscriber's own link)", self.mail.public_url);
         let (text, html) = ListMessage {

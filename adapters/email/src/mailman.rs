@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hub_core::{
-    Email, destination,
+    Email, destination, markdown,
     model::announcement::Announcement,
     ports::adapter::{
         AdapterError, Capabilities, ChannelAdapter, PreviewPart, Receipt, RemoteMember, RemotePage,
@@ -24,7 +24,7 @@ use hub_core::{
 use lettre::message::{Mailbox, MultiPart};
 use serde::Deserialize;
 
-use crate::{render, smtp::SmtpSender};
+use crate::smtp::SmtpSender;
 
 /// A Mailman list's settings, as a lead enters them.
 #[derive(Debug, Clone, Deserialize)]
@@ -346,7 +346,7 @@ impl ChannelAdapter for MailmanAdapter {
             )
         })?;
         let message_id = format!("{idempotency_key}@{}", self.domain);
-        let body = render::markdown(&announcement.body_markdown);
+        let body = markdown::render(&announcement.body_markdown);
         let message = lettre::Message::builder()
             .from(self.from.clone().unwrap_or_else(|| sender.from().clone()))
             .to(self.list.clone())
@@ -365,7 +365,7 @@ impl ChannelAdapter for MailmanAdapter {
     }
 
     fn preview(&self, announcement: &Announcement) -> Result<Vec<PreviewPart>, AdapterError> {
-        let body = render::markdown(&announcement.body_markdown);
+        let body = markdown::render(&announcement.body_markdown);
         let from = match (&self.from, &self.sender) {
             (Some(from), _) => from.clone(),
             (None, Some(sender)) => sender.from().clone(),

@@ -11,7 +11,7 @@ use lettre::{
     },
 };
 
-use crate::render::Rendered;
+use hub_core::markdown::Rendered;
 
 /// Everything that differs per message.
 #[derive(Debug, Clone)]
@@ -219,12 +219,12 @@ fixed_header!(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::render;
+    use hub_core::markdown;
 
     fn build(subject: &str, list_name: &str, body: &str) -> String {
         let from: Mailbox = "Data Stewards <cop@lists.example.org>".parse().unwrap();
         let to: Mailbox = "cop@lists.example.org".parse().unwrap();
-        let rendered = render::markdown(body);
+        let rendered = markdown::render(body);
         let (envelope, message) = ListMessage {
             from: &from,
             to: &to,

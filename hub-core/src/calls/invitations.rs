@@ -283,6 +283,7 @@ mod tests {
             name: "RSE".into(),
             timezone: "UTC".into(),
             created_at: now,
+            archive: Default::default(),
         };
         let invitee = Invitee {
             member_id: MemberId::new(),

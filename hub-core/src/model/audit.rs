@@ -102,6 +102,9 @@ pub struct AuditQuery {
     pub actors: Vec<String>,
     /// Only actions that begin with this (`member.`).
     pub action_prefix: Option<String>,
+    /// Only entries about this subject (a member's normalized email, a
+    /// channel's name), as written.
+    pub subject: Option<String>,
     /// Only entries at or after this time.
     pub since: Option<DateTime<Utc>>,
     /// Only entries before this time.

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use super::word_enum;
 use crate::ids::CommunityId;
 
 /// A community.
@@ -19,6 +20,60 @@ pub struct Community {
     pub timezone: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// Who may read its archive of past announcements.
+    pub archive: ArchiveVisibility,
+}
+
+impl Community {
+    /// Its timezone, for showing its times; UTC should a stored name ever
+    /// stop being one (names are checked when a community is made).
+    #[must_use]
+    pub fn zone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
+/// Who may read a community's archive of past announcements
+/// (`/c/{slug}/announcements`).
+///
+/// New communities start at [`ArchiveVisibility::Members`]: keeping the
+/// history that Slack's free plan drops after 90 days is the point of the
+/// archive, so it is on, but announcements may name people or link to
+/// material meant for the community, so putting them on the open web is a
+/// choice a lead makes, not one made for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArchiveVisibility {
+    /// No archive: its pages answer 404.
+    Off,
+    /// Active members, signed in by a mailed link, and the community's leads.
+    #[default]
+    Members,
+    /// Anyone.
+    Public,
+}
+word_enum!(ArchiveVisibility {
+    Off => "off",
+    Members => "members",
+    Public => "public",
+});
+
+impl ArchiveVisibility {
+    /// Whether the archive has pages at all.
+    #[must_use]
+    pub fn is_on(self) -> bool {
+        self != Self::Off
+    }
+
+    /// How the dashboard names the setting.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Members => "members only",
+            Self::Public => "public",
+        }
+    }
 }
 
 /// What is needed to create a community.

@@ -4,7 +4,10 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::{Email, ids::UserId};
+use crate::{
+    Email,
+    ids::{ApiTokenId, CommunityId, MemberId, UserId},
+};
 
 /// A login: an email and (stored elsewhere) an argon2id password hash.
 #[derive(Debug, Clone, Serialize)]
@@ -41,4 +44,38 @@ pub struct Session {
     pub created_at: DateTime<Utc>,
     /// When it was last used (for the idle timeout).
     pub last_seen_at: DateTime<Utc>,
+}
+
+/// An API bearer token as people see it: never its secret, which is shown
+/// once when it is made and stored only as a hash.
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiToken {
+    /// Its id, which names it on the tokens page and in the audit log.
+    pub id: ApiTokenId,
+    /// Whose it is: requests with it act as this user.
+    pub user_id: UserId,
+    /// That user's email, so an owner's list of every token reads by person.
+    pub user_email: Email,
+    /// The name its maker gave it, to recognise it by.
+    pub name: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An active member with the lead role, with the community it leads: what
+/// makes a user a lead there (a user leads where a member has its email).
+#[derive(Debug, Clone, Serialize)]
+pub struct CommunityLead {
+    /// The community.
+    pub community_id: CommunityId,
+    /// Its slug, for links.
+    pub community_slug: String,
+    /// Its name.
+    pub community_name: String,
+    /// The member, for a link to the page where its role is changed.
+    pub member_id: MemberId,
+    /// The member's email.
+    pub email: Email,
+    /// The member's name, maybe empty.
+    pub name: String,
 }

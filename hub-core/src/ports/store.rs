@@ -11,8 +11,8 @@ use crate::{
     Email,
     idempotency::{IdempotencyKey, KeptResponse, KeyUse},
     ids::{
-        AnnouncementId, CallId, ChannelId, CommunityId, DeliveryId, MemberId, SyncJobId, SyncRunId,
-        UserId,
+        AnnouncementId, ApiTokenId, CallId, ChannelId, CommunityId, DeliveryId, MemberId,
+        SyncJobId, SyncRunId, UserId,
     },
     import::ImportPlan,
     model::{
@@ -26,7 +26,7 @@ use crate::{
         event::InboundEvent,
         member::{ConsentChannel, Member, MemberQuery, MemberUpdate, NewMember},
         sync::{NewSyncJob, SyncJob, SyncRun},
-        user::{NewUser, Session, User},
+        user::{ApiToken, CommunityLead, NewUser, Session, User},
     },
     outbox::{ClaimedDelivery, Finish},
     page::Page,
@@ -192,6 +192,55 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
     /// `Unavailable` or `Internal`.
     async fn user_by_api_token(&self, token_hash: &str) -> Result<Option<User>, StoreError>;
 
+    /// API tokens, newest first: one user's, or every user's for `None`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn api_tokens(&self, user: Option<UserId>) -> Result<Vec<ApiToken>, StoreError>;
+
+    /// One API token, by id.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn api_token(&self, id: ApiTokenId) -> Result<Option<ApiToken>, StoreError>;
+
+    /// Revokes an API token: it is deleted, so the next request with it is
+    /// refused (nothing caches a token's user).
+    ///
+    /// # Errors
+    /// `NotFound` when there is no such token (revoked meanwhile).
+    async fn revoke_api_token(
+        &self,
+        id: ApiTokenId,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// Every user, by email.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Makes a user an owner, or makes it no longer one. The owners are
+    /// counted inside the writing transaction under a lock, so two owners
+    /// taking it from each other at once cannot leave the instance with none.
+    ///
+    /// # Errors
+    /// `NotFound` when there is no such user; `Conflict` when it would take
+    /// it from the last owner.
+    async fn set_owner(
+        &self,
+        user: UserId,
+        is_owner: bool,
+        audit: NewAuditEvent,
+    ) -> Result<User, StoreError>;
+
+    /// Every community's active leads, by community name then email.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn community_leads(&self) -> Result<Vec<CommunityLead>, StoreError>;
+
     // --- communities ----------------------------------------------------------
 
     /// Creates a community, and its first lead when one is given.
@@ -223,6 +272,17 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
     /// # Errors
     /// `Unavailable` or `Internal`.
     async fn communities_for(&self, user: &User) -> Result<Vec<Community>, StoreError>;
+
+    /// Sets who may read a community's archive of past announcements.
+    ///
+    /// # Errors
+    /// `NotFound` for an unknown community; `Unavailable` or `Internal`.
+    async fn set_archive_visibility(
+        &self,
+        community: CommunityId,
+        archive: crate::model::community::ArchiveVisibility,
+        audit: NewAuditEvent,
+    ) -> Result<Community, StoreError>;
 
     // --- members ----------------------------------------------------------------
 
@@ -919,6 +979,21 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
         limit: u32,
     ) -> Result<Vec<Announcement>, StoreError>;
 
+    /// One page of a community's archive: the announcements that went out
+    /// (not retracted, and due by `now`), newest first by when they went
+    /// out (`send_at`, else when written), then by id; `after` is where the
+    /// page before ended.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn archived_announcements(
+        &self,
+        community: CommunityId,
+        now: DateTime<Utc>,
+        after: Option<&crate::archive::ArchivePosition>,
+        limit: u32,
+    ) -> Result<Vec<Announcement>, StoreError>;
+
     /// Counts of every delivery by state.
     ///
     /// # Errors
@@ -950,6 +1025,18 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
         &self,
         channel: ChannelId,
         job: NewSyncJob,
+        audit: NewAuditEvent,
+    ) -> Result<SyncJob, StoreError>;
+
+    /// Changes the direction of a channel's sync schedule (a lead who wants
+    /// Slack kept in step, not only read), keeping its times and guardrails.
+    ///
+    /// # Errors
+    /// `NotFound` when the channel has no schedule.
+    async fn change_sync_direction(
+        &self,
+        channel: ChannelId,
+        direction: crate::model::sync::SyncDirection,
         audit: NewAuditEvent,
     ) -> Result<SyncJob, StoreError>;
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use hub_core::{
     Email,
     access::actor,
-    model::community::{Community, NewCommunity},
+    model::community::{ArchiveVisibility, Community, NewCommunity},
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -29,6 +29,28 @@ pub(crate) struct CommunityDto {
     #[schema(example = "Europe/Berlin")]
     timezone: String,
     created_at: DateTime<Utc>,
+    archive: ArchiveDto,
+}
+
+/// Who may read the community's archive of past announcements
+/// (`/c/{slug}/announcements`): nobody (`off`), its members by a mailed
+/// link and its leads (`members`, the default), or anyone (`public`).
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ArchiveDto {
+    Off,
+    Members,
+    Public,
+}
+
+impl From<ArchiveVisibility> for ArchiveDto {
+    fn from(archive: ArchiveVisibility) -> Self {
+        match archive {
+            ArchiveVisibility::Off => Self::Off,
+            ArchiveVisibility::Members => Self::Members,
+            ArchiveVisibility::Public => Self::Public,
+        }
+    }
 }
 
 impl From<Community> for CommunityDto {
@@ -39,6 +61,7 @@ impl From<Community> for CommunityDto {
             name: c.name,
             timezone: c.timezone,
             created_at: c.created_at,
+            archive: c.archive.into(),
         }
     }
 }

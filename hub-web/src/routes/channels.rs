@@ -12,6 +12,7 @@ use axum::{
 use hub_core::{
     channels::{ChooseError, choose_groups, keep_slack_install},
     ids::CommunityId,
+    model::sync::SyncDirection,
     ports::install::InstallFailure,
     sync::RunMode,
 };
@@ -311,12 +312,18 @@ pub(crate) async fn conversations(
             group,
         })
         .collect();
+    let keeps_in_step = state
+        .store
+        .sync_job_of(channel.id)
+        .await?
+        .is_some_and(|job| job.direction == SyncDirection::Mirror);
     Ok(Html(
         ConversationsPage {
             nav: nav(&user, &csrf),
             community,
             channel,
             groups,
+            keeps_in_step,
         }
         .render()?,
     ))
@@ -364,5 +371,26 @@ pub(crate) async fn choose_conversations(
         ChooseError::Unknown(_) => AppError::Invalid(e.to_string()),
         ChooseError::Store(e) => e.into(),
     })?;
+    // Whether the sync only reads Slack's people, or also invites members
+    // who consent and takes out those who left or opted out.
+    let direction = match field("sync").first().map(String::as_str) {
+        None => None,
+        Some("import") => Some(SyncDirection::Import),
+        Some("mirror") => Some(SyncDirection::Mirror),
+        Some(other) => {
+            return Err(AppError::Invalid(format!(
+                "sync {other:?} must be import or mirror"
+            )));
+        }
+    };
+    if let Some(direction) = direction {
+        hub_core::sync::change_direction(
+            state.store.as_ref(),
+            &channel,
+            direction,
+            &format!("user:{}", user.0.email),
+        )
+        .await?;
+    }
     Ok(Redirect::to(&format!("/communities/{}/channels", community.slug)).into_response())
 }

@@ -40,6 +40,9 @@ use crate::{
 /// Rows per roster page.
 const PAGE_SIZE: u32 = 50;
 
+/// The newest audit entries a member's page shows; the audit log has all.
+const HISTORY_ROWS: u32 = 20;
+
 /// The roster's query string.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct RosterParams {
@@ -210,12 +213,29 @@ async fn form_page(
         }
         attended.sort_by_key(|row| std::cmp::Reverse(row.joined_at));
     }
+    // What people and syncs changed about this member, newest first.
+    let history = match &member {
+        Some(m) => {
+            state
+                .store
+                .audit_page(&hub_core::model::audit::AuditQuery {
+                    community: Some(community.id),
+                    subject: Some(m.email.normalized().to_owned()),
+                    limit: HISTORY_ROWS,
+                    ..Default::default()
+                })
+                .await?
+                .items
+        }
+        None => Vec::new(),
+    };
     Ok(MemberFormPage {
         nav: nav(user, csrf),
         community,
         member,
         bounces,
         attended,
+        history,
         values,
         error,
     }

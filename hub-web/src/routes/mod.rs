@@ -2,6 +2,7 @@
 //! handlers are verbs.
 
 mod announcements;
+mod archive;
 mod assets;
 mod audit;
 mod auth;
@@ -19,7 +20,9 @@ pub(crate) use members::member_query;
 mod channels;
 mod setup;
 mod sync;
+mod tokens;
 mod unsubscribe;
+mod users;
 
 use axum::{Router, extract::DefaultBodyLimit};
 
@@ -84,6 +87,32 @@ pub(crate) fn rows() -> Vec<Route> {
             Access::Public,
             membership::save_preferences,
         ),
+        Route::get("/c/{slug}/announcements", Access::Public, archive::list),
+        Route::post(
+            "/c/{slug}/announcements",
+            Access::Public,
+            archive::request_link,
+        ),
+        Route::get(
+            "/c/{slug}/announcements/{id}",
+            Access::Public,
+            archive::show,
+        ),
+        Route::get(
+            "/c/{slug}/announcements/sign-in/{token}",
+            Access::Public,
+            archive::link_page,
+        ),
+        Route::post(
+            "/c/{slug}/announcements/sign-in/{token}",
+            Access::Public,
+            archive::sign_in,
+        ),
+        Route::post(
+            "/c/{slug}/announcements/sign-out",
+            Access::Public,
+            archive::sign_out,
+        ),
         Route::get(
             "/c/{slug}/conferences/{conference}",
             Access::Public,
@@ -145,6 +174,7 @@ pub(crate) fn rows() -> Vec<Route> {
         Route::get("/", Access::SignedIn, communities::list),
         Route::post("/communities", Access::Owner, communities::create),
         Route::get("/communities/{slug}", Access::Lead, overview::show),
+        Route::post("/communities/{slug}/archive", Access::Lead, archive::change),
         Route::post(
             "/communities/{slug}/announcements/preview",
             Access::Lead,
@@ -266,6 +296,11 @@ pub(crate) fn rows() -> Vec<Route> {
             announcements::retry,
         ),
         Route::get("/audit", Access::Owner, audit::log),
+        Route::get("/tokens", Access::SignedIn, tokens::list),
+        Route::post("/tokens", Access::SignedIn, tokens::create),
+        Route::post("/tokens/{id}/revoke", Access::SignedIn, tokens::revoke),
+        Route::get("/users", Access::Owner, users::list),
+        Route::post("/users/{id}/owner", Access::Owner, users::set_owner),
         Route::get(
             "/communities/{slug}/audit",
             Access::Lead,
@@ -343,7 +378,10 @@ pub(crate) async fn community(
 /// The page header for a logged-in user.
 pub(crate) fn nav(user: &CurrentUser, csrf: &CsrfToken) -> Nav {
     Nav {
-        user_email: Some(user.0.email.to_string()),
+        user_email: Some(crate::templates::NavUser {
+            email: user.0.email.to_string(),
+            is_owner: user.0.is_owner,
+        }),
         csrf: csrf.0.clone(),
     }
 }

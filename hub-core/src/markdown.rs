@@ -1,7 +1,9 @@
-//! An announcement's Markdown as email shows it: the text part is the
-//! Markdown itself (written to be read as text), the HTML part is rendered
-//! and then sanitized with an allow-list, so no script, style, form, event
-//! handler or `javascript:` link from a body ever reaches a reader's client.
+//! An announcement's Markdown as people read it, the one renderer every
+//! place uses (the email list's messages, Mailman posts, the public archive):
+//! the text part is the Markdown itself (written to be read as text), the
+//! HTML part is rendered and then sanitized with an allow-list, so no
+//! script, style, form, event handler, remote image or `javascript:` link
+//! from a body ever reaches a reader's client or a page of the hub.
 
 use std::collections::HashSet;
 
@@ -16,7 +18,7 @@ pub struct Rendered {
 
 /// Renders Markdown to text and sanitized HTML.
 #[must_use]
-pub fn markdown(body: &str) -> Rendered {
+pub fn render(body: &str) -> Rendered {
     let mut options = pulldown_cmark::Options::empty();
     options.insert(pulldown_cmark::Options::ENABLE_TABLES);
     options.insert(pulldown_cmark::Options::ENABLE_STRIKETHROUGH);
@@ -29,7 +31,7 @@ pub fn markdown(body: &str) -> Rendered {
     }
 }
 
-/// Cleans HTML with the allow-list list mail uses.
+/// Cleans HTML with the allow-list: what list mail and the archive may show.
 #[must_use]
 pub fn sanitize(html: &str) -> String {
     ammonia::Builder::default()
@@ -52,7 +54,7 @@ mod tests {
     #[test]
     fn markdown_becomes_html_and_the_text_stays_readable() {
         let rendered =
-            markdown("# Call\n\nJoin us **Tuesday**: <https://example.org/x>\n\n- one\n- two\n");
+            render("# Call\n\nJoin us **Tuesday**: <https://example.org/x>\n\n- one\n- two\n");
         assert!(rendered.html.contains("<h1>Call</h1>"), "{}", rendered.html);
         assert!(rendered.html.contains("<strong>Tuesday</strong>"));
         assert!(rendered.html.contains("<li>one</li>"));
@@ -82,7 +84,7 @@ mod tests {
     #[test]
     fn no_injection_survives_sanitizing() {
         for body in INJECTIONS {
-            let html = markdown(body).html.to_ascii_lowercase();
+            let html = render(body).html.to_ascii_lowercase();
             for banned in [
                 "<script",
                 "onerror",
