@@ -238,6 +238,8 @@ pub(crate) struct AnnouncementsPage {
     pub(crate) rows: Vec<AnnouncementRow>,
     pub(crate) title: String,
     pub(crate) body_markdown: String,
+    /// The form's "send at", as typed (local to the community).
+    pub(crate) send_at: String,
     /// The channel ids checked in the form.
     pub(crate) chosen: Vec<String>,
     pub(crate) error: Option<String>,

@@ -618,3 +618,66 @@ async fn the_announcements_page_refuses_bad_input_with_a_message_and_writes_noth
         404
     );
 }
+
+/// "Send at" on the compose form is the community's local time (Europe/
+/// Berlin here); what is not a date and time is refused with a message and
+/// writes nothing.
+#[tokio::test]
+async fn the_announcements_page_schedules_for_a_local_time() {
+    let s = synced_app().await;
+    let store = &s.app.server.as_ref().unwrap().store;
+    let bad = s
+        .app
+        .post_form(
+            "/communities/rse/announcements",
+            &[
+                ("title", "Later"),
+                ("body_markdown", "x"),
+                ("channel", &s.channel),
+                ("send_at", "tomorrow morning"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status(), 422);
+    let text = bad.text().await.unwrap();
+    assert!(text.contains("is not a date and time"), "{text}");
+    assert!(text.contains("value=\"tomorrow morning\""), "{text}");
+    assert!(
+        store
+            .announcements(s.community.id, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let scheduled = s
+        .app
+        .post_form(
+            "/communities/rse/announcements",
+            &[
+                ("title", "Later"),
+                ("body_markdown", "x"),
+                ("channel", &s.channel),
+                ("send_at", "2030-06-01T09:30"),
+            ],
+        )
+        .await;
+    assert_eq!(scheduled.status(), 303);
+    let written = store.announcements(s.community.id, 10).await.unwrap();
+    assert_eq!(
+        written[0].send_at.map(|at| at.to_rfc3339()).as_deref(),
+        Some("2030-06-01T07:30:00+00:00"),
+        "09:30 in Berlin's summer is 07:30 UTC"
+    );
+    let list = s
+        .app
+        .get("/communities/rse/announcements")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        list.contains("(send at 2030-06-01 09:30 Europe/Berlin)"),
+        "{list}"
+    );
+}

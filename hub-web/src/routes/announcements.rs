@@ -9,6 +9,7 @@ use axum::{
     extract::{Path, State},
     response::{Html, IntoResponse, Redirect, Response},
 };
+use chrono::{DateTime, Utc};
 use hub_core::{
     access::actor,
     announcements::{AnnouncementChange, ChannelPreview, change, publish, retry_delivery},
@@ -47,6 +48,26 @@ pub(crate) struct ComposeForm {
     /// The chosen channels' ids (one field per checked box).
     #[serde(default)]
     channel: Vec<String>,
+    /// When to send, local to the community (a `datetime-local` field);
+    /// empty: now.
+    #[serde(default)]
+    pub(crate) send_at: String,
+}
+
+/// When the form asks to send: `None` for now, else the instant its local
+/// time names in the community's timezone.
+fn send_time(community: &Community, form: &ComposeForm) -> Result<Option<DateTime<Utc>>, String> {
+    let text = form.send_at.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let local = hub_core::calls::schedule::read_local(text).ok_or_else(|| {
+        format!("Send at: {text:?} is not a date and time like 2027-01-12T10:00.")
+    })?;
+    Ok(Some(hub_core::calls::recurrence::local_instant(
+        community.zone(),
+        local,
+    )))
 }
 
 async fn list_page(
@@ -97,6 +118,7 @@ async fn compose_page(
         rows,
         title: form.title,
         body_markdown: form.body_markdown,
+        send_at: form.send_at,
         chosen: form.channel,
         error,
         previews,
@@ -137,6 +159,13 @@ pub(crate) async fn create(
     csrf.verify(&form.csrf)?;
     let community = community(&state, &user, &slug).await?;
     let targets = chosen_targets(&state, &community, &form).await?;
+    let send_at = match send_time(&community, &form) {
+        Ok(at) => at,
+        Err(message) => {
+            let page = list_page(&state, &user, &csrf, community, form, Some(message)).await?;
+            return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, Html(page)).into_response());
+        }
+    };
     let published = publish(
         state.store.as_ref(),
         state.clock.now(),
@@ -144,7 +173,7 @@ pub(crate) async fn create(
         &form.title,
         &form.body_markdown,
         targets,
-        None,
+        send_at,
         &actor(&user.0),
     )
     .await;
@@ -233,6 +262,7 @@ fn compose_form(body: &[u8]) -> ComposeForm {
             "title" => form.title = value.into_owned(),
             "body_markdown" => form.body_markdown = value.into_owned(),
             "channel" => form.channel.push(value.into_owned()),
+            "send_at" => form.send_at = value.into_owned(),
             _ => {}
         }
     }
