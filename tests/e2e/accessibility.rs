@@ -557,6 +557,8 @@ async fn axe_core_finds_no_serious_or_critical_violation_on_the_main_pages() {
             "/c/rse/conferences/unconf".to_owned(),
         ),
         ("schedule", "/c/rse/conferences/unconf/schedule".to_owned()),
+        ("archive (members only: the ask)", "/c/rse/announcements".to_owned()),
+        // Last: the registrant's view below follows this page's button.
         ("sign-in link", w.sign_in.clone()),
     ];
     for (name, path) in &public {
@@ -590,6 +592,8 @@ async fn axe_core_finds_no_serious_or_critical_violation_on_the_main_pages() {
             "/communities/rse/conferences/summit".to_owned(),
         ),
         ("audit log", "/communities/rse/audit".to_owned()),
+        ("users", "/users".to_owned()),
+        ("API tokens", "/tokens".to_owned()),
         ("not found", "/communities/no-such-community".to_owned()),
     ];
     for (name, path) in &dashboard {
