@@ -557,7 +557,10 @@ async fn axe_core_finds_no_serious_or_critical_violation_on_the_main_pages() {
             "/c/rse/conferences/unconf".to_owned(),
         ),
         ("schedule", "/c/rse/conferences/unconf/schedule".to_owned()),
-        ("archive (members only: the ask)", "/c/rse/announcements".to_owned()),
+        (
+            "archive (members only: the ask)",
+            "/c/rse/announcements".to_owned(),
+        ),
         // Last: the registrant's view below follows this page's button.
         ("sign-in link", w.sign_in.clone()),
     ];
