@@ -1556,6 +1556,22 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn member_join_links(
+        &self,
+        member: MemberId,
+    ) -> Result<Vec<(CallId, String)>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, (uuid::Uuid, String)>(sql::MEMBER_JOIN_LINKS)
+                .bind(member.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(|(call, link)| (CallId(call), link))
+                .collect(),
+        )
+    }
+
     async fn record_invitations(
         &self,
         call: CallId,

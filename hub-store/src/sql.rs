@@ -475,6 +475,8 @@ pub(crate) const SYNC_JOB_OF: &str = "SELECT id, channel_id, direction, cron, ma
 pub(crate) const CHANGE_SYNC_DIRECTION: &str = "UPDATE sync_jobs SET direction = $2 \
      WHERE channel_id = $1 \
      RETURNING id, channel_id, direction, cron, max_remove_fraction, max_remove_count, last_seen, created_at";
+pub(crate) const MEMBER_JOIN_LINKS: &str =
+    "SELECT call_id, join_url FROM call_invitations WHERE member_id = $1 AND join_url IS NOT NULL";
 pub(crate) const SET_LAST_SEEN: &str = "UPDATE sync_jobs SET last_seen = $2 WHERE id = $1";
 pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
      (id, job_id, state, plan, counts, error, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \

@@ -537,6 +537,31 @@ async fn a_call_people_register_for_mails_each_member_who_takes_zoom_their_own_j
         "{text}"
     );
 
+    // Each one's private calendar feed carries the link they were mailed:
+    // Ada's own, Cy the meeting's.
+    for (to, link, not) in [
+        ("ada@example.net", own.as_str(), meeting.join_url.as_str()),
+        ("cy@example.net", meeting.join_url.as_str(), own.as_str()),
+    ] {
+        let mail = mails.iter().find(|m| m.rcpt_tos == [to]).unwrap();
+        let text = mail.parsed().subparts[0].get_body().unwrap();
+        let feed = text
+            .lines()
+            .find_map(|l| l.split_whitespace().find(|w| w.contains("/calendar/")))
+            .unwrap_or_else(|| panic!("{to}'s invitation links their feed: {text}"))
+            .to_owned();
+        let feed = s
+            .app
+            .get(feed.trim_start_matches(&s.app.base))
+            .await
+            .text()
+            .await
+            .unwrap()
+            .replace("\r\n ", "");
+        assert!(feed.contains(link), "{to}: {feed}");
+        assert!(!feed.contains(not), "{to}: {feed}");
+    }
+
     // Moved an hour later: the update carries the same link, and no one is
     // registered again.
     let moved = CallRequest {

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use crate::{
     Email,
     calls::ical::{self, Entry, Sender},
-    ids::MemberId,
+    ids::{CallId, MemberId},
     model::{community::Community, member::MemberState},
     ports::store::{Store, StoreError},
     signing::Signer,
@@ -100,13 +100,24 @@ pub async fn calendar(
         }
     }
     let calls = store.community_calls(community.id).await?;
+    // A member registered for a call has a join link of their own; the
+    // meeting's link would ask them to register again.
+    let own_links: std::collections::HashMap<CallId, String> = match member {
+        Some(member) => store.member_join_links(member).await?.into_iter().collect(),
+        None => std::collections::HashMap::new(),
+    };
     let page = calls_page(community, public_url);
     let entries: Vec<Entry<'_>> = calls
         .iter()
         .map(|call| Entry {
             call,
             page_url: Some(&page),
-            join_url: call.join_url.as_deref().filter(|_| member.is_some()),
+            join_url: member.and_then(|_| {
+                own_links
+                    .get(&call.id)
+                    .map(String::as_str)
+                    .or(call.join_url.as_deref())
+            }),
         })
         .collect();
     let sessions = crate::conferences::calendar::community_sessions(

@@ -680,6 +680,16 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
         limit: u32,
     ) -> Result<Vec<Invitee>, StoreError>;
 
+    /// The personal join links `member` was mailed, by call (for calls
+    /// people register for: each registrant's own Zoom link).
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn member_join_links(
+        &self,
+        member: MemberId,
+    ) -> Result<Vec<(CallId, String)>, StoreError>;
+
     /// Records that these members were sent version `sequence` of the
     /// call's invitation, with the join link each was given (a link kept
     /// from an earlier version stays where none is given).
