@@ -875,6 +875,11 @@ impl SyncEngine {
             }
         };
         run.counts.api_calls = u64::from(remote.api_calls);
+        let mut remote = remote;
+        read_as_linked(
+            &mut remote.members,
+            self.store.channel_account_links(channel.id).await?,
+        );
         let hub = match hub.roster {
             Some(roster) => roster.for_channel(consent),
             None => {
@@ -1363,6 +1368,78 @@ pub enum ScheduleError {
     Store(#[from] StoreError),
 }
 
+/// Gives each account the channel shares no email for, and a lead linked
+/// to a member, that member's email, so the plan matches it like any other.
+fn read_as_linked(members: &mut [RemoteMember], links: Vec<(String, Email)>) {
+    if links.is_empty() {
+        return;
+    }
+    let links: HashMap<String, Email> = links.into_iter().collect();
+    for member in members.iter_mut().filter(|m| m.email.is_none()) {
+        member.email = links.get(&member.external_id).cloned();
+    }
+}
+
+/// The longest channel account id a lead may link, in characters (Slack's
+/// and Zoom's are far shorter).
+const MAX_EXTERNAL_ID_CHARS: usize = 200;
+
+/// Why an account could not be linked.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// The account id is empty or not one; the message says why.
+    #[error("{0}")]
+    Invalid(String),
+    /// No member of the community has that email.
+    #[error("no member of this community has the address {0}")]
+    NoSuchMember(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Links a channel account that comes without an email (the sync run's
+/// "accounts without an email") to the community's member with `email`;
+/// the next sync reads the account as that member. Audited under the
+/// member's email, so it shows in their history.
+///
+/// # Errors
+/// [`LinkError`].
+pub async fn link_account(
+    store: &dyn Store,
+    channel: &Channel,
+    external_id: &str,
+    email: &str,
+    actor: &str,
+) -> Result<(), LinkError> {
+    let external_id = external_id.trim();
+    if external_id.is_empty()
+        || external_id.chars().count() > MAX_EXTERNAL_ID_CHARS
+        || external_id.chars().any(char::is_control)
+    {
+        return Err(LinkError::Invalid(
+            "the channel account to link is missing or not an account id".into(),
+        ));
+    }
+    let email = Email::parse(email.trim())
+        .map_err(|e| LinkError::Invalid(format!("the member's email: {e}")))?;
+    let member = store
+        .member_by_email(channel.community_id, &email)
+        .await?
+        .ok_or_else(|| LinkError::NoSuchMember(email.to_string()))?;
+    let audit = NewAuditEvent {
+        actor: actor.to_owned(),
+        action: "member.account_linked".into(),
+        community_id: Some(channel.community_id),
+        subject: member.email.normalized().to_owned(),
+        details: serde_json::json!({"channel": channel.name, "account": external_id}),
+    };
+    store
+        .link_channel_account(channel.id, external_id, member.id, audit)
+        .await?;
+    Ok(())
+}
+
 /// Changes which way a channel's scheduled sync goes (only reading the
 /// channel's people, or keeping the channel in step too), audited; nothing
 /// changes when it already goes that way.
@@ -1544,6 +1621,37 @@ mod tests {
     use chrono::Utc;
 
     use super::*;
+
+    #[test]
+    fn a_linked_account_without_an_email_is_read_as_its_member() {
+        let ada = Email::parse("ada@example.org").unwrap_or_else(|e| panic!("{e}"));
+        let other = Email::parse("cy@example.org").unwrap_or_else(|e| panic!("{e}"));
+        let mut members = vec![
+            RemoteMember {
+                external_id: "U1".into(),
+                email: None,
+                name: "Hidden".into(),
+            },
+            RemoteMember {
+                external_id: "U2".into(),
+                email: Some(other.clone()),
+                name: "Shown".into(),
+            },
+            RemoteMember {
+                external_id: "U3".into(),
+                email: None,
+                name: "Unlinked".into(),
+            },
+        ];
+        // A link never overrides an email the channel does share.
+        read_as_linked(
+            &mut members,
+            vec![("U1".into(), ada.clone()), ("U2".into(), ada.clone())],
+        );
+        assert_eq!(members[0].email.as_ref(), Some(&ada));
+        assert_eq!(members[1].email.as_ref(), Some(&other));
+        assert_eq!(members[2].email, None);
+    }
     use crate::model::member::{CommunityRole, Consent, ConsentSource};
 
     #[test]

@@ -477,6 +477,13 @@ pub(crate) const CHANGE_SYNC_DIRECTION: &str = "UPDATE sync_jobs SET direction =
      RETURNING id, channel_id, direction, cron, max_remove_fraction, max_remove_count, last_seen, created_at";
 pub(crate) const MEMBER_JOIN_LINKS: &str =
     "SELECT call_id, join_url FROM call_invitations WHERE member_id = $1 AND join_url IS NOT NULL";
+pub(crate) const LINK_CHANNEL_ACCOUNT: &str = "INSERT INTO channel_account_links \
+     (channel_id, external_id, member_id, linked_at) VALUES ($1, $2, $3, $4) \
+     ON CONFLICT (channel_id, external_id) DO UPDATE SET member_id = excluded.member_id, \
+       linked_at = excluded.linked_at";
+pub(crate) const CHANNEL_ACCOUNT_LINKS: &str = "SELECT l.external_id, m.email \
+     FROM channel_account_links l JOIN members m ON m.id = l.member_id \
+     WHERE l.channel_id = $1 ORDER BY l.external_id";
 pub(crate) const SET_LAST_SEEN: &str = "UPDATE sync_jobs SET last_seen = $2 WHERE id = $1";
 pub(crate) const UPSERT_SYNC_RUN: &str = "INSERT INTO sync_runs \
      (id, job_id, state, plan, counts, error, started_at, finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \

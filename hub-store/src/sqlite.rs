@@ -2283,6 +2283,44 @@ impl Store for SqliteStore {
         Ok(created)
     }
 
+    async fn link_channel_account(
+        &self,
+        channel: ChannelId,
+        external_id: &str,
+        member: MemberId,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.write().await?;
+        sqlx::query(sql::LINK_CHANNEL_ACCOUNT)
+            .bind(channel.0)
+            .bind(external_id)
+            .bind(member.0)
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+        append_audit_in(&mut tx, audit).await?;
+        tx.commit().await.map_err(internal)
+    }
+
+    async fn channel_account_links(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Vec<(String, Email)>, StoreError> {
+        sqlx::query_as::<_, (String, String)>(sql::CHANNEL_ACCOUNT_LINKS)
+            .bind(channel.0)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|(external_id, email)| {
+                Email::parse(&email)
+                    .map(|email| (external_id, email))
+                    .map_err(|_| corrupt("a member's email"))
+            })
+            .collect()
+    }
+
     async fn change_sync_direction(
         &self,
         channel: ChannelId,

@@ -88,6 +88,7 @@ contract!(
     a_time_held_keeps_its_start_and_end_and_a_call_its_recording,
     work_is_counted_by_channel_kind_and_state,
     a_sync_schedule_changes_direction_and_keeps_its_times,
+    a_channel_account_is_linked_to_one_member_at_a_time,
     api_tokens_are_listed_per_user_and_a_revoked_one_is_refused_at_once,
     the_last_owner_stays_an_owner_even_when_two_step_down_at_once,
     community_leads_are_the_active_lead_members_of_each_community,
@@ -3412,4 +3413,52 @@ async fn a_sync_schedule_changes_direction_and_keeps_its_times(store: Arc<dyn St
     assert!((changed.max_remove_fraction - 0.2).abs() < f64::EPSILON);
     let read = store.sync_job_of(hook.id).await.unwrap().unwrap();
     assert_eq!(read.direction, SyncDirection::Mirror);
+}
+
+async fn a_channel_account_is_linked_to_one_member_at_a_time(store: Arc<dyn Store>, _url: &str) {
+    let c = community(store.as_ref(), "links").await;
+    let hook = webhook_channel(store.as_ref(), c.id, 0).await;
+    assert!(
+        store
+            .channel_account_links(hook.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut members = Vec::new();
+    for address in ["ada@example.org", "Bob@Example.org"] {
+        members.push(
+            store
+                .create_member(c.id, new_member(address, CommunityRole::Member), audit("m"))
+                .await
+                .unwrap(),
+        );
+    }
+    store
+        .link_channel_account(hook.id, "U1", members[0].id, audit("member.account_linked"))
+        .await
+        .unwrap();
+    store
+        .link_channel_account(hook.id, "U2", members[0].id, audit("member.account_linked"))
+        .await
+        .unwrap();
+    // Linked again: the newer link wins.
+    store
+        .link_channel_account(hook.id, "U1", members[1].id, audit("member.account_linked"))
+        .await
+        .unwrap();
+    let links: Vec<(String, String)> = store
+        .channel_account_links(hook.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(account, email)| (account, email.normalized().to_owned()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            ("U1".to_owned(), "bob@example.org".to_owned()),
+            ("U2".to_owned(), "ada@example.org".to_owned()),
+        ]
+    );
 }

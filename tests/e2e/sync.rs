@@ -681,3 +681,112 @@ async fn the_announcements_page_schedules_for_a_local_time() {
         "{list}"
     );
 }
+
+/// An account the channel shares no email for is listed on the run's page;
+/// a lead links it to a member there, and the next run reads it as them.
+#[tokio::test]
+async fn a_lead_links_an_account_without_an_email_to_a_member() {
+    let s = synced_app().await;
+    let mut people = fixtures::remote_people(0..3);
+    people.push(hub_core::ports::adapter::RemoteMember {
+        external_id: "U0HIDDEN".into(),
+        email: None,
+        name: "Hidden Address".into(),
+    });
+    s.fake.set_members(people, 15);
+    s.app
+        .post_form(
+            "/communities/rse/members",
+            &[
+                ("email", "ada@example.net"),
+                ("name", "Ada"),
+                ("role", "member"),
+                ("state", "active"),
+                ("email_consent", "none"),
+            ],
+        )
+        .await;
+    let page = s.click("run", Some("apply")).await;
+    assert!(
+        page.contains("Channel accounts without an email (1)"),
+        "{page}"
+    );
+    assert!(page.contains("value=\"U0HIDDEN\""), "{page}");
+    let run = hub_web_run_id(&page);
+
+    // Bad input is refused with a message; nothing is linked.
+    for (email, wanted) in [
+        ("not an address", "is not a valid email address"),
+        (
+            "nobody@example.net",
+            "no member of this community has the address",
+        ),
+    ] {
+        let refused = s
+            .app
+            .post_form(
+                &format!("/communities/rse/sync/{}/link", s.channel),
+                &[("account", "U0HIDDEN"), ("email", email), ("run", &run)],
+            )
+            .await;
+        assert_eq!(refused.status(), 422);
+        let text = refused.text().await.unwrap();
+        assert!(text.contains(wanted), "{text}");
+    }
+
+    let linked = s
+        .app
+        .post_form(
+            &format!("/communities/rse/sync/{}/link", s.channel),
+            &[
+                ("account", "U0HIDDEN"),
+                ("email", "Ada@Example.net"),
+                ("run", &run),
+            ],
+        )
+        .await;
+    assert_eq!(linked.status(), 303, "{}", linked.text().await.unwrap());
+    assert_eq!(
+        linked.headers()["location"],
+        format!("/communities/rse/sync/runs/{run}").as_str()
+    );
+
+    let page = s.click("run", Some("apply")).await;
+    assert!(
+        page.contains("Channel accounts without an email (0)"),
+        "{page}"
+    );
+    let store = &s.app.server.as_ref().unwrap().store;
+    let ada = store
+        .member_by_email(
+            s.community.id,
+            &hub_core::Email::parse("ada@example.net").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ada.consent(hub_core::model::member::ConsentChannel::Slack),
+        hub_core::model::member::ConsentStatus::Subscribed,
+        "the linked account is Ada's presence in Slack"
+    );
+    // Her page tells of the link.
+    let member_page = s
+        .app
+        .get(&format!("/communities/rse/members/{}", ada.id))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        member_page.contains("member.account_linked"),
+        "{member_page}"
+    );
+}
+
+/// The run id in a run page's link form.
+fn hub_web_run_id(page: &str) -> String {
+    crate::helpers::between(page, "name=\"run\" value=\"", "\"")
+        .expect("the page links accounts for its run")
+        .to_owned()
+}

@@ -1038,6 +1038,28 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
         audit: NewAuditEvent,
     ) -> Result<SyncJob, StoreError>;
 
+    /// Links a channel account the channel gives no email for to a member
+    /// (replacing an earlier link of that account), audited.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn link_channel_account(
+        &self,
+        channel: ChannelId,
+        external_id: &str,
+        member: MemberId,
+        audit: NewAuditEvent,
+    ) -> Result<(), StoreError>;
+
+    /// The channel's linked accounts, each with its member's email.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn channel_account_links(
+        &self,
+        channel: ChannelId,
+    ) -> Result<Vec<(String, Email)>, StoreError>;
+
     /// Changes the direction of a channel's sync schedule (a lead who wants
     /// Slack kept in step, not only read), keeping its times and guardrails.
     ///

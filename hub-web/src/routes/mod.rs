@@ -348,6 +348,11 @@ pub(crate) fn rows() -> Vec<Route> {
             Access::Lead,
             sync::discard,
         ),
+        Route::post(
+            "/communities/{slug}/sync/{channel}/link",
+            Access::Lead,
+            sync::link,
+        ),
         Route::get(
             "/communities/{slug}/import",
             Access::Lead,

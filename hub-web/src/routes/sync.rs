@@ -9,6 +9,7 @@ use axum::{
     response::{Html, IntoResponse, Redirect, Response},
 };
 use hub_core::{
+    access::actor,
     ids::SyncRunId,
     model::community::Community,
     sync::{RunMode, StoredPlan},
@@ -160,6 +161,54 @@ pub(crate) async fn discard(
         None => Err(AppError::Conflict(
             "no plan is held for this channel, so there is nothing to discard".into(),
         )),
+    }
+}
+
+/// The form that links a channel account without an email to a member.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LinkForm {
+    #[serde(default)]
+    csrf: String,
+    /// The channel's id for the account.
+    #[serde(default)]
+    account: String,
+    /// The member's email.
+    #[serde(default)]
+    email: String,
+    /// The run page the form was on, to go back to.
+    #[serde(default)]
+    run: String,
+}
+
+/// Links a channel account the channel gives no email for to a member; the
+/// next sync reads it as them.
+pub(crate) async fn link(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    csrf: CsrfToken,
+    Path((slug, channel)): Path<(String, String)>,
+    Form(form): Form<LinkForm>,
+) -> Result<Response, AppError> {
+    csrf.verify(&form.csrf)?;
+    let community = community(&state, &user, &slug).await?;
+    let channel = lookup::channel(&state, &community, &channel).await?;
+    hub_core::sync::link_account(
+        state.store.as_ref(),
+        &channel,
+        &form.account,
+        &form.email,
+        &actor(&user.0),
+    )
+    .await
+    .map_err(|e| match e {
+        hub_core::sync::LinkError::Store(e) => e.into(),
+        invalid => AppError::Invalid(invalid.to_string()),
+    })?;
+    match form.run.parse::<SyncRunId>() {
+        Ok(run) => Ok(to_run(&community, run)),
+        Err(_) => {
+            Ok(Redirect::to(&format!("/communities/{}/sync", community.slug)).into_response())
+        }
     }
 }
 
