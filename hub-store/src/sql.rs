@@ -481,6 +481,8 @@ pub(crate) const LINK_CHANNEL_ACCOUNT: &str = "INSERT INTO channel_account_links
      (channel_id, external_id, member_id, linked_at) VALUES ($1, $2, $3, $4) \
      ON CONFLICT (channel_id, external_id) DO UPDATE SET member_id = excluded.member_id, \
        linked_at = excluded.linked_at";
+pub(crate) const MEMBER_ACCOUNT_LINKS: &str = "SELECT channel_id, external_id \
+     FROM channel_account_links WHERE member_id = $1 ORDER BY linked_at";
 pub(crate) const CHANNEL_ACCOUNT_LINKS: &str = "SELECT l.external_id, m.email \
      FROM channel_account_links l JOIN members m ON m.id = l.member_id \
      WHERE l.channel_id = $1 ORDER BY l.external_id";

@@ -2303,6 +2303,22 @@ impl Store for SqliteStore {
         tx.commit().await.map_err(internal)
     }
 
+    async fn member_account_links(
+        &self,
+        member: MemberId,
+    ) -> Result<Vec<(ChannelId, String)>, StoreError> {
+        Ok(
+            sqlx::query_as::<_, (uuid::Uuid, String)>(sql::MEMBER_ACCOUNT_LINKS)
+                .bind(member.0)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(internal)?
+                .into_iter()
+                .map(|(channel, account)| (ChannelId(channel), account))
+                .collect(),
+        )
+    }
+
     async fn channel_account_links(
         &self,
         channel: ChannelId,

@@ -3461,4 +3461,8 @@ async fn a_channel_account_is_linked_to_one_member_at_a_time(store: Arc<dyn Stor
             ("U2".to_owned(), "ada@example.org".to_owned()),
         ]
     );
+    assert_eq!(
+        store.member_account_links(members[0].id).await.unwrap(),
+        [(hook.id, "U2".to_owned())]
+    );
 }

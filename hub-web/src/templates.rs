@@ -140,6 +140,8 @@ pub(crate) struct MemberFormPage {
     pub(crate) bounces: Option<hub_core::bounces::BounceRecord>,
     /// The calls they joined, newest first, as Zoom told it.
     pub(crate) attended: Vec<CallJoined>,
+    /// Channel accounts linked to them by hand: (channel name, account id).
+    pub(crate) linked: Vec<(String, String)>,
     /// The newest audit entries about them.
     pub(crate) history: Vec<hub_core::model::audit::AuditEvent>,
     pub(crate) values: MemberFormValues,

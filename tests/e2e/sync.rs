@@ -782,6 +782,9 @@ async fn a_lead_links_an_account_without_an_email_to_a_member() {
         member_page.contains("member.account_linked"),
         "{member_page}"
     );
+    let linked = crate::helpers::between(&member_page, "<table class=\"linked\">", "</table>")
+        .unwrap_or_else(|| panic!("the page lists linked accounts: {member_page}"));
+    assert!(linked.contains("U0HIDDEN"), "{linked}");
 }
 
 /// The run id in a run page's link form.

@@ -1051,6 +1051,15 @@ pub trait Store: super::conference_store::ConferenceStore + Send + Sync + std::f
         audit: NewAuditEvent,
     ) -> Result<(), StoreError>;
 
+    /// The channel accounts linked to `member`, as `(channel, account id)`.
+    ///
+    /// # Errors
+    /// `Unavailable` or `Internal`.
+    async fn member_account_links(
+        &self,
+        member: MemberId,
+    ) -> Result<Vec<(ChannelId, String)>, StoreError>;
+
     /// The channel's linked accounts, each with its member's email.
     ///
     /// # Errors

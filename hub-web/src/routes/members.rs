@@ -213,6 +213,18 @@ async fn form_page(
         }
         attended.sort_by_key(|row| std::cmp::Reverse(row.joined_at));
     }
+    // The channel accounts a lead linked to them by hand, by channel name.
+    let mut linked = Vec::new();
+    if let Some(m) = &member {
+        let channels = state.store.channels(community.id).await?;
+        for (channel, account) in state.store.member_account_links(m.id).await? {
+            let channel = channels
+                .iter()
+                .find(|c| c.id == channel)
+                .map_or_else(|| "a removed channel".to_owned(), |c| c.name.clone());
+            linked.push((channel, account));
+        }
+    }
     // What people and syncs changed about this member, newest first.
     let history = match &member {
         Some(m) => {
@@ -235,6 +247,7 @@ async fn form_page(
         member,
         bounces,
         attended,
+        linked,
         history,
         values,
         error,
