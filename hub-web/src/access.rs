@@ -21,7 +21,10 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{MethodRouter, get, patch, post, put},
 };
-use hub_core::model::user::User;
+use hub_core::{
+    model::{community::Community, user::User},
+    ports::store::StoreError,
+};
 
 use crate::{
     AppState,
@@ -178,34 +181,68 @@ async fn guard(State(guard): State<Guard>, request: Request, next: Next) -> Resp
         }
     };
     match allowed {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        // The handler asks for the same community again: it is answered
+        // from here, not with a second lookup.
+        Ok(Some(community)) => {
+            CHECKED
+                .scope(community, next.run(Request::from_parts(parts, body)))
+                .await
+        }
+        Ok(None) => next.run(Request::from_parts(parts, body)).await,
         Err(refusal) => refusal,
     }
 }
 
-/// Whether `user` may use a route of the guard's access.
+tokio::task_local! {
+    /// The community a `Lead` route's guard found visible to this request's
+    /// user, while its handler runs.
+    static CHECKED: Community;
+}
+
+/// The community with this slug if `user` may see it: the one the route's
+/// guard already checked for this request, or looked up.
+///
+/// # Errors
+/// [`StoreError`] when storage fails.
+pub(crate) async fn visible_community(
+    state: &AppState,
+    user: &User,
+    slug: &str,
+) -> Result<Option<Community>, StoreError> {
+    let checked = CHECKED
+        .try_with(|c| (c.slug.as_str() == slug).then(|| c.clone()))
+        .ok()
+        .flatten();
+    match checked {
+        Some(community) => Ok(Some(community)),
+        None => hub_core::access::visible_community(state.store.as_ref(), user, slug).await,
+    }
+}
+
+/// Whether `user` may use a route of the guard's access; for a `Lead`
+/// route, the community it checked.
 async fn check(
     guard: &Guard,
     parts: &mut axum::http::request::Parts,
     user: &User,
-) -> Result<(), AppError> {
+) -> Result<Option<Community>, AppError> {
     match guard.access {
-        Access::Public | Access::SignedIn => Ok(()),
-        Access::Owner if user.is_owner => Ok(()),
+        Access::Public | Access::SignedIn => Ok(None),
+        Access::Owner if user.is_owner => Ok(None),
         Access::Owner => Err(AppError::Forbidden(
             "only an owner of this cophub can do this".into(),
         )),
         Access::Lead => {
             // A path that cannot be read is left to the handler's own 400.
             let Ok(params) = RawPathParams::from_request_parts(parts, &guard.state).await else {
-                return Ok(());
+                return Ok(None);
             };
             let Some((_, slug)) = params.iter().find(|(name, _)| *name == "slug") else {
-                return Ok(());
+                return Ok(None);
             };
             hub_core::access::visible_community(guard.state.store.as_ref(), user, slug)
                 .await?
-                .map(|_| ())
+                .map(Some)
                 .ok_or_else(|| AppError::NotFound("This community".into()))
         }
     }

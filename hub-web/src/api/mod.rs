@@ -15,9 +15,7 @@ use axum::{
     extract::{DefaultBodyLimit, FromRequest, FromRequestParts, rejection::JsonRejection},
     http::{header, request::Parts},
 };
-use hub_core::{
-    access::visible_community, auth::hash_secret, model::community::Community, model::user::User,
-};
+use hub_core::{auth::hash_secret, model::community::Community, model::user::User};
 use utoipa::{
     Modify, OpenApi,
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
@@ -344,7 +342,7 @@ impl FromRequestParts<AppState> for ApiUser {
 
 impl ApiUser {
     async fn community(&self, state: &AppState, slug: &str) -> Result<Community, ApiError> {
-        visible_community(state.store.as_ref(), &self.0, slug)
+        crate::access::visible_community(state, &self.0, slug)
             .await?
             .ok_or_else(|| ApiError(AppError::NotFound(format!("The community {slug:?}"))))
     }

@@ -375,7 +375,7 @@ pub(crate) async fn community(
     user: &CurrentUser,
     slug: &str,
 ) -> Result<hub_core::model::community::Community, crate::error::AppError> {
-    hub_core::access::visible_community(state.store.as_ref(), &user.0, slug)
+    access::visible_community(state, &user.0, slug)
         .await?
         .ok_or_else(|| crate::error::AppError::NotFound("This community".into()))
 }
