@@ -53,6 +53,19 @@ async fn the_overview_shows_what_needs_the_leads_attention() {
         .await;
     assert_eq!(posted.status(), 303, "{:?}", posted.text().await);
 
+    // Up to 30 s: under the whole suite's load the worker may be slow to
+    // take the delivery. The call is scheduled only then: its landing in
+    // the same fake channel must not take the scripted refusal first.
+    let mut page = String::new();
+    for _ in 0..300 {
+        page = s.app.get("/communities/rse").await.text().await.unwrap();
+        if page.contains("state-failed") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(page.contains("Meetup on Friday"), "{page}");
+
     // A call next week.
     let starts = chrono::Utc::now() + chrono::Duration::days(7);
     schedule::schedule(
@@ -72,18 +85,6 @@ async fn the_overview_shows_what_needs_the_leads_attention() {
     )
     .await
     .unwrap();
-
-    // Up to 30 s: under the whole suite's load the worker may be slow to
-    // take the delivery.
-    let mut page = String::new();
-    for _ in 0..300 {
-        page = s.app.get("/communities/rse").await.text().await.unwrap();
-        if page.contains("state-failed") {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(page.contains("Meetup on Friday"), "{page}");
 
     // Then Slack revoked the token.
     store
